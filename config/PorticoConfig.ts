@@ -1,0 +1,110 @@
+// The one configuration file (YAML), validated by a schema whose errors name the key and the
+// problem. Every key has an embedded default so that `portico serve` with no file starts a
+// working server (MS-CHAPv2 only, MPPE-128 required: secure by default).
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseIpv4 } from './Ipv4.js';
+
+const ipv4 = z.ipv4();
+
+export const configSchema = z
+  .object({
+    /** Address for PPTP control connections (TCP) and the raw GRE socket. */
+    listen: ipv4.default('0.0.0.0'),
+    port: z.number().int().min(1).max(65535).default(1723),
+    dataDir: z.string().min(1).default('/var/lib/portico'),
+    serverName: z.string().min(1).max(63).default('portico'),
+    tun: z
+      .object({
+        name: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -').default('pptp0'),
+        address: ipv4.default('10.99.0.1'),
+        mtu: z.number().int().min(576).max(1500).default(1400),
+      })
+      .strict()
+      .prefault({}),
+    pool: z
+      .object({ start: ipv4.default('10.99.0.10'), end: ipv4.default('10.99.0.250') })
+      .strict()
+      .prefault({}),
+    dns: z.array(ipv4).max(2).default([]),
+    wins: z.array(ipv4).max(2).default([]),
+    auth: z
+      .object({
+        backend: z.enum(['local']).default('local'),
+        /** Only MS-CHAPv2 exists so far; the others come with their policy switches. */
+        protocols: z.array(z.enum(['mschapv2'])).min(1).default(['mschapv2']),
+      })
+      .strict()
+      .prefault({}),
+    mppe: z
+      .object({
+        required: z.boolean().default(true),
+        keyLengths: z.array(z.union([z.literal(40), z.literal(56), z.literal(128)])).min(1).default([128]),
+        /** stateless: only H=1; prefer-stateless: H=1 unless the peer cannot; prefer-stateful: Nak to H=0. */
+        mode: z.enum(['stateless', 'prefer-stateless', 'prefer-stateful']).default('prefer-stateless'),
+      })
+      .strict()
+      .prefault({}),
+    ppp: z
+      .object({
+        lcpEchoInterval: z.number().int().min(0).max(3600).default(30),
+        lcpEchoFailure: z.number().int().min(1).max(100).default(4),
+        mru: z.number().int().min(576).max(1500).optional(),
+      })
+      .strict()
+      .prefault({}),
+    pptp: z
+      .object({
+        echoInterval: z.number().int().min(1).max(3600).default(60),
+        maxCalls: z.number().int().min(1).max(65000).default(10000),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const start = parseIpv4(c.pool.start);
+    const end = parseIpv4(c.pool.end);
+    if (start > end) ctx.addIssue({ code: 'custom', path: ['pool', 'end'], message: `must not be below pool.start (${c.pool.start})` });
+    const tun = parseIpv4(c.tun.address);
+    if (tun >= start && tun <= end) ctx.addIssue({ code: 'custom', path: ['tun', 'address'], message: 'must lie outside the pool' });
+  });
+
+export type PorticoConfig = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+/** Validates a parsed document; the message lists every problem as `key.path: problem`. */
+export function validateConfig(document: unknown, source = 'config'): PorticoConfig {
+  const result = configSchema.safeParse(document ?? {});
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const key = issue.path.length ? issue.path.join('.') : '(top level)';
+    return `  ${key}: ${issue.message}`;
+  });
+  throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+}
+
+/** Loads FILE, or ./portico.yaml when present, or the embedded defaults. */
+export function loadConfig(file?: string): { config: PorticoConfig; source: string } {
+  const path = file ?? (existsSync('portico.yaml') ? 'portico.yaml' : undefined);
+  if (!path) return { config: validateConfig({}, 'embedded defaults'), source: 'embedded defaults' };
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  return { config: validateConfig(document, path), source: path };
+}

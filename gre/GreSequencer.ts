@@ -1,0 +1,140 @@
+// Per-call GRE sequence/acknowledgement state (RFC 2637 §4.2-4.4, pptp.md §5.3-5.7).
+//
+// Choices:
+// - First sequence number sent is 1 (Linux kernel pptp: pre-increment from 0). RFC 2637 starts the
+//   counter at 0 and Poptop sends 0 first; receivers accept any first number (Linux, Windows,
+//   pptp-linux), and 1 is also safe against a receiver that initialises "last seen" to 0.
+// - Receive: deliver strictly increasing numbers only (serial-number arithmetic mod 2^32); gaps are
+//   loss and accepted. Older and duplicate packets are refused because stateless MPPE can only step
+//   its key forward (ppp.md §8) and RFC 2637 §4.3 forbids out-of-order delivery to PPP.
+// - The sliding send window (§4.2) is not enforced: Windows ([MS-PTPT] §3.1.5.7) and Linux ignore
+//   it, the lab capture shows both ends far beyond the advertised window, and PPTP never
+//   retransmits, so throttling on acks would only add latency. Acks are still tracked for stats.
+// - No adaptive ack time-out (§4.4): Windows does not implement it either ([MS-PTPT] §3.1.5.9).
+//   The 100 ms ack-only timer ([MS-PTPT] Packet Acknowledgment Timer) belongs to the caller:
+//   after acceptSeq() returns true and nothing is sent within it, send an ack-only packet when
+//   ackOnlyDue() says so, with the number from pendingAck().
+
+export interface GreSequencerCounters {
+  /** Payload packets numbered by nextSeq(). */
+  sent: number;
+  /** Sequence numbers accepted by acceptSeq(). */
+  received: number;
+  /** Refused because older than the last accepted number (late/reordered). */
+  outOfOrder: number;
+  /** Refused because equal to the last accepted number. */
+  duplicates: number;
+  /** Sequence numbers skipped over by accepted packets (lost or still in flight). */
+  gaps: number;
+  /** Acks handed out by pendingAck() (piggy-backed or ack-only). */
+  acksSent: number;
+  /** Ack numbers received from the peer. */
+  acksReceived: number;
+}
+
+export interface GreSequencerOptions {
+  /** Sequence number of the first payload packet we send; default 1. */
+  firstSendSeq?: number;
+}
+
+export class GreSequencer {
+  readonly counters: GreSequencerCounters = {
+    sent: 0,
+    received: 0,
+    outOfOrder: 0,
+    duplicates: 0,
+    gaps: 0,
+    acksSent: 0,
+    acksReceived: 0,
+  };
+
+  private sendSeq: number;
+  private lastSent = -1;
+  private haveReceived = false;
+  private lastReceived = 0;
+  private ackOwed = false;
+  private haveAckReceived = false;
+  private ackReceived = 0;
+
+  constructor(opts: GreSequencerOptions = {}) {
+    this.sendSeq = (opts.firstSendSeq ?? 1) >>> 0;
+  }
+
+  /** Sequence number for the next payload packet (mod 2^32). */
+  nextSeq(): number {
+    const seq = this.sendSeq;
+    this.sendSeq = (seq + 1) >>> 0;
+    this.lastSent = seq;
+    this.counters.sent++;
+    return seq;
+  }
+
+  /**
+   * Whether a received payload packet with this sequence number may go to PPP. The first packet's
+   * number is taken as is; afterwards only numbers after the last accepted one (mod 2^32).
+   */
+  acceptSeq(seq: number): boolean {
+    seq >>>= 0;
+    if (this.haveReceived) {
+      const diff = (seq - this.lastReceived) | 0;
+      if (diff === 0) {
+        this.counters.duplicates++;
+        return false;
+      }
+      if (diff < 0) {
+        this.counters.outOfOrder++;
+        return false;
+      }
+      this.counters.gaps += diff - 1;
+    }
+    this.haveReceived = true;
+    this.lastReceived = seq;
+    this.ackOwed = true;
+    this.counters.received++;
+    return true;
+  }
+
+  /**
+   * Ack number to put on the packet being built, or -1 when the last accepted number was already
+   * acked. Calling it marks that number acked: only call it when the ack is actually sent.
+   */
+  pendingAck(): number {
+    if (!this.ackOwed) return -1;
+    this.ackOwed = false;
+    this.counters.acksSent++;
+    return this.lastReceived;
+  }
+
+  /** True while an accepted sequence number has not been acked yet (ack-only packet owed). */
+  ackOnlyDue(): boolean {
+    return this.ackOwed;
+  }
+
+  /** Records the peer's Acknowledgment Number; keeps the highest (mod 2^32). */
+  onAck(ack: number): void {
+    ack >>>= 0;
+    this.counters.acksReceived++;
+    if (!this.haveAckReceived || ((ack - this.ackReceived) | 0) > 0) {
+      this.ackReceived = ack;
+      this.haveAckReceived = true;
+    }
+  }
+
+  /** Last accepted sequence number, or -1 before the first. */
+  get lastReceivedSeq(): number {
+    return this.haveReceived ? this.lastReceived : -1;
+  }
+
+  /** Highest ack received from the peer, or -1 before the first. */
+  get lastAckReceived(): number {
+    return this.haveAckReceived ? this.ackReceived : -1;
+  }
+
+  /** Payload packets sent and not yet acknowledged by the peer (informational; never enforced). */
+  get unacknowledged(): number {
+    if (this.lastSent < 0) return 0;
+    if (!this.haveAckReceived) return this.counters.sent;
+    const diff = (this.lastSent - this.ackReceived) | 0;
+    return diff > 0 ? diff : 0;
+  }
+}

@@ -1,0 +1,97 @@
+// Typed loader for the native packet I/O addon (native/portico_io.c, built by node-gyp at
+// `npm ci` into build/Release/portico_io.node). Loaded on first use so that modules which only
+// import types, and the in-memory test doubles, work without the addon.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Opaque poll handle returned by startPoll. */
+export interface PollHandle {
+  readonly __porticoPollHandle: never;
+}
+
+export interface PollStats {
+  /** libuv readability callbacks. */
+  wakeups: number;
+  /** onBatch calls. */
+  batches: number;
+  /** Packets delivered. */
+  packets: number;
+  /** Packets discarded natively: truncated, or a malformed outer IPv4 header (GRE). */
+  dropped: number;
+  /** Transient read errors (for example a pending ICMP error on the raw socket). */
+  softErrors: number;
+  active: boolean;
+}
+
+export type PollKind = 'gre' | 'tun';
+
+export interface PorticoIo {
+  /** Opens /dev/net/tun as IFF_TUN|IFF_NO_PI, non-blocking, close-on-exec. */
+  openTun(name: string): { fd: number; name: string };
+  /** Address (host-order u32) and netmask, MTU, then IFF_UP. */
+  configureInterface(name: string, addr: number, prefixLen: number, mtu: number): void;
+  /** Adds addr/prefixLen via the interface; an existing route is not an error. */
+  addRoute(name: string, addr: number, prefixLen: number): void;
+  /** Deletes addr/prefixLen via the interface; a missing route is not an error. */
+  delRoute(name: string, addr: number, prefixLen: number): void;
+  /** Raw IPv4 socket for protocol 47, non-blocking, no DF, 4 MiB buffers; bindAddr 0 = any. */
+  openRawGre(bindAddr: number): number;
+  /**
+   * Polls fd for readability and, per wake-up, fills up to slab.length / slotSize packets,
+   * then calls onBatch(count) once per filled batch (at most 8 batches per wake-up).
+   * 'gre': outer IPv4 header stripped, addrs[i] = source address, headroom must be 0.
+   * 'tun': packet i at slot*slotSize + headroom. onBatch must finish with the slab before it
+   * returns: the next batch overwrites it. A throw from onBatch goes to onError, or without one
+   * to process 'uncaughtException'. A descriptor error stops the poll and is reported likewise.
+   */
+  startPoll(
+    fd: number,
+    kind: PollKind,
+    slab: Uint8Array,
+    slotSize: number,
+    headroom: number,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint32Array,
+    onBatch: (count: number) => void,
+    onError?: (error: Error) => void,
+  ): PollHandle;
+  /** Idempotent; callable from inside onBatch. The descriptor may be closed right after. */
+  stopPoll(handle: PollHandle): void;
+  pollStats(handle: PollHandle): PollStats;
+  /** sendmmsg to addrs[i]; returns how many the kernel accepted (the rest are drops). */
+  sendGre(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, count: number): number;
+  /** One write() per packet; returns how many were written (the rest are drops). */
+  writeTun(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  close(fd: number): void;
+}
+
+const ADDON_PATH = join('build', 'Release', 'portico_io.node');
+
+/** The repository root: the nearest directory above this module holding package.json. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('portico_io: package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+export function porticoIoPath(): string {
+  return join(packageRoot(), ADDON_PATH);
+}
+
+let loaded: PorticoIo | null = null;
+
+export function loadPorticoIo(): PorticoIo {
+  if (loaded === null) {
+    const path = porticoIoPath();
+    if (!existsSync(path)) throw new Error(`portico_io: ${path} is missing; run \`npm ci\` (node-gyp rebuild)`);
+    loaded = createRequire(import.meta.url)(path) as PorticoIo;
+  }
+  return loaded;
+}

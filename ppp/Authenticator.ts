@@ -1,0 +1,41 @@
+// The seam between PPP authentication (ppp/) and wherever users live (local store, RADIUS).
+// PPP only moves the protocol's fields; the backend does the cryptography and the policy.
+
+/** What a peer sent in its MS-CHAPv2 Response (RFC 2759 §4). */
+export interface MsChapV2Request {
+  /** Name field as received, possibly "DOMAIN\\user". */
+  username: string;
+  /** The 16-octet challenge we sent. */
+  authenticatorChallenge: Buffer;
+  /** The peer's 16-octet challenge. */
+  peerChallenge: Buffer;
+  /** The 24-octet NT-Response. */
+  ntResponse: Buffer;
+}
+
+/** Start keys for MPPE, server's view (RFC 3079 §3.4): send = Magic3, receive = Magic2. 16 octets each. */
+export interface MppeMasterKeys {
+  sendKey: Buffer;
+  recvKey: Buffer;
+}
+
+export type AuthResult =
+  | {
+      ok: true;
+      /** "S=" + 40 uppercase hex digits (RFC 2759 §5). */
+      authenticatorResponse: string;
+      mppeKeys: MppeMasterKeys;
+      /** Per-user static address (host byte order IPv4 as unsigned 32-bit), if the user has one. */
+      staticAddress?: number;
+    }
+  | {
+      ok: false;
+      /** RFC 2759 §6 E= code: 691 authentication failure, 647 account disabled, ... */
+      errorCode: number;
+      /** Human-readable reason, for the M= text and the log. Never contains a secret. */
+      message: string;
+    };
+
+export interface Authenticator {
+  verifyMsChapV2(request: MsChapV2Request): Promise<AuthResult>;
+}

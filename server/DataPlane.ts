@@ -1,0 +1,291 @@
+// The hot path: GRE → PPP → MPPE → TUN and back, one batch at a time.
+// Packets are decrypted and encrypted in place inside the batch slabs the native reader filled,
+// and handed on by offset: no copy and no allocation per data packet. Control frames (LCP, CHAP,
+// IPCP, CCP) are rare and are copied out to the PPP control plane.
+import type { Logger } from 'pino';
+import { GreHeaderView, GreParseResult, parseGreHeader, writeGreHeaderBefore } from '../gre/GreHeader.js';
+import type { GreSocket } from '../gre/GreSocket.js';
+import type { PacketBatch } from '../gre/PacketBatch.js';
+import { MPPE_RESET } from '../ppp/mppe/MppeCipher.js';
+import { type PppFrameView, PppProtocol, parsePppFrame, writePppHeaderBefore } from '../ppp/PppProtocol.js';
+import type { TunDevice } from './tun/TunDevice.js';
+import type { Session } from './Session.js';
+
+/** Room in front of a control frame for the GRE (16) and PPP (4) headers. */
+const CONTROL_HEADROOM = 24;
+const ACK_DELAY_MS = 100; // MS-PTPT §3.1.2 Packet Acknowledgment Timer
+
+/** Outgoing batch over someone else's slab: offsets into `buf`, filled per flush. */
+class OutBatch {
+  buf: Buffer = Buffer.alloc(0);
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  readonly addrs: Uint32Array;
+  count = 0;
+  constructor(capacity: number) {
+    this.offsets = new Uint32Array(capacity);
+    this.lengths = new Uint32Array(capacity);
+    this.addrs = new Uint32Array(capacity);
+  }
+}
+
+export interface DataPlaneCounters {
+  greMalformed: number;
+  greUnknownCall: number;
+  greWrongSource: number;
+  greOutOfOrder: number;
+  pppMalformed: number;
+  tunNoSession: number;
+  tunMalformed: number;
+  tunWriteDropped: number;
+  greSendDropped: number;
+}
+
+export class DataPlane {
+  private readonly byCallId: Array<Session | undefined> = new Array(65536);
+  private readonly byAddress = new Map<number, Session>();
+  private readonly gre = new GreHeaderView();
+  private readonly frame: PppFrameView = { protocol: 0, offset: 0, length: 0 };
+  private readonly toTun = new OutBatch(256);
+  private readonly toGre = new OutBatch(256);
+  private readonly single = new OutBatch(1);
+  private readonly ackWaiters = new Set<Session>();
+  private ackTimer: NodeJS.Timeout | null = null;
+  readonly counters: DataPlaneCounters = {
+    greMalformed: 0,
+    greUnknownCall: 0,
+    greWrongSource: 0,
+    greOutOfOrder: 0,
+    pppMalformed: 0,
+    tunNoSession: 0,
+    tunMalformed: 0,
+    tunWriteDropped: 0,
+    greSendDropped: 0,
+  };
+
+  constructor(
+    private readonly greSocket: GreSocket,
+    private readonly tun: TunDevice,
+    private readonly log: Logger,
+  ) {
+    greSocket.onBatch((batch) => this.fromGre(batch));
+    tun.onBatch((batch) => this.fromTun(batch));
+  }
+
+  register(session: Session): void {
+    this.byCallId[session.callId] = session;
+  }
+
+  /** The session's address is routed to it from now on. */
+  bindAddress(session: Session, address: number): void {
+    this.byAddress.set(address, session);
+  }
+
+  unregister(session: Session): void {
+    if (this.byCallId[session.callId] === session) this.byCallId[session.callId] = undefined;
+    if (session.address !== null && this.byAddress.get(session.address) === session) this.byAddress.delete(session.address);
+    this.ackWaiters.delete(session);
+  }
+
+  /** One PPP control frame to the peer (never encrypted: RFC 3078 §1 encrypts 0x0021..0x00FA only). */
+  sendControl(session: Session, protocol: number, payload: Buffer): void {
+    if (session.closed) return;
+    const buf = Buffer.allocUnsafe(CONTROL_HEADROOM + payload.length);
+    payload.copy(buf, CONTROL_HEADROOM);
+    const pppStart = writePppHeaderBefore(buf, CONTROL_HEADROOM, protocol, session.link.framing.acfc, session.link.framing.pfc);
+    this.sendFrame(session, buf, pppStart, buf.length - pppStart);
+  }
+
+  private sendFrame(session: Session, buf: Buffer, start: number, length: number): void {
+    const ack = session.sequencer.pendingAck();
+    if (ack >= 0) session.ackPending = false;
+    const greStart = writeGreHeaderBefore(buf, start, session.peerCallId, length, session.sequencer.nextSeq(), ack);
+    const out = this.single;
+    out.buf = buf;
+    out.offsets[0] = greStart;
+    out.lengths[0] = start + length - greStart;
+    out.addrs[0] = session.peerAddress;
+    out.count = 1;
+    if (this.greSocket.sendBatch(out) < 1) this.counters.greSendDropped++;
+  }
+
+  private fromGre(batch: PacketBatch): void {
+    const buf = batch.buf;
+    const gre = this.gre;
+    const frame = this.frame;
+    const out = this.toTun;
+    out.buf = buf;
+    out.count = 0;
+    for (let i = 0; i < batch.count; i++) {
+      if (parseGreHeader(buf, batch.offsets[i], batch.lengths[i], gre) !== GreParseResult.Ok) {
+        this.counters.greMalformed++;
+        continue;
+      }
+      const s = this.byCallId[gre.callId];
+      if (s === undefined) {
+        this.counters.greUnknownCall++;
+        continue;
+      }
+      if (s.peerAddress !== batch.addrs[i]) {
+        // pptp.md §4.4: only the control connection's peer may feed this call (NAT helpers keep it).
+        this.counters.greWrongSource++;
+        continue;
+      }
+      if (gre.hasAck) s.sequencer.onAck(gre.ack);
+      if (!gre.hasSeq || gre.payloadLength === 0) continue;
+      if (!s.sequencer.acceptSeq(gre.seq)) {
+        // RFC 2637 §4.3: never hand PPP an older frame (stateless MPPE can only step forward).
+        this.counters.greOutOfOrder++;
+        continue;
+      }
+      if (!s.ackPending) {
+        s.ackPending = true;
+        this.ackWaiters.add(s);
+      }
+      if (!parsePppFrame(buf, gre.payloadOffset, gre.payloadLength, frame)) {
+        this.counters.pppMalformed++;
+        continue;
+      }
+      this.fromPeer(s, buf, frame.protocol, frame.offset, frame.length, out);
+    }
+    if (out.count > 0) {
+      const written = this.tun.writeBatch(out);
+      if (written < out.count) this.counters.tunWriteDropped += out.count - written;
+    }
+    this.armAckTimer();
+  }
+
+  private fromPeer(s: Session, buf: Buffer, protocol: number, off: number, len: number, out: OutBatch): void {
+    if (protocol === PppProtocol.Mppe) {
+      const d = s.decryptor;
+      if (d === null) {
+        s.counters.rxNotReady++;
+        return;
+      }
+      const n = d.decrypt(buf, off, len);
+      if (n < 0) {
+        s.counters.rxUndecryptable++;
+        if (n === MPPE_RESET) s.link.sendCcpResetRequest(); // RFC 3078 §8: stateful resync
+        return;
+      }
+      // Inner protocol: one octet when odd (PFC), else two (Linux mppe_decompress).
+      let p = off + 2;
+      let inner = buf[p];
+      if ((inner & 1) === 1) p += 1;
+      else {
+        inner = (inner << 8) | buf[p + 1];
+        p += 2;
+      }
+      const dataLen = n - (p - off - 2);
+      if (inner === PppProtocol.IPv4) this.toTunnel(s, buf, p, dataLen, out);
+      else s.link.input(inner, Buffer.from(buf.subarray(p, p + dataLen)));
+      return;
+    }
+    if (protocol === PppProtocol.IPv4) {
+      if (s.decryptor !== null || s.mppeRequired) {
+        s.counters.rxNotReady++; // RFC 3078 §9: clear IP is refused once encryption is in force
+        return;
+      }
+      this.toTunnel(s, buf, off, len, out);
+      return;
+    }
+    s.link.input(protocol, Buffer.from(buf.subarray(off, off + len)));
+  }
+
+  private toTunnel(s: Session, buf: Buffer, p: number, len: number, out: OutBatch): void {
+    if (!s.dataReady) {
+      s.counters.rxNotReady++;
+      return;
+    }
+    // Anti-spoofing: an IPv4 header whose source is the session's own address, nothing else.
+    if (len < 20 || buf[p] >> 4 !== 4 || buf.readUInt32BE(p + 12) !== s.address) {
+      s.counters.rxSpoofed++;
+      return;
+    }
+    s.counters.rxPackets++;
+    s.counters.rxBytes += len;
+    const k = out.count++;
+    out.offsets[k] = p;
+    out.lengths[k] = len;
+  }
+
+  private fromTun(batch: PacketBatch): void {
+    const buf = batch.buf;
+    const out = this.toGre;
+    out.buf = buf;
+    out.count = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const off = batch.offsets[i];
+      const len = batch.lengths[i];
+      if (len < 20 || buf[off] >> 4 !== 4) {
+        this.counters.tunMalformed++;
+        continue;
+      }
+      const s = this.byAddress.get(buf.readUInt32BE(off + 16));
+      if (s === undefined || !s.dataReady) {
+        this.counters.tunNoSession++;
+        continue;
+      }
+      let start = off;
+      let plen = len;
+      let protocol: number = PppProtocol.IPv4;
+      const e = s.encryptor;
+      if (e !== null) {
+        // [MPPE header 2][inner protocol 2][IP packet], encrypted in place in the slab's headroom.
+        buf[off - 2] = 0x00;
+        buf[off - 1] = 0x21;
+        e.encrypt(buf, off - 2, len + 2);
+        start = off - 4;
+        plen = len + 4;
+        protocol = PppProtocol.Mppe;
+      }
+      const framing = s.link.framing;
+      const pppStart = writePppHeaderBefore(buf, start, protocol, framing.acfc, framing.pfc);
+      plen += start - pppStart;
+      const ack = s.sequencer.pendingAck();
+      if (ack >= 0) s.ackPending = false;
+      const greStart = writeGreHeaderBefore(buf, pppStart, s.peerCallId, plen, s.sequencer.nextSeq(), ack);
+      const k = out.count++;
+      out.offsets[k] = greStart;
+      out.lengths[k] = pppStart + plen - greStart;
+      out.addrs[k] = s.peerAddress;
+      s.counters.txPackets++;
+      s.counters.txBytes += len;
+    }
+    if (out.count > 0) {
+      const sent = this.greSocket.sendBatch(out);
+      if (sent < out.count) this.counters.greSendDropped += out.count - sent;
+    }
+  }
+
+  /** Acks that no data packet carried go out alone after ACK_DELAY_MS (pptp.md §5.4). */
+  private armAckTimer(): void {
+    if (this.ackTimer !== null || this.ackWaiters.size === 0) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      for (const s of this.ackWaiters) {
+        if (!s.ackPending || s.closed) continue;
+        const ack = s.sequencer.pendingAck();
+        s.ackPending = false;
+        if (ack < 0) continue;
+        const buf = Buffer.allocUnsafe(12);
+        writeGreHeaderBefore(buf, 12, s.peerCallId, 0, -1, ack);
+        const out = this.single;
+        out.buf = buf;
+        out.offsets[0] = 0;
+        out.lengths[0] = 12;
+        out.addrs[0] = s.peerAddress;
+        out.count = 1;
+        if (this.greSocket.sendBatch(out) < 1) this.counters.greSendDropped++;
+      }
+      this.ackWaiters.clear();
+    }, ACK_DELAY_MS);
+  }
+
+  close(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.greSocket.close();
+    this.tun.close();
+    this.log.debug({ counters: this.counters }, 'data plane closed');
+  }
+}

@@ -1,0 +1,245 @@
+// Accepts PPTP control connections (TCP 1723) and turns each accepted call into a Session:
+// a Call ID from the server-wide allocator, a PPP link over GRE, an address from the pool.
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
+import type { PorticoConfig } from '../config/PorticoConfig.js';
+import { CallIdAllocator } from '../pptp/CallIdAllocator.js';
+import { ControlConnection, type CallHandler, type CallRequestInfo } from '../pptp/ControlConnection.js';
+import type { Authenticator } from '../ppp/Authenticator.js';
+import { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
+import { PppLink, type PppLinkConfig } from '../ppp/PppLink.js';
+import { AddressPool } from './AddressPool.js';
+import type { DataPlane } from './DataPlane.js';
+import { Session } from './Session.js';
+import type { TunDevice } from './tun/TunDevice.js';
+
+/** RFC 2637 §2.13 Call-Disconnect-Notify result codes. */
+const CDN_ADMIN_SHUTDOWN = 3;
+/** RFC 2637 §2.8 Outgoing-Call-Reply: General Error with error code No-Resource. */
+const OCRP_GENERAL_ERROR = 2;
+const ERROR_NO_RESOURCE = 4;
+
+export interface SessionSummary {
+  callId: number;
+  peerCallId: number;
+  peer: string;
+  user: string | null;
+  address: string | null;
+  mppe: string;
+  startedAt: number;
+  counters: Session['counters'];
+}
+
+export class PptpServer {
+  private readonly server: Server;
+  /** Each control connection with its peer (IPv4 text) and logger. */
+  private readonly connections = new Map<ControlConnection, { peer: string; log: Logger }>();
+  private readonly sessions = new Map<number, Session>();
+  private readonly callIds = new CallIdAllocator();
+  private readonly pool: AddressPool;
+  private readonly tunNetwork: { base: number; prefix: number };
+  private readonly linkConfig: PppLinkConfig;
+  /** Static addresses outside the TUN's own prefix get a host route while their session lives. */
+  private readonly hostRoutes = new Set<number>();
+
+  constructor(
+    private readonly config: PorticoConfig,
+    private readonly dataPlane: DataPlane,
+    private readonly tun: TunDevice,
+    private readonly authenticator: Authenticator,
+    tunPrefix: number,
+    private readonly log: Logger,
+  ) {
+    this.pool = new AddressPool(parseIpv4(config.pool.start), parseIpv4(config.pool.end));
+    const tunAddress = parseIpv4(config.tun.address);
+    this.tunNetwork = { base: tunPrefix === 0 ? 0 : (tunAddress & (~0 << (32 - tunPrefix))) >>> 0, prefix: tunPrefix };
+    this.linkConfig = {
+      serverName: config.serverName,
+      localAddress: tunAddress,
+      dns: config.dns.map(parseIpv4),
+      wins: config.wins.map(parseIpv4),
+      ...(config.ppp.mru !== undefined ? { mru: config.ppp.mru } : {}),
+      mppe: {
+        required: config.mppe.required,
+        bits: config.mppe.keyLengths,
+        stateless: config.mppe.mode === 'stateless' ? 'only' : config.mppe.mode === 'prefer-stateful' ? 'stateful-prefer' : 'prefer',
+      },
+      lcpEchoInterval: config.ppp.lcpEchoInterval,
+      lcpEchoFailure: config.ppp.lcpEchoFailure,
+    };
+    this.server = createServer((socket) => this.accept(socket));
+    this.server.on('error', (err) => this.log.error({ err }, 'control listener error'));
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.port, this.config.listen, () => {
+        this.server.off('error', reject);
+        this.log.info({ listen: this.config.listen, port: this.config.port }, 'accepting PPTP control connections');
+        resolve();
+      });
+    });
+  }
+
+  /** Live sessions, for the CLI, the admin panel and tests (a narrow read-only view). */
+  listSessions(): SessionSummary[] {
+    return [...this.sessions.values()].map((s) => ({
+      callId: s.callId,
+      peerCallId: s.peerCallId,
+      peer: formatIpv4(s.peerAddress),
+      user: s.username,
+      address: s.address === null ? null : formatIpv4(s.address),
+      mppe: s.mppeDescription,
+      startedAt: s.startedAt,
+      counters: { ...s.counters },
+    }));
+  }
+
+  /** Server-initiated teardown: LCP Terminate, then Call-Disconnect-Notify (and Stop-Control when it was the last call). */
+  disconnect(callId: number, reason = 'administrative disconnect'): boolean {
+    const s = this.sessions.get(callId);
+    if (!s) return false;
+    s.log.info({ reason }, 'disconnecting session');
+    s.link.close(reason);
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sessions.values()) s.link.close('server shutting down');
+    await new Promise((r) => setTimeout(r, this.sessions.size > 0 ? 300 : 0));
+    for (const c of this.connections.keys()) c.stop(3); // Stop-Protocol reason 3: local shutdown
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    const peer = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '0.0.0.0';
+    const log = this.log.child({ peer, port: socket.remotePort });
+    socket.setNoDelay(true);
+    let connection: ControlConnection | null = null;
+    try {
+      parseIpv4(peer);
+    } catch {
+      log.warn('control connection from a non-IPv4 peer refused');
+      socket.destroy();
+      return;
+    }
+    connection = new ControlConnection(
+      {
+        write: (buf) => {
+          if (!socket.destroyed) socket.write(buf);
+        },
+        close: () => socket.end(),
+        peerAddress: peer,
+      },
+      this.callHandler,
+      { echoIntervalMs: this.config.pptp.echoInterval * 1000, hostName: this.config.serverName, vendor: 'Portico', logger: log },
+    );
+    const conn = connection;
+    this.connections.set(conn, { peer, log });
+    log.info('control connection opened');
+    socket.on('data', (chunk) => conn.feed(chunk));
+    socket.on('error', (err) => log.debug({ err: err.message }, 'control socket error'));
+    socket.on('close', () => {
+      this.connections.delete(conn);
+      conn.transportClosed();
+      log.info('control connection closed');
+    });
+  }
+
+  private readonly callHandler: CallHandler = {
+    openCall: (conn, info) => this.openCall(conn, info),
+    callCleared: (_conn, callId, reason) => {
+      const s = this.sessions.get(callId);
+      if (!s) return;
+      s.link.lowerDown();
+      this.endSession(s, reason);
+    },
+  };
+
+  private openCall(conn: ControlConnection, info: CallRequestInfo): { callId: number } | { resultCode: number; errorCode: number } {
+    const owner = this.connections.get(conn);
+    if (!owner) return { resultCode: OCRP_GENERAL_ERROR, errorCode: ERROR_NO_RESOURCE };
+    const log0 = owner.log;
+    if (this.sessions.size >= this.config.pptp.maxCalls) {
+      log0.warn({ maxCalls: this.config.pptp.maxCalls }, 'call refused: pptp.maxCalls reached');
+      return { resultCode: OCRP_GENERAL_ERROR, errorCode: ERROR_NO_RESOURCE };
+    }
+    const callId = this.callIds.allocate();
+    if (callId === null) {
+      log0.warn('call refused: no free Call ID');
+      return { resultCode: OCRP_GENERAL_ERROR, errorCode: ERROR_NO_RESOURCE };
+    }
+    const peerAddress = parseIpv4(owner.peer);
+    const log = log0.child({ callId, peerCallId: info.peerCallId });
+    const s = new Session(callId, info.peerCallId, peerAddress, conn, log);
+    s.mppeRequired = this.config.mppe.required;
+    s.link = new PppLink(this.linkConfig, {
+      send: (protocol, payload) => this.dataPlane.sendControl(s, protocol, payload),
+      authenticator: this.authenticator,
+      assignAddress: (username, staticAddress) => this.assignAddress(s, username, staticAddress),
+      networkUp: (up) => {
+        if (s.closed) return;
+        s.username = up.username;
+        if (up.mppe) {
+          s.encryptor = new MppeEncryptor(up.mppe.keys.sendKey, up.mppe.bits, up.mppe.stateless);
+          s.decryptor = new MppeDecryptor(up.mppe.keys.recvKey, up.mppe.bits, up.mppe.stateless);
+          s.mppeDescription = `MPPE-${up.mppe.bits} ${up.mppe.stateless ? 'stateless' : 'stateful'}`;
+        }
+        s.address = up.peerAddress;
+        this.dataPlane.bindAddress(s, up.peerAddress);
+        s.dataReady = true;
+        s.log.info({ user: up.username, address: formatIpv4(up.peerAddress), mppe: s.mppeDescription }, 'session up');
+      },
+      resetRequested: () => s.encryptor?.onResetRequest(),
+      finished: (reason) => {
+        if (s.closed) return;
+        conn.disconnectCall(callId, CDN_ADMIN_SHUTDOWN);
+        this.endSession(s, reason);
+      },
+      log,
+    });
+    this.sessions.set(callId, s);
+    this.dataPlane.register(s);
+    log.info({ serial: info.serial }, 'call accepted');
+    // LCP starts once the Outgoing-Call-Reply is on the wire: the client ignores GRE before it.
+    setImmediate(() => {
+      if (!s.closed) s.link.start();
+    });
+    return { callId };
+  }
+
+  private assignAddress(s: Session, username: string, staticAddress?: number): number | null {
+    s.username = username;
+    s.log = s.log.child({ user: username });
+    if (s.address !== null) return s.address; // IPCP renegotiation keeps the address
+    const address = this.pool.allocate(staticAddress);
+    if (address === null) {
+      s.log.warn({ staticAddress: staticAddress === undefined ? undefined : formatIpv4(staticAddress) }, 'no address available');
+      return null;
+    }
+    s.address = address;
+    const { base, prefix } = this.tunNetwork;
+    const inTunNetwork = prefix === 0 || (address & (~0 << (32 - prefix))) >>> 0 === base;
+    if (!inTunNetwork && !this.hostRoutes.has(address)) {
+      this.tun.addRoute(address, 32);
+      this.hostRoutes.add(address);
+    }
+    return address;
+  }
+
+  private endSession(s: Session, reason: string): void {
+    if (s.closed) return;
+    s.closed = true;
+    s.dataReady = false;
+    this.dataPlane.unregister(s);
+    this.sessions.delete(s.callId);
+    this.callIds.release(s.callId);
+    if (s.address !== null) {
+      if (this.hostRoutes.delete(s.address)) this.tun.delRoute(s.address, 32);
+      this.pool.release(s.address);
+    }
+    s.log.info({ reason, seconds: Math.round((Date.now() - s.startedAt) / 1000), counters: s.counters }, 'session closed');
+  }
+}

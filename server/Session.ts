@@ -1,0 +1,60 @@
+// One PPTP call = one PPP link = one session. This is where the layers meet: the control
+// connection that owns the call, the GRE sequence state, the PPP control plane and the MPPE
+// ciphers of the data path.
+import type { Logger } from 'pino';
+import type { ControlConnection } from '../pptp/ControlConnection.js';
+import { GreSequencer } from '../gre/GreSequencer.js';
+import type { PppLink } from '../ppp/PppLink.js';
+import type { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
+
+export interface SessionCounters {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  /** IP packets from the client whose source is not its address (anti-spoofing, RFC 2827 spirit). */
+  rxSpoofed: number;
+  /** Data that could not be decrypted (stale coherency count, resync in progress). */
+  rxUndecryptable: number;
+  /** Data frames before the network phase was up, or without MPPE when MPPE is required. */
+  rxNotReady: number;
+  txDropped: number;
+}
+
+export class Session {
+  readonly sequencer = new GreSequencer();
+  readonly startedAt = Date.now();
+  readonly counters: SessionCounters = {
+    rxPackets: 0,
+    rxBytes: 0,
+    txPackets: 0,
+    txBytes: 0,
+    rxSpoofed: 0,
+    rxUndecryptable: 0,
+    rxNotReady: 0,
+    txDropped: 0,
+  };
+  link!: PppLink;
+  /** Assigned tunnel address (host-order u32) once IPCP gave one; the data path routes on it. */
+  address: number | null = null;
+  username: string | null = null;
+  encryptor: MppeEncryptor | null = null;
+  decryptor: MppeDecryptor | null = null;
+  /** True between networkUp and teardown: IPv4 may flow (RFC 3078 §9: not before MPPE is up). */
+  dataReady = false;
+  mppeDescription = 'none';
+  /** Policy: clear IPv4 (0x0021) is never accepted from this peer. */
+  mppeRequired = true;
+  /** An ack is owed to the peer and no data packet has carried it yet (pptp.md §5.4). */
+  ackPending = false;
+  closed = false;
+
+  constructor(
+    readonly callId: number,
+    readonly peerCallId: number,
+    /** The control connection's peer, host-order u32: GRE from any other source is dropped. */
+    readonly peerAddress: number,
+    readonly connection: ControlConnection,
+    public log: Logger,
+  ) {}
+}

@@ -1,0 +1,47 @@
+// The one place where the layers are wired together: config → users → TUN + raw GRE → data
+// plane → PPTP control listener. Everything else receives what it needs through its constructor.
+import { parseIpv4, coveringPrefixLength } from '../config/Ipv4.js';
+import type { PorticoConfig } from '../config/PorticoConfig.js';
+import { RawGreSocket } from '../gre/RawGreSocket.js';
+import { LocalAuthenticator } from './auth/LocalAuthenticator.js';
+import { DataPlane } from './DataPlane.js';
+import { createLogger } from './Logger.js';
+import { PptpServer } from './PptpServer.js';
+import { NativeTun } from './tun/NativeTun.js';
+import { UserStore } from './users/UserStore.js';
+
+export async function runServer(config: PorticoConfig, source: string): Promise<void> {
+  const log = createLogger(config.log.level);
+  log.info({ config: source, dataDir: config.dataDir }, 'Portico starting');
+  if (!config.mppe.required) log.warn('mppe.required is false: sessions may run without encryption');
+  if (config.mppe.keyLengths.some((b) => b < 128)) log.warn({ keyLengths: config.mppe.keyLengths }, 'weak MPPE key lengths allowed');
+
+  const users = new UserStore(config.dataDir);
+  const tunAddress = parseIpv4(config.tun.address);
+  // The TUN's prefix covers the pool, so pool addresses need no route of their own.
+  const tunPrefix = coveringPrefixLength([tunAddress, parseIpv4(config.pool.start), parseIpv4(config.pool.end)]);
+  // A fault inside a batch handler is logged and the reader carries on: one bad packet must not end every session.
+  const onError = (layer: string) => (err: Error) => log.error({ err, layer }, 'data path handler failed');
+  const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun') });
+  const gre = RawGreSocket.open(parseIpv4(config.listen), { onError: onError('gre') });
+  const dataPlane = new DataPlane(gre, tun, log.child({ layer: 'data' }));
+  const server = new PptpServer(config, dataPlane, tun, new LocalAuthenticator(users), tunPrefix, log);
+  await server.listen();
+  log.info({ tun: config.tun.name, address: `${config.tun.address}/${tunPrefix}`, pool: config.pool }, 'Portico ready');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await server.stop();
+    dataPlane.close();
+    users.close();
+    log.flush();
+    setTimeout(() => process.exit(0), 100).unref();
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // SIGUSR2 dumps live sessions and data-plane counters to the log (operators, tests).
+  process.on('SIGUSR2', () => log.info({ sessions: server.listSessions(), counters: dataPlane.counters }, 'status'));
+}

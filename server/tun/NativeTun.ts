@@ -1,0 +1,102 @@
+// TunDevice over /dev/net/tun through the native addon: batched non-blocking reads into a
+// headroom-reserving slab, one write() per outgoing packet.
+import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch } from '../../gre/PacketBatch.js';
+import { loadPorticoIo, type PollHandle, type PollStats, type PorticoIo } from '../../native/PorticoIo.js';
+import type { OutgoingTunBatch, TunDevice } from './TunDevice.js';
+
+export interface NativeTunOptions {
+  slots?: number;
+  slotSize?: number;
+  headroom?: number;
+  /**
+   * Receives what the batch handler throws and read errors that stop the device. Without it they
+   * go to process 'uncaughtException' (never swallowed).
+   */
+  onError?: (error: Error) => void;
+}
+
+export class NativeTun implements TunDevice {
+  private readonly batch: PacketBatch;
+  private handler: ((batch: PacketBatch) => void) | null = null;
+  private poll: PollHandle | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly io: PorticoIo,
+    readonly fd: number,
+    readonly name: string,
+    private readonly options: NativeTunOptions,
+    batch: PacketBatch,
+  ) {
+    this.batch = batch;
+  }
+
+  /**
+   * Creates (or attaches to) TUN `name`, gives it address/prefixLen (host-order IPv4) and MTU,
+   * and brings it up. The MTU must fit a slot after the headroom: the kernel never hands the
+   * TUN a packet larger than the MTU, and a larger one would not fit.
+   */
+  static open(name: string, address: number, prefixLen: number, mtu: number, options: NativeTunOptions = {}): NativeTun {
+    const batch = new PacketBatch(options.slots ?? DEFAULT_SLOTS, options.slotSize ?? DEFAULT_SLOT_SIZE, options.headroom ?? DEFAULT_HEADROOM);
+    if (mtu > batch.capacity) throw new RangeError(`NativeTun: mtu ${mtu} exceeds slot capacity ${batch.capacity}`);
+    const io = loadPorticoIo();
+    const opened = io.openTun(name);
+    try {
+      io.configureInterface(opened.name, address, prefixLen, mtu);
+    } catch (e) {
+      io.close(opened.fd);
+      throw e;
+    }
+    return new NativeTun(io, opened.fd, opened.name, options, batch);
+  }
+
+  /** Polling starts with the first handler; a later call replaces the handler. */
+  onBatch(handler: (batch: PacketBatch) => void): void {
+    if (this.closed) throw new Error(`NativeTun ${this.name} is closed`);
+    this.handler = handler;
+    if (this.poll !== null) return;
+    const b = this.batch;
+    this.poll = this.io.startPoll(
+      this.fd,
+      'tun',
+      b.buf,
+      b.slotSize,
+      b.headroom,
+      b.offsets,
+      b.lengths,
+      b.addrs,
+      (count) => {
+        b.count = count;
+        this.handler?.(b);
+      },
+      this.options.onError,
+    );
+  }
+
+  writeBatch(batch: OutgoingTunBatch): number {
+    if (this.closed || batch.count === 0) return 0;
+    return this.io.writeTun(this.fd, batch.buf, batch.offsets, batch.lengths, batch.count);
+  }
+
+  addRoute(addr: number, prefixLen: number): void {
+    this.io.addRoute(this.name, addr, prefixLen);
+  }
+
+  delRoute(addr: number, prefixLen: number): void {
+    this.io.delRoute(this.name, addr, prefixLen);
+  }
+
+  stats(): PollStats | null {
+    return this.poll === null ? null : this.io.pollStats(this.poll);
+  }
+
+  /** Closing the descriptor removes a non-persistent TUN and its routes. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.poll !== null) this.io.stopPoll(this.poll);
+    this.poll = null;
+    this.handler = null;
+    this.io.close(this.fd);
+  }
+}

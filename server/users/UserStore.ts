@@ -1,0 +1,128 @@
+// The built-in user store (SQLite via better-sqlite3, v12: v13 crashes on Node 20).
+// Passwords are kept only as NT hashes (MD4 of UTF-16LE): MS-CHAPv2 needs exactly that value
+// and nothing weaker, and the clear password is never written anywhere.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';
+import { formatIpv4, parseIpv4 } from '../../config/Ipv4.js';
+
+export interface UserRecord {
+  name: string;
+  /** Static tunnel address, host-order u32, or null for one from the pool. */
+  staticAddress: number | null;
+  enabled: boolean;
+  createdAt: string;
+}
+
+export interface StoredUser extends UserRecord {
+  ntHash: Buffer;
+}
+
+export class UserStoreError extends Error {}
+
+const USER_NAME = /^[^\s\\/:]{1,64}$/;
+
+export class UserStore {
+  private readonly db: Database.Database;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    this.db = new Database(join(dataDir, 'portico.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS users (
+      name TEXT PRIMARY KEY COLLATE NOCASE,
+      nt_hash BLOB NOT NULL CHECK (length(nt_hash) = 16),
+      static_address INTEGER,
+      enabled INTEGER NOT NULL DEFAULT 1,
+      created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    )`);
+  }
+
+  add(name: string, password: string, staticAddress?: string): void {
+    this.checkName(name);
+    this.checkPassword(password);
+    const address = staticAddress === undefined ? null : this.parseAddress(staticAddress);
+    if (address !== null) this.checkAddressFree(address, name);
+    try {
+      this.db
+        .prepare('INSERT INTO users (name, nt_hash, static_address) VALUES (?, ?, ?)')
+        .run(name, ntPasswordHash(password), address);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new UserStoreError(`user ${name} already exists`);
+      throw err;
+    }
+  }
+
+  setPassword(name: string, password: string): void {
+    this.checkPassword(password);
+    const r = this.db.prepare('UPDATE users SET nt_hash = ? WHERE name = ?').run(ntPasswordHash(password), name);
+    if (r.changes === 0) throw new UserStoreError(`no user ${name}`);
+  }
+
+  setStaticAddress(name: string, staticAddress: string | null): void {
+    const address = staticAddress === null ? null : this.parseAddress(staticAddress);
+    if (address !== null) this.checkAddressFree(address, name);
+    const r = this.db.prepare('UPDATE users SET static_address = ? WHERE name = ?').run(address, name);
+    if (r.changes === 0) throw new UserStoreError(`no user ${name}`);
+  }
+
+  setEnabled(name: string, enabled: boolean): void {
+    const r = this.db.prepare('UPDATE users SET enabled = ? WHERE name = ?').run(enabled ? 1 : 0, name);
+    if (r.changes === 0) throw new UserStoreError(`no user ${name}`);
+  }
+
+  delete(name: string): void {
+    const r = this.db.prepare('DELETE FROM users WHERE name = ?').run(name);
+    if (r.changes === 0) throw new UserStoreError(`no user ${name}`);
+  }
+
+  find(name: string): StoredUser | null {
+    const row = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as Row | undefined;
+    return row ? { ...toRecord(row), ntHash: row.nt_hash } : null;
+  }
+
+  list(): UserRecord[] {
+    return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as Row[]).map(toRecord);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private checkName(name: string): void {
+    if (!USER_NAME.test(name)) throw new UserStoreError('user name: 1-64 characters, no spaces, slashes, backslashes or colons');
+  }
+
+  private checkPassword(password: string): void {
+    // RFC 2759 §8.1: the NT password is at most 256 Unicode characters.
+    if (password.length < 1 || password.length > 256) throw new UserStoreError('password: 1-256 characters');
+  }
+
+  private parseAddress(text: string): number {
+    try {
+      return parseIpv4(text);
+    } catch {
+      throw new UserStoreError(`static address: ${JSON.stringify(text)} is not an IPv4 address`);
+    }
+  }
+
+  private checkAddressFree(address: number, name: string): void {
+    const owner = this.db.prepare('SELECT name FROM users WHERE static_address = ? AND name <> ?').get(address, name) as
+      | { name: string }
+      | undefined;
+    if (owner) throw new UserStoreError(`static address ${formatIpv4(address)} already belongs to ${owner.name}`);
+  }
+}
+
+interface Row {
+  name: string;
+  nt_hash: Buffer;
+  static_address: number | null;
+  enabled: number;
+  created_at: string;
+}
+
+function toRecord(row: Row): UserRecord {
+  return { name: row.name, staticAddress: row.static_address, enabled: row.enabled === 1, createdAt: row.created_at };
+}

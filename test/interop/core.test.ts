@@ -1,0 +1,118 @@
+// Issue 2's proof: the real Linux PPTP client (pptp-linux + pppd + kernel MPPE, in a QEMU VM)
+// against our server running in a namespace of its own.
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BASE_CONFIG, labDown, labUp, runClient, startInNetns, startServer, tmpPath, TUN_IP, type ServerHandle } from './Lab.js';
+
+const inPool = (ip: string | null) => {
+  const last = Number(ip?.split('.')[3]);
+  return ip?.startsWith('198.18.100.') === true && last >= 10 && last <= 200;
+};
+
+describe('real Linux PPTP client against Portico', () => {
+  let server: ServerHandle;
+  let iperf: ChildProcess;
+  let capture = '';
+
+  beforeAll(async () => {
+    labUp();
+    server = await startServer(BASE_CONFIG, [['labuser', 'labpass']]);
+    iperf = startInNetns('iperf3', ['-s', '-B', TUN_IP]);
+  });
+
+  afterAll(async () => {
+    iperf?.kill('SIGTERM');
+    await server?.stop();
+    labDown();
+  });
+
+  it('(a) MS-CHAPv2 + MPPE-128 stateless: address, both DNS, 10/10 pings, iperf3 both ways', async () => {
+    capture = tmpPath('a.pcapng');
+    const r = await runClient(['--pings', '10', '--iperf', '5', '--capture', capture]);
+    expect(r.connected, r.log_tail).toBe(true);
+    expect(r.auth).toBe('MS-CHAPv2');
+    expect(r.mppe).toBe('128-bit stateless');
+    expect(inPool(r.local_ip)).toBe(true);
+    expect(r.remote_ip).toBe(TUN_IP);
+    expect(r.dns).toEqual(['198.18.100.53', '198.18.100.54']);
+    expect(r.ping).toMatchObject({ sent: 10, received: 10 });
+    expect(r.throughput_mbps.up).toBeGreaterThan(0);
+    expect(r.throughput_mbps.down).toBeGreaterThan(0);
+    expect(r.ok).toBe(true);
+    const up = server.logs().find((l) => l.msg === 'session up');
+    expect(up).toMatchObject({ user: 'labuser', address: r.local_ip, mppe: 'MPPE-128 stateless' });
+  }, 180_000);
+
+  it('(g) tshark reads the capture of (a) with zero malformed packets', () => {
+    const count = (filter: string) => {
+      const t = spawnSync('tshark', ['-r', capture, '-Y', filter], { encoding: 'utf8' });
+      expect(t.status, t.stderr).toBe(0);
+      return t.stdout.split('\n').filter((l) => l.trim() !== '').length;
+    };
+    expect(count('pptp')).toBeGreaterThan(3);
+    expect(count('gre')).toBeGreaterThan(100);
+    expect(count('_ws.malformed || _ws.expert.severity == error')).toBe(0);
+  });
+
+  it('(b) wrong password: refused with the MS-CHAPv2 failure', async () => {
+    const r = await runClient(['--password', 'wrong', '--pings', '0', '--expect-fail']);
+    expect(r.connected).toBe(false);
+    expect(r.auth_result).toMatch(/MS-CHAP authentication failed/);
+    expect(r.pppd_exit).toBe(19); // pppd: EXIT_AUTH_TOPEER_FAILED
+    expect(r.ok).toBe(true);
+    expect(server.logs().some((l) => typeof l.msg === 'string' && /authentication failed/i.test(l.msg as string) || l.reason === 'authentication failed')).toBe(true);
+  }, 120_000);
+
+  it('(c) a client that refuses MPPE is refused', async () => {
+    const r = await runClient(['--mppe', 'none', '--pings', '0', '--expect-fail']);
+    expect(r.connected).toBe(false);
+    expect(r.log_tail).toMatch(/MPPE required but peer refused/);
+    expect(r.ok).toBe(true);
+  }, 120_000);
+
+  it('(d) 3 sessions on separate control connections: 3 distinct addresses, all ping', async () => {
+    const before = server.logs().filter((l) => l.msg === 'control connection opened').length;
+    const r = await runClient(['--sessions', '3', '--pings', '3']);
+    expect(r.sessions_connected).toBe(3);
+    const addresses = r.sessions!.map((s) => s.local_ip);
+    expect(new Set(addresses).size).toBe(3);
+    for (const s of r.sessions!) {
+      expect(inPool(s.local_ip)).toBe(true);
+      expect(s.ping).toMatchObject({ sent: 3, received: 3 });
+    }
+    expect(server.logs().filter((l) => l.msg === 'control connection opened').length - before).toBe(3);
+    expect(r.ok).toBe(true);
+  }, 180_000);
+
+  it('(e) 3 calls on one control connection: all connected, all ping', async () => {
+    const before = server.logs().filter((l) => l.msg === 'control connection opened').length;
+    const r = await runClient(['--sessions', '3', '--session-mode', 'shared', '--pings', '3']);
+    expect(r.sessions_connected).toBe(3);
+    expect(new Set(r.sessions!.map((s) => s.local_ip)).size).toBe(3);
+    for (const s of r.sessions!) expect(s.ping).toMatchObject({ sent: 3, received: 3 });
+    expect(server.logs().filter((l) => l.msg === 'control connection opened').length - before).toBe(1);
+    expect(r.ok).toBe(true);
+  }, 180_000);
+});
+
+describe('stateful MPPE when the configuration prefers it', () => {
+  let server: ServerHandle;
+
+  beforeAll(async () => {
+    labUp();
+    server = await startServer({ ...BASE_CONFIG, mppe: { mode: 'prefer-stateful' } }, [['labuser', 'labpass']]);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    labDown();
+  });
+
+  it('(f) MPPE-128 stateful: connected and 10/10 pings', async () => {
+    const r = await runClient(['--mppe', '128-stateful', '--pings', '10']);
+    expect(r.connected, r.log_tail).toBe(true);
+    expect(r.mppe).toBe('128-bit stateful');
+    expect(r.ping).toMatchObject({ sent: 10, received: 10 });
+    expect(server.logs().find((l) => l.msg === 'session up')).toMatchObject({ mppe: 'MPPE-128 stateful' });
+  }, 180_000);
+});

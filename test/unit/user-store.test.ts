@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserStore, UserStoreError } from '../../server/users/UserStore.js';
+import { LocalAuthenticator } from '../../server/auth/LocalAuthenticator.js';
+import { generateNtResponse, ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';
+
+const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
+
+function store() {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-users-'));
+  return { dir, users: new UserStore(dir) };
+}
+
+describe('UserStore', () => {
+  it('keeps only the NT hash, never the password', () => {
+    const { dir, users } = store();
+    users.add('alice', 'clientPass', '198.18.100.7');
+    const u = users.find('alice')!;
+    expect(u.ntHash.equals(hex('44EBBA8D5312B8D611474411F56989AE'))).toBe(true); // RFC 2759 §9.2
+    expect(u.staticAddress).toBe(0xc6126407);
+    users.close();
+    const raw = readFileSync(join(dir, 'portico.db'));
+    expect(raw.includes(Buffer.from('clientPass'))).toBe(false);
+    expect(raw.includes(Buffer.from('clientPass', 'utf16le'))).toBe(false);
+  });
+
+  it('add, passwd, set, list, del, with clear errors', () => {
+    const { users } = store();
+    users.add('bob', 'one');
+    expect(() => users.add('BOB', 'two')).toThrow(UserStoreError);
+    expect(() => users.add('bad name', 'x')).toThrow(/user name/);
+    expect(() => users.add('carol', 'x', '1.2.3')).toThrow(/not an IPv4 address/);
+    users.add('carol', 'x', '198.18.100.9');
+    expect(() => users.add('dave', 'x', '198.18.100.9')).toThrow(/already belongs to carol/);
+    users.setPassword('bob', 'three');
+    expect(users.find('bob')!.ntHash.equals(ntPasswordHash('three'))).toBe(true);
+    users.setEnabled('bob', false);
+    expect(users.list().map((u) => [u.name, u.enabled])).toEqual([
+      ['bob', false],
+      ['carol', true],
+    ]);
+    users.delete('carol');
+    expect(users.find('carol')).toBeNull();
+    expect(() => users.delete('carol')).toThrow(/no user carol/);
+  });
+});
+
+describe('LocalAuthenticator (MS-CHAPv2 against the store)', () => {
+  // RFC 2759 §9.2 vector: user "User", password "clientPass".
+  const authenticatorChallenge = hex('5B5D7C7D7B3F2F3E3C2C602132262628');
+  const peerChallenge = hex('21402324255E262A28295F2B3A337C7E');
+  const ntResponse = hex('82309ECD8D708B5EA08FAA3981CD83544233114A3D85D6DF');
+
+  it('accepts the RFC vector with the RFC authenticator response and MPPE keys', async () => {
+    const { users } = store();
+    users.add('User', 'clientPass');
+    const r = await new LocalAuthenticator(users).verifyMsChapV2({ username: 'BIGCO\\User', authenticatorChallenge, peerChallenge, ntResponse });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.authenticatorResponse).toBe('S=407A5589115FD0D6209F510FE9C04566932CDA56');
+    // mppe-keys.md §7.5: server send start key 128 (Magic3); §7.7: receive start key (Magic2)
+    expect(r.mppeKeys.sendKey.equals(hex('8B7CDC149B993A1BA118CB153F56DCCB'))).toBe(true);
+    expect(r.mppeKeys.recvKey.equals(hex('D5F0E9521E3EA9589645E86051C82226'))).toBe(true);
+  });
+
+  it('refuses a wrong password, an unknown user and a disabled account', async () => {
+    const { users } = store();
+    users.add('User', 'otherPass');
+    users.add('off', 'clientPass');
+    users.setEnabled('off', false);
+    const auth = new LocalAuthenticator(users);
+    expect(await auth.verifyMsChapV2({ username: 'User', authenticatorChallenge, peerChallenge, ntResponse })).toMatchObject({ ok: false, errorCode: 691 });
+    expect(await auth.verifyMsChapV2({ username: 'nobody', authenticatorChallenge, peerChallenge, ntResponse })).toMatchObject({ ok: false, errorCode: 691 });
+    const offResponse = generateNtResponse(authenticatorChallenge, peerChallenge, 'off', ntPasswordHash('clientPass'));
+    expect(await auth.verifyMsChapV2({ username: 'off', authenticatorChallenge, peerChallenge, ntResponse: offResponse })).toMatchObject({ ok: false, errorCode: 647 });
+  });
+});

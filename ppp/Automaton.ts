@@ -79,7 +79,7 @@ function parseCell(cell: string): Transition | null {
 
 export const TRANSITIONS: Readonly<Record<AutomatonEvent, readonly (Transition | null)[]>> = Object.fromEntries(
   Object.entries(TABLE_SPEC).map(([event, cells]) => [event, cells.map(parseCell)]),
-) as Record<AutomatonEvent, readonly (Transition | null)[]>;
+) as unknown as Record<AutomatonEvent, readonly (Transition | null)[]>;
 
 /** States in which the restart timer runs (the ones with TO entries). */
 const TIMED_STATES: ReadonlySet<number> = new Set([4, 5, 6, 7, 8]);

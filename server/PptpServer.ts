@@ -153,8 +153,8 @@ export class PptpServer {
     callCleared: (_conn, callId, reason) => {
       const s = this.sessions.get(callId);
       if (!s) return;
+      this.endSession(s, reason); // first: the link's finished() that lowerDown() triggers must not send a CDN
       s.link.lowerDown();
-      this.endSession(s, reason);
     },
   };
 
@@ -191,6 +191,13 @@ export class PptpServer {
         this.dataPlane.bindAddress(s, up.peerAddress);
         s.dataReady = true;
         s.log.info({ user: up.username, address: formatIpv4(up.peerAddress), mppe: s.mppeDescription }, 'session up');
+      },
+      networkDown: (reason) => {
+        // LCP renegotiation or an NCP going down: no IP until networkUp again, with fresh MPPE state.
+        s.dataReady = false;
+        s.encryptor = null;
+        s.decryptor = null;
+        s.log.info({ reason }, 'network phase down');
       },
       resetRequested: () => s.encryptor?.onResetRequest(),
       finished: (reason) => {

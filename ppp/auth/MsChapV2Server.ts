@@ -15,6 +15,14 @@ export const ChapCode = {
   ChangePasswordV2: 7,
 } as const;
 
+/** RFC 2759 §6 M= texts by E= code (Windows shows its own text for the code anyway). */
+const FAILURE_TEXT: Record<number, string> = {
+  646: 'Restricted logon hours',
+  647: 'Account disabled',
+  648: 'Password expired',
+  649: 'No dial-in permission',
+  691: 'Authentication failed',
+};
 const CHALLENGE_SIZE = 16;
 /** Peer-Challenge 16 | Reserved 8 | NT-Response 24 | Flags 1 (RFC 2759 §4). */
 const RESPONSE_VALUE_SIZE = 49;
@@ -217,7 +225,9 @@ export class MsChapV2Server {
     const code = Number.isInteger(result.errorCode) && result.errorCode > 0 ? result.errorCode : 691;
     const nextChallenge = this.random(CHALLENGE_SIZE).toString('hex').toUpperCase();
     const text = result.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
-    const message = `E=${code} R=0 C=${nextChallenge} V=3 M=${text}`;
+    // The peer learns only the class of failure: "unknown user" vs "wrong password" would let
+    // anyone enumerate accounts. The precise reason goes to our log.
+    const message = `E=${code} R=0 C=${nextChallenge} V=3 M=${FAILURE_TEXT[code] ?? 'Authentication failed'}`;
     this.current = 'failed';
     this.resultPacket = encodeControlPacket(ChapCode.Failure, id, Buffer.from(message, 'latin1'));
     this.events.send(this.resultPacket);

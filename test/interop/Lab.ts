@@ -1,7 +1,7 @@
 // Drives the real peers of ../shared/interop: a network namespace this test creates, our server
 // inside it, and the QEMU client VM (pptp-linux + pppd + kernel MPPE) on its bridge.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,12 +59,11 @@ export async function startServer(config: Record<string, unknown>, users: Array<
   writeFileSync(configFile, JSON.stringify({ ...config, dataDir: join(dir, 'data') }, null, 2));
   for (const [name, password] of users) cli(configFile, 'user', 'add', name, '--password', password);
   const logFile = join(dir, 'server.log');
-  const out = createWriteStream(logFile);
+  const out = openSync(logFile, 'w');
   const child = spawn('ip', ['netns', 'exec', NETNS, process.execPath, CLI, 'serve', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', out, out],
   });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  closeSync(out);
   const logs = () =>
     readFileSync(logFile, 'utf8')
       .split('\n')

@@ -45,7 +45,7 @@ describe('real Linux PPTP client against Portico', () => {
 
   it('(g) tshark reads the capture of (a) with zero malformed packets', () => {
     const count = (filter: string) => {
-      const t = spawnSync('tshark', ['-r', capture, '-Y', filter], { encoding: 'utf8' });
+      const t = spawnSync('tshark', ['-r', capture, '-Y', filter, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', maxBuffer: 1 << 28 });
       expect(t.status, t.stderr).toBe(0);
       return t.stdout.split('\n').filter((l) => l.trim() !== '').length;
     };
@@ -57,10 +57,12 @@ describe('real Linux PPTP client against Portico', () => {
   it('(b) wrong password: refused with the MS-CHAPv2 failure', async () => {
     const r = await runClient(['--password', 'wrong', '--pings', '0', '--expect-fail']);
     expect(r.connected).toBe(false);
-    expect(r.auth_result).toMatch(/MS-CHAP authentication failed/);
+    // pppd prints the Failure it received (RFC 2759 §6), then drops the link.
+    expect(r.log_tail).toMatch(/rcvd \[CHAP Failure id=0x[0-9a-f]+ "E=691 R=0 C=[0-9A-F]{32} V=3 M=Authentication failed"\]/);
+    expect(r.log_tail).toMatch(/MS-CHAP authentication failed: Authentication failed/);
     expect(r.pppd_exit).toBe(19); // pppd: EXIT_AUTH_TOPEER_FAILED
     expect(r.ok).toBe(true);
-    expect(server.logs().some((l) => typeof l.msg === 'string' && /authentication failed/i.test(l.msg as string) || l.reason === 'authentication failed')).toBe(true);
+    expect(server.logs().find((l) => l.msg === 'authentication failed')).toMatchObject({ user: 'labuser', reason: 'E=691: wrong password' });
   }, 120_000);
 
   it('(c) a client that refuses MPPE is refused', async () => {

@@ -1,0 +1,413 @@
+// One PPP link (one PPTP call), server side: runs LCP, then MS-CHAPv2, then IPCP and CCP/MPPE, and
+// filters packets by phase (RFC 1661 §3.2). Pure: frames come in through input() and leave through
+// hooks.send(); the session owns the sockets, the PPP header and the data path.
+
+import type { Authenticator, MppeMasterKeys } from './Authenticator.js';
+import { AutomatonState } from './Automaton.js';
+import { MsChapV2Server, stripDomain, type MsChapV2Success } from './auth/MsChapV2Server.js';
+import { Ccp } from './ccp/Ccp.js';
+import type { MppeKeyBits, NegotiatedMppe } from './ccp/options/Mppe.js';
+import { systemClock, type Clock, type TimerHandle } from './Clock.js';
+import { Ipcp } from './ipcp/Ipcp.js';
+import { Lcp } from './lcp/Lcp.js';
+import { silentLogger, type PppLogger } from './PppLogger.js';
+import { isValidPppProtocol, pppProtocolName, PppProtocol } from './PppProtocol.js';
+
+export type { Clock } from './Clock.js';
+
+export interface PppLinkConfig {
+  serverName: string;
+  /** Our tunnel IPv4, host order u32. */
+  localAddress: number;
+  dns: number[];
+  wins: number[];
+  mru?: number;
+  mppe: { required: boolean; bits: Array<40 | 56 | 128>; stateless: 'prefer' | 'only' | 'stateful-prefer' };
+  lcpEchoInterval: number;
+  lcpEchoFailure: number;
+  authTimeoutMs?: number;
+}
+
+export interface PppNetworkInfo {
+  peerAddress: number;
+  /** As the peer sent it (possibly "DOMAIN\\user"). */
+  username: string;
+  mppe: { bits: MppeKeyBits; stateless: boolean; keys: MppeMasterKeys } | null;
+}
+
+export interface PppLinkHooks {
+  /** Send one PPP frame: protocol + payload (the link builds neither FF 03 nor protocol; the session does, with acfc/pfc from `link.framing`). */
+  send(protocol: number, payload: Buffer): void;
+  authenticator: Authenticator;
+  /** After successful auth: choose the peer's address (static or pool) or null if none is free (link then fails IPCP and closes). */
+  assignAddress(username: string, staticAddress?: number): number | null;
+  /** Network phase up: IPCP opened AND (if MPPE required) CCP opened. Carries what the data path needs. */
+  networkUp(info: PppNetworkInfo): void;
+  /**
+   * The network phase went down again without the link finishing (peer renegotiated LCP, IPCP or CCP):
+   * stop forwarding until the next networkUp (which then carries fresh MPPE state).
+   */
+  networkDown?(reason: string): void;
+  /** CCP Reset-Request from the peer (stateful MPPE): reset the encryptor. */
+  resetRequested(): void;
+  /** The link is finished (LCP down after TermReq/TermAck, timeouts, auth failure, echo failure); the session clears the call. */
+  finished(reason: string): void;
+  log?: PppLogger;
+  clock?: Clock;
+}
+
+export type PppPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'terminate';
+
+export const MPPE_REFUSED_REASON = 'MPPE required but peer refused';
+
+const VALID_KEY_BITS: ReadonlySet<number> = new Set([40, 56, 128]);
+
+export class PppLink {
+  private readonly clock: Clock;
+  private readonly log: PppLogger;
+  private readonly lcp: Lcp;
+  private readonly ipcp: Ipcp;
+  private readonly ccp: Ccp | null;
+  private chap: MsChapV2Server | null = null;
+  private authTimer: TimerHandle | null = null;
+  private currentPhase: PppPhase = 'dead';
+  private started = false;
+  private done = false;
+  private closeReason: string | null = null;
+  private user: string | null = null;
+  private keys: MppeMasterKeys | null = null;
+  private assignedAddress: number | null = null;
+  private networkIsUp = false;
+  private networkHasMppe = false;
+  /** Optional MPPE is off the table (refused, CCP finished, or the network came up without it). */
+  private ccpGaveUp = false;
+
+  constructor(private readonly config: PppLinkConfig, private readonly hooks: PppLinkHooks) {
+    for (const b of config.mppe.bits) {
+      if (!VALID_KEY_BITS.has(b)) throw new RangeError(`invalid MPPE key length ${String(b)}`);
+    }
+    if (config.mppe.required && config.mppe.bits.length === 0) {
+      throw new RangeError('MPPE required but no key length allowed');
+    }
+    this.clock = hooks.clock ?? systemClock;
+    this.log = hooks.log ?? silentLogger;
+    const peerMru = () => this.lcp.peerMru;
+
+    this.lcp = new Lcp(
+      { mru: config.mru, echoInterval: config.lcpEchoInterval, echoFailure: config.lcpEchoFailure },
+      {
+        send: (p) => this.sendFrame(PppProtocol.LCP, p),
+        up: () => this.lcpUp(),
+        down: () => this.lcpDown(),
+        finished: (reason) => this.finish(reason),
+        protocolRejected: (protocol) => this.protocolRejected(protocol),
+      },
+      { clock: this.clock, log: this.log },
+    );
+
+    this.ipcp = new Ipcp(
+      { localAddress: config.localAddress, dns: config.dns, wins: config.wins },
+      {
+        send: (p) => this.sendFrame(PppProtocol.IPCP, p),
+        up: () => this.checkNetworkUp(),
+        down: () => this.networkGoneDown('IPCP down'),
+        finished: (reason) => this.close(`no network protocol running (${reason})`),
+        refused: (reason) => this.close(reason),
+      },
+      { clock: this.clock, log: this.log, peerMru },
+    );
+
+    this.ccp = config.mppe.bits.length === 0
+      ? null // no encryption offered: CCP is not run and gets a Protocol-Reject
+      : new Ccp(
+        { required: config.mppe.required, bits: config.mppe.bits, stateless: config.mppe.stateless },
+        {
+          send: (p) => this.sendFrame(PppProtocol.CCP, p),
+          up: () => this.checkNetworkUp(),
+          down: () => {
+            if (this.networkHasMppe) this.networkGoneDown('CCP down');
+          },
+          finished: (reason) => this.mppeUnavailable(reason),
+          refused: (reason) => this.mppeUnavailable(reason),
+          terminateRequested: () => this.mppeUnavailable('peer sent CCP Terminate-Request'),
+          resetRequested: () => this.callHook('resetRequested', () => this.hooks.resetRequested()),
+        },
+        { clock: this.clock, log: this.log, peerMru },
+      );
+  }
+
+  get phase(): PppPhase {
+    return this.currentPhase;
+  }
+
+  /** What we may use when sending: the peer's acked ACFC/PFC (ppp.md §1); LCP ignores it. */
+  get framing(): { acfc: boolean; pfc: boolean } {
+    return this.lcp.framing;
+  }
+
+  /** Authenticated user name as sent by the peer (may include "DOMAIN\\"). */
+  get username(): string | null {
+    return this.user;
+  }
+
+  get peerMru(): number {
+    return this.lcp.peerMru;
+  }
+
+  /** PPTP call up: LCP Open + Up (our Configure-Request goes out). */
+  start(): void {
+    if (this.started || this.done) return;
+    this.started = true;
+    this.currentPhase = 'establish';
+    this.lcp.open();
+    this.lcp.lowerUp();
+  }
+
+  /** One received control frame (protocol already parsed; payload only). Never throws. */
+  input(protocol: number, payload: Buffer): void {
+    try {
+      this.route(protocol, payload);
+    } catch (err) {
+      this.log.warn({ protocol: pppProtocolName(protocol), err: (err as Error).message }, 'error while handling a PPP frame');
+    }
+  }
+
+  /** Server-side close (admin disconnect): LCP Terminate-Request, then finished(). */
+  close(reason: string): void {
+    if (this.done) return;
+    if (!this.started) {
+      this.finish(reason);
+      return;
+    }
+    this.closeReason ??= reason;
+    this.stopAuth();
+    this.currentPhase = 'terminate';
+    // Goes to Closing (Terminate-Request, finished on Terminate-Ack or after Max-Terminate), or straight
+    // to tlf → finish() when LCP had not got going.
+    this.lcp.close(reason);
+  }
+
+  /** Lower layer gone (call cleared / TCP lost): nothing more is sent; finished() is reported once. */
+  lowerDown(): void {
+    if (this.done) return;
+    this.stopAuth();
+    this.lcp.lowerDown();
+    this.finish(this.closeReason ?? 'lower layer down');
+  }
+
+  /** Stateful MPPE: the decryptor lost sync. */
+  sendCcpResetRequest(): void {
+    if (this.done) return;
+    this.ccp?.sendResetRequest();
+  }
+
+  private route(protocol: number, payload: Buffer): void {
+    if (!this.started || this.done) return;
+    if (protocol === PppProtocol.LCP) {
+      this.lcp.input(payload);
+      return;
+    }
+    // RFC 1661 §3.2: before LCP is Opened only LCP counts; the rest is silently discarded.
+    if (!this.lcp.isOpened) return;
+    switch (protocol) {
+      case PppProtocol.CHAP:
+        if (this.currentPhase === 'authenticate' || this.currentPhase === 'network') this.chap?.input(payload);
+        return;
+      case PppProtocol.IPCP:
+        if (this.currentPhase === 'network') this.ipcp.input(payload);
+        return;
+      case PppProtocol.CCP:
+        if (!this.ccp) break;
+        if (this.currentPhase === 'network') this.ccp.input(payload);
+        return;
+      case PppProtocol.IPv4:
+      case PppProtocol.Mppe:
+        return; // data: the session's business, never the control plane's
+    }
+    if (!isValidPppProtocol(protocol)) return;
+    this.log.debug({ protocol: pppProtocolName(protocol) }, 'protocol not run here: Protocol-Reject');
+    this.lcp.sendProtocolReject(protocol, payload);
+  }
+
+  private sendFrame(protocol: number, payload: Buffer): void {
+    if (this.done) return;
+    this.callHook('send', () => this.hooks.send(protocol, payload));
+  }
+
+  private callHook(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.warn({ hook: name, err: (err as Error).message }, 'PPP link hook threw');
+    }
+  }
+
+  private lcpUp(): void {
+    if (this.done) return;
+    if (!this.lcp.authAgreed) {
+      this.close('peer did not agree to authenticate');
+      return;
+    }
+    this.currentPhase = 'authenticate';
+    this.stopAuth();
+    const chap = new MsChapV2Server(
+      { serverName: this.config.serverName, authenticator: this.hooks.authenticator, clock: this.clock, log: this.log },
+      {
+        send: (p) => this.sendFrame(PppProtocol.CHAP, p),
+        succeeded: (result) => this.authSucceeded(chap, result),
+        failed: (reason, user) => this.authFailed(chap, reason, user),
+      },
+    );
+    this.chap = chap;
+    if (this.config.authTimeoutMs && this.config.authTimeoutMs > 0) {
+      this.authTimer = this.clock.setTimeout(() => {
+        this.authTimer = null;
+        if (this.currentPhase !== 'authenticate' || this.chap !== chap) return;
+        chap.stop();
+        this.log.info({}, 'authentication timed out');
+        this.close('authentication timed out');
+      }, this.config.authTimeoutMs);
+    }
+    chap.start();
+  }
+
+  private lcpDown(): void {
+    this.stopAuth();
+    this.networkGoneDown('LCP down');
+    this.ipcp.lowerDown();
+    this.ccp?.lowerDown();
+    if (this.done) return;
+    const s = this.lcp.automaton.state;
+    this.currentPhase = s === AutomatonState.Closing || s === AutomatonState.Stopping ? 'terminate' : 'establish';
+  }
+
+  private stopAuth(): void {
+    if (this.authTimer !== null) {
+      this.clock.clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
+    this.chap?.stop();
+  }
+
+  private authSucceeded(chap: MsChapV2Server, result: MsChapV2Success): void {
+    if (this.done || this.chap !== chap || this.currentPhase !== 'authenticate') return;
+    if (this.authTimer !== null) {
+      this.clock.clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
+    this.user = result.username;
+    this.keys = result.mppeKeys;
+    this.log.info({ user: stripDomain(result.username) }, 'peer authenticated');
+    let address = this.assignedAddress;
+    if (address === null) {
+      try {
+        address = this.hooks.assignAddress(result.username, result.staticAddress);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'assignAddress threw');
+        address = null;
+      }
+    }
+    if (address === null || address === undefined) {
+      this.close('no IP address available for the peer');
+      return;
+    }
+    this.assignedAddress = address >>> 0;
+    this.currentPhase = 'network';
+    this.ipcp.assignPeerAddress(this.assignedAddress);
+    this.ipcp.open();
+    this.ipcp.lowerUp();
+    if (this.ccp) {
+      this.ccp.open();
+      this.ccp.lowerUp();
+    }
+  }
+
+  private authFailed(chap: MsChapV2Server, reason: string, user: string | null): void {
+    if (this.done || this.chap !== chap) return;
+    this.log.info({ user: user === null ? undefined : stripDomain(user), reason }, 'authentication failed');
+    this.close(user === null ? 'authentication timed out' : 'authentication failed');
+  }
+
+  private protocolRejected(protocol: number): void {
+    switch (protocol) {
+      case PppProtocol.IPCP:
+        this.close('peer rejected IPCP');
+        return;
+      case PppProtocol.CHAP:
+        this.close('peer rejected CHAP');
+        return;
+      case PppProtocol.CCP:
+        if (!this.ccp) return;
+        this.mppeUnavailable('peer Protocol-Rejected CCP');
+        if (!this.done && this.currentPhase !== 'terminate') this.ccp.rejected();
+        return;
+      default:
+        this.log.debug({ protocol: pppProtocolName(protocol) }, 'Protocol-Reject for a protocol we do not use');
+    }
+  }
+
+  /** MPPE cannot be (or stay) agreed. Required ⇒ end the link (ppp.md §8.1); optional ⇒ go on without. */
+  private mppeUnavailable(detail: string): void {
+    if (this.done) return;
+    if (this.config.mppe.required) {
+      this.log.info({ detail }, MPPE_REFUSED_REASON);
+      this.close(MPPE_REFUSED_REASON);
+      return;
+    }
+    if (this.ccpGaveUp) return;
+    this.log.info({ detail }, 'continuing without MPPE');
+    this.ccpGaveUp = true;
+    const s = this.ccp?.automaton.state;
+    if (s !== undefined && s >= AutomatonState.ReqSent) this.ccp!.close('MPPE not agreed');
+    this.checkNetworkUp();
+  }
+
+  private checkNetworkUp(): void {
+    if (this.done || this.networkIsUp || this.currentPhase !== 'network') return;
+    const peerAddress = this.ipcp.peerAddress;
+    if (!this.ipcp.isOpened || peerAddress === null || this.user === null) return;
+    let mppe: NegotiatedMppe | null = null;
+    const ccp = this.ccp;
+    if (ccp) {
+      if (ccp.isOpened) mppe = ccp.negotiated;
+      // RFC 3078 §9: no user data before encryption is up when it is required. When it is optional,
+      // wait while the peer is negotiating CCP, so encryption never starts in the middle of a session.
+      else if (this.config.mppe.required || (ccp.peerActive && !this.ccpGaveUp)) return;
+    }
+    if (this.config.mppe.required && !mppe) return;
+    if (mppe && !this.keys) {
+      this.close('no MPPE key material');
+      return;
+    }
+    if (ccp && !mppe && !this.ccpGaveUp) {
+      this.ccpGaveUp = true;
+      if (ccp.automaton.state >= AutomatonState.ReqSent) ccp.close('network up without encryption');
+    }
+    this.networkIsUp = true;
+    this.networkHasMppe = mppe !== null;
+    const info: PppNetworkInfo = {
+      peerAddress,
+      username: this.user,
+      mppe: mppe ? { bits: mppe.bits, stateless: mppe.stateless, keys: this.keys! } : null,
+    };
+    this.log.info({ peerAddress, mppe: mppe ? `${mppe.bits}${mppe.stateless ? ' stateless' : ' stateful'}` : 'none' }, 'network phase up');
+    this.callHook('networkUp', () => this.hooks.networkUp(info));
+  }
+
+  private networkGoneDown(reason: string): void {
+    if (!this.networkIsUp) return;
+    this.networkIsUp = false;
+    this.networkHasMppe = false;
+    this.callHook('networkDown', () => this.hooks.networkDown?.(reason));
+  }
+
+  private finish(reason: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.currentPhase = 'dead';
+    this.stopAuth();
+    this.networkGoneDown(reason);
+    this.log.info({ reason }, 'PPP link finished');
+    this.callHook('finished', () => this.hooks.finished(reason));
+  }
+}

@@ -1,0 +1,496 @@
+// RADIUS/UDP client of the NAS (RFC 2865 §2.5, RFC 2866, RFC 5080 §2.2, radius.md §7–§8):
+// ordered server list with failover and dead-time, retransmission of the identical datagram (same
+// Identifier, authenticator and source port), Identifier pools per socket (≤ 256 outstanding, another
+// socket past that), reply matching on (server address:port, Identifier) and verification of the
+// Response Authenticator and Message-Authenticator before anything reads an attribute. BlastRADIUS
+// (CVE-2024-3596): Message-Authenticator is the FIRST attribute of every Access-Request, Access-*
+// replies without a valid one are dropped unless requireMessageAuthenticator is false, and the client
+// never sends Proxy-State.
+
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { Attr, MsAttr, textAttribute, VENDOR_MICROSOFT } from './Dictionary.js';
+import {
+  checkMessageAuthenticator,
+  decodeMsChapMppeKeys,
+  decryptMppeKey,
+  hideUserPassword,
+  randomAuthenticator,
+  sealRequest,
+  verifyResponseAuthenticator,
+  type MsChapMppeKeys,
+  type RadiusSecret,
+} from './RadiusCrypto.js';
+import {
+  decodePacket,
+  findAllAttributes,
+  findAttribute,
+  findVendorAttribute,
+  isVendorAttribute,
+  RadiusCode,
+  RadiusFormatError,
+  type RadiusAttribute,
+  type StandardAttribute,
+  type VendorAttribute,
+} from './RadiusPacket.js';
+
+export interface RadiusServerConfig {
+  /** IP literal (no DNS lookups on the authentication path). */
+  address: string;
+  authPort?: number;
+  acctPort?: number;
+  secret: RadiusSecret;
+}
+
+/** Structured logger (pino-compatible). Entries never contain secrets or attribute values. */
+export interface RadiusLog {
+  debug(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface RadiusClientOptions {
+  servers: RadiusServerConfig[];
+  /** Wait for a reply after each transmission. Default 3000. */
+  timeoutMs?: number;
+  /** Transmissions per server (1 + retransmissions). Default 3. */
+  tries?: number;
+  /** A server that failed `deadAfterTimeouts` requests in a row is skipped this long. Default 60; 0 = never skip. */
+  deadTimeSec?: number;
+  /** Consecutive unanswered requests before the dead-time starts. Default 1. */
+  deadAfterTimeouts?: number;
+  /** Drop Access-Accept/Reject/Challenge without a valid Message-Authenticator. Default true (radius.md §7). */
+  requireMessageAuthenticator?: boolean;
+  /** Added as NAS-Identifier to every request that has none. */
+  nasIdentifier?: string;
+  /** Local address of the client sockets (the NAS-IP-Address the server knows us by). */
+  bindAddress?: string;
+  log?: RadiusLog;
+}
+
+export interface RadiusRequestOptions {
+  timeoutMs?: number;
+  tries?: number;
+}
+
+export type RadiusAttemptOutcome = 'timeout' | 'skipped-dead' | 'send-error';
+
+export interface RadiusServerAttempt {
+  /** "address:port" */
+  server: string;
+  outcome: RadiusAttemptOutcome;
+  /** Why, e.g. "3 tries, no reply" or "3 tries; last reply dropped: no Message-Authenticator". */
+  detail: string;
+}
+
+/** No configured server produced a valid reply. */
+export class RadiusNoResponseError extends Error {
+  override readonly name = 'RadiusNoResponseError';
+  constructor(
+    readonly requestKind: 'access' | 'accounting',
+    readonly attempts: RadiusServerAttempt[],
+  ) {
+    super(
+      `no RADIUS server answered the ${requestKind} request: ` +
+        (attempts.length ? attempts.map((a) => `${a.server} ${a.outcome} (${a.detail})`).join('; ') : 'no servers'),
+    );
+  }
+}
+
+export class RadiusClientClosedError extends Error {
+  override readonly name = 'RadiusClientClosedError';
+  constructor() {
+    super('RADIUS client closed');
+  }
+}
+
+/** A verified reply. Hidden attributes are decrypted on demand with the request's authenticator. */
+export class RadiusReply {
+  readonly #secret: RadiusSecret;
+
+  constructor(
+    readonly code: number,
+    readonly identifier: number,
+    readonly attributes: RadiusAttribute[],
+    /** "address:port" of the server that answered. */
+    readonly server: string,
+    /** Authenticator of the request this answers (the salt of MPPE keys). */
+    readonly requestAuthenticator: Buffer,
+    secret: RadiusSecret,
+  ) {
+    this.#secret = secret;
+  }
+
+  get isAccept(): boolean {
+    return this.code === RadiusCode.AccessAccept;
+  }
+  get isReject(): boolean {
+    return this.code === RadiusCode.AccessReject;
+  }
+  get isChallenge(): boolean {
+    return this.code === RadiusCode.AccessChallenge;
+  }
+
+  get(type: number): StandardAttribute | undefined {
+    return findAttribute(this.attributes, type);
+  }
+  getAll(type: number): StandardAttribute[] {
+    return findAllAttributes(this.attributes, type);
+  }
+  getVendor(vendorId: number, type: number): VendorAttribute | undefined {
+    return findVendorAttribute(this.attributes, vendorId, type);
+  }
+
+  /** MS-MPPE-Send-Key (NAS → peer direction), decrypted; undefined when absent. RadiusFormatError if it does not decrypt. */
+  mppeSendKey(): Buffer | undefined {
+    const a = this.getVendor(VENDOR_MICROSOFT, MsAttr.MppeSendKey);
+    return a && decryptMppeKey(a.value, this.#secret, this.requestAuthenticator);
+  }
+  /** MS-MPPE-Recv-Key (peer → NAS direction), decrypted. */
+  mppeRecvKey(): Buffer | undefined {
+    const a = this.getVendor(VENDOR_MICROSOFT, MsAttr.MppeRecvKey);
+    return a && decryptMppeKey(a.value, this.#secret, this.requestAuthenticator);
+  }
+  /** MS-CHAP-MPPE-Keys (MS-CHAPv1 Accept), decoded. */
+  msChapMppeKeys(): MsChapMppeKeys | undefined {
+    const a = this.getVendor(VENDOR_MICROSOFT, MsAttr.ChapMppeKeys);
+    return a && decodeMsChapMppeKeys(a.value, this.#secret, this.requestAuthenticator);
+  }
+}
+
+const MAX_OUTSTANDING_PER_SOCKET = 256;
+const MA_PLACEHOLDER: StandardAttribute = { type: Attr.MessageAuthenticator, value: Buffer.alloc(16) };
+
+type RequestKind = 'access' | 'accounting';
+
+interface ServerHealth {
+  consecutiveTimeouts: number;
+  deadUntil: number;
+}
+
+interface Outstanding {
+  kind: RequestKind;
+  address: string;
+  port: number;
+  label: string;
+  secret: RadiusSecret;
+  requestAuthenticator: Buffer;
+  /** Why the last reply for this attempt was dropped, for the final error. */
+  dropReason?: string;
+  sendError?: string;
+  onReply(reply: RadiusReply): void;
+}
+
+/** One UDP socket and its Identifier space (RFC 2865 §3: the Identifier is per source address/port). */
+class ClientSocket {
+  readonly outstanding = new Map<number, Outstanding>();
+  private nextId = Math.floor(Math.random() * 256);
+
+  constructor(
+    readonly socket: Socket,
+    readonly family: 4 | 6,
+  ) {}
+
+  get full(): boolean {
+    return this.outstanding.size >= MAX_OUTSTANDING_PER_SOCKET;
+  }
+
+  /** A free Identifier, rotating so a just-released one is not reused at once (RFC 5080 §2.2.1 spirit). */
+  allocate(entry: Outstanding): number {
+    for (let i = 0; i < 256; i++) {
+      const id = (this.nextId + i) & 0xff;
+      if (!this.outstanding.has(id)) {
+        this.nextId = (id + 1) & 0xff;
+        this.outstanding.set(id, entry);
+        return id;
+      }
+    }
+    throw new Error('no free RADIUS identifier'); // callers check `full` first
+  }
+}
+
+export class RadiusClient {
+  private readonly servers: Required<RadiusServerConfig>[];
+  private readonly health = new Map<string, ServerHealth>();
+  private readonly sockets: ClientSocket[] = [];
+  private readonly timeoutMs: number;
+  private readonly tries: number;
+  private readonly deadTimeMs: number;
+  private readonly deadAfterTimeouts: number;
+  private readonly requireMessageAuthenticator: boolean;
+  private readonly abortCallbacks = new Set<() => void>();
+  private closed = false;
+
+  constructor(private readonly options: RadiusClientOptions) {
+    if (options.servers.length === 0) throw new RangeError('RadiusClient needs at least one server');
+    this.servers = options.servers.map((s) => {
+      const family = isIP(s.address);
+      if (!family) throw new RangeError(`RADIUS server address "${s.address}" is not an IP literal`);
+      if ((typeof s.secret === 'string' ? s.secret.length : s.secret.length) === 0) {
+        throw new RangeError(`RADIUS server ${s.address}: empty shared secret`);
+      }
+      // rinfo.address is canonical; compare replies against the canonical spelling of IPv6 literals.
+      const address = family === 6 ? new URL(`udp://[${s.address}]`).hostname.slice(1, -1) : s.address;
+      return { address, authPort: s.authPort ?? 1812, acctPort: s.acctPort ?? 1813, secret: s.secret };
+    });
+    this.timeoutMs = options.timeoutMs ?? 3000;
+    this.tries = Math.max(1, options.tries ?? 3);
+    this.deadTimeMs = (options.deadTimeSec ?? 60) * 1000;
+    this.deadAfterTimeouts = Math.max(1, options.deadAfterTimeouts ?? 1);
+    this.requireMessageAuthenticator = options.requireMessageAuthenticator ?? true;
+  }
+
+  /**
+   * Access-Request. Give User-Password in clear text: it is hidden per server with that server's
+   * secret and a fresh authenticator. Message-Authenticator is added first; NAS-Identifier if configured.
+   * Resolves with the verified Access-Accept/Reject/Challenge; RadiusNoResponseError when no server answered.
+   */
+  access(attributes: RadiusAttribute[], opts: RadiusRequestOptions = {}): Promise<RadiusReply> {
+    return this.request('access', attributes, opts);
+  }
+
+  /** Accounting-Request (no Message-Authenticator, RFC 3579 §3.3). Resolves with the verified Accounting-Response. */
+  accounting(attributes: RadiusAttribute[], opts: RadiusRequestOptions = {}): Promise<RadiusReply> {
+    return this.request('accounting', attributes, opts);
+  }
+
+  /** Whether `address:port` is currently inside its dead-time. */
+  isServerDead(address: string, port: number): boolean {
+    const h = this.health.get(`${address}:${port}`);
+    return h !== undefined && h.deadUntil > Date.now();
+  }
+
+  /** Rejects everything outstanding with RadiusClientClosedError and closes the sockets. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const abort of [...this.abortCallbacks]) abort();
+    for (const s of this.sockets.splice(0)) closeQuietly(s.socket);
+  }
+
+  private async request(kind: RequestKind, attributes: RadiusAttribute[], opts: RadiusRequestOptions): Promise<RadiusReply> {
+    if (this.closed) throw new RadiusClientClosedError();
+    const base = this.prepareAttributes(kind, attributes);
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const tries = Math.max(1, opts.tries ?? this.tries);
+
+    const now = Date.now();
+    const portOf = (s: Required<RadiusServerConfig>): number => (kind === 'access' ? s.authPort : s.acctPort);
+    const live = this.servers.filter((s) => !(this.healthOf(s.address, portOf(s)).deadUntil > now));
+    // All dead: try them all anyway rather than fail without sending (one may have recovered).
+    const order = live.length > 0 ? live : this.servers;
+    const attempts: RadiusServerAttempt[] = [];
+    for (const s of this.servers) {
+      if (!order.includes(s)) attempts.push({ server: `${s.address}:${portOf(s)}`, outcome: 'skipped-dead', detail: 'inside dead-time' });
+    }
+
+    for (const server of order) {
+      const port = portOf(server);
+      const result = await this.attempt(kind, server, port, base, timeoutMs, tries);
+      if (result instanceof RadiusReply) return result;
+      attempts.push(result);
+      if (this.closed) throw new RadiusClientClosedError();
+    }
+    throw new RadiusNoResponseError(kind, attempts);
+  }
+
+  private prepareAttributes(kind: RequestKind, attributes: RadiusAttribute[]): RadiusAttribute[] {
+    const out: RadiusAttribute[] = [];
+    for (const a of attributes) {
+      if (isVendorAttribute(a)) {
+        out.push(a);
+        continue;
+      }
+      // We are a NAS, not a proxy (radius.md §7 rule 3).
+      if (a.type === Attr.ProxyState) throw new RadiusFormatError('a NAS must not send Proxy-State');
+      if (a.type === Attr.MessageAuthenticator) continue; // we place our own (or none, for accounting)
+      if (kind === 'accounting' && a.type === Attr.UserPassword) throw new RadiusFormatError('User-Password in an Accounting-Request');
+      out.push(a);
+    }
+    if (this.options.nasIdentifier && !findAttribute(out, Attr.NasIdentifier)) {
+      out.push(textAttribute(Attr.NasIdentifier, this.options.nasIdentifier));
+    }
+    return kind === 'access' ? [MA_PLACEHOLDER, ...out] : out;
+  }
+
+  /** Sends to one server up to `tries` times; resolves with the reply or the reason it failed. */
+  private attempt(
+    kind: RequestKind,
+    server: Required<RadiusServerConfig>,
+    port: number,
+    attributes: RadiusAttribute[],
+    timeoutMs: number,
+    tries: number,
+  ): Promise<RadiusReply | RadiusServerAttempt> {
+    const label = `${server.address}:${port}`;
+    const family = isIP(server.address) === 6 ? 6 : 4;
+    const cs = this.socketWithRoom(family);
+    const requestAuthenticator = kind === 'access' ? randomAuthenticator() : Buffer.alloc(16);
+
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let sent = 0;
+      const finish = (result: RadiusReply | RadiusServerAttempt): void => {
+        if (timer) clearTimeout(timer);
+        cs.outstanding.delete(id);
+        this.abortCallbacks.delete(abort);
+        this.releaseIdleSocket(cs);
+        resolve(result);
+      };
+      const abort = (): void => finish({ server: label, outcome: 'timeout', detail: 'client closed' });
+      const entry: Outstanding = {
+        kind,
+        address: server.address,
+        port,
+        label,
+        secret: server.secret,
+        requestAuthenticator,
+        onReply: (reply) => {
+          this.markAlive(label);
+          finish(reply);
+        },
+      };
+      const id = cs.allocate(entry);
+
+      let raw: Buffer;
+      try {
+        const attrs =
+          kind === 'access'
+            ? attributes.map((a) =>
+                !isVendorAttribute(a) && a.type === Attr.UserPassword
+                  ? { type: a.type, value: hideUserPassword(a.value, server.secret, requestAuthenticator) }
+                  : a,
+              )
+            : attributes;
+        const code = kind === 'access' ? RadiusCode.AccessRequest : RadiusCode.AccountingRequest;
+        raw = sealRequest({ code, identifier: id, attributes: attrs }, server.secret, kind === 'access' ? requestAuthenticator : undefined);
+        if (kind === 'accounting') raw.copy(requestAuthenticator, 0, 4, 20);
+      } catch (e) {
+        cs.outstanding.delete(id);
+        this.releaseIdleSocket(cs);
+        throw e; // encoding error: the caller's attributes are wrong, not the server
+      }
+      this.abortCallbacks.add(abort);
+
+      const transmit = (): void => {
+        sent++;
+        this.log('debug', { server: label, id, code: raw[0], try: sent, octets: raw.length }, sent === 1 ? 'RADIUS request sent' : 'RADIUS request retransmitted');
+        // The identical datagram each time: same Identifier, authenticator, source port (RFC 2865 §2.5, RFC 5080 §2.2.1).
+        cs.socket.send(raw, port, server.address, (err) => {
+          if (err) entry.sendError = `${(err as NodeJS.ErrnoException).code ?? err.message}`;
+        });
+        timer = setTimeout(onTimeout, timeoutMs);
+      };
+      const onTimeout = (): void => {
+        if (sent < tries) return transmit();
+        this.markTimeout(label);
+        const why = entry.dropReason ? `last reply dropped: ${entry.dropReason}` : entry.sendError ? `send failed: ${entry.sendError}` : 'no reply';
+        finish({ server: label, outcome: entry.sendError && !entry.dropReason ? 'send-error' : 'timeout', detail: `${sent} tries, ${why}` });
+      };
+      transmit();
+    });
+  }
+
+  private socketWithRoom(family: 4 | 6): ClientSocket {
+    const existing = this.sockets.find((s) => s.family === family && !s.full);
+    if (existing) return existing;
+    const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
+    const cs = new ClientSocket(socket, family);
+    socket.on('message', (msg, rinfo) => this.onDatagram(cs, msg, rinfo));
+    socket.on('error', (err) => this.log('warn', { err: err.message }, 'RADIUS client socket error'));
+    if (this.options.bindAddress) socket.bind({ address: this.options.bindAddress, port: 0 });
+    socket.unref(); // outstanding requests hold timers; an idle client must not keep the process alive
+    this.sockets.push(cs);
+    return cs;
+  }
+
+  /** Extra sockets opened for load go away once idle; the first of each family stays. */
+  private releaseIdleSocket(cs: ClientSocket): void {
+    if (cs.outstanding.size > 0) return;
+    const first = this.sockets.find((s) => s.family === cs.family);
+    if (first === cs) return;
+    const i = this.sockets.indexOf(cs);
+    if (i >= 0) this.sockets.splice(i, 1);
+    closeQuietly(cs.socket);
+  }
+
+  private onDatagram(cs: ClientSocket, msg: Buffer, rinfo: RemoteInfo): void {
+    const from = `${rinfo.address}:${rinfo.port}`;
+    let packet;
+    try {
+      packet = decodePacket(msg);
+    } catch (e) {
+      this.log('debug', { from, err: e instanceof Error ? e.message : String(e) }, 'RADIUS reply malformed, dropped');
+      return;
+    }
+    const entry = cs.outstanding.get(packet.identifier);
+    const drop = (reason: string, level: 'debug' | 'warn' = 'warn'): void => {
+      if (entry) entry.dropReason = reason;
+      this.log(level, { from, id: packet.identifier, code: packet.code }, `RADIUS reply dropped: ${reason}`);
+    };
+    // Match on (server, Identifier): a reply from anywhere else is not an answer (radius.md §3).
+    if (!entry || entry.address !== rinfo.address || entry.port !== rinfo.port) {
+      this.log('debug', { from, id: packet.identifier }, 'RADIUS reply matches no outstanding request, dropped');
+      return;
+    }
+    const expected =
+      entry.kind === 'access'
+        ? packet.code === RadiusCode.AccessAccept || packet.code === RadiusCode.AccessReject || packet.code === RadiusCode.AccessChallenge
+        : packet.code === RadiusCode.AccountingResponse;
+    if (!expected) return drop(`unexpected code ${packet.code}`);
+    if (!verifyResponseAuthenticator(packet.raw, entry.requestAuthenticator, entry.secret)) {
+      return drop('bad Response Authenticator');
+    }
+    const ma = checkMessageAuthenticator(packet, entry.requestAuthenticator, entry.secret);
+    if (ma === 'invalid') return drop('bad Message-Authenticator');
+    if (ma === 'absent' && entry.kind === 'access' && this.requireMessageAuthenticator) {
+      return drop('no Message-Authenticator (BlastRADIUS protection)');
+    }
+    this.log('debug', { from, id: packet.identifier, code: packet.code }, 'RADIUS reply accepted');
+    entry.onReply(new RadiusReply(packet.code, packet.identifier, packet.attributes, entry.label, entry.requestAuthenticator, entry.secret));
+  }
+
+  private healthOf(address: string, port: number): ServerHealth {
+    const key = `${address}:${port}`;
+    let h = this.health.get(key);
+    if (!h) {
+      h = { consecutiveTimeouts: 0, deadUntil: 0 };
+      this.health.set(key, h);
+    }
+    return h;
+  }
+
+  private markAlive(label: string): void {
+    const h = this.health.get(label);
+    if (h) {
+      h.consecutiveTimeouts = 0;
+      h.deadUntil = 0;
+    }
+  }
+
+  private markTimeout(label: string): void {
+    const [address, port] = splitLabel(label);
+    const h = this.healthOf(address, port);
+    h.consecutiveTimeouts++;
+    if (this.deadTimeMs > 0 && h.consecutiveTimeouts >= this.deadAfterTimeouts) {
+      h.deadUntil = Date.now() + this.deadTimeMs;
+      this.log('warn', { server: label, deadTimeSec: this.deadTimeMs / 1000 }, 'RADIUS server marked dead');
+    }
+  }
+
+  private log(level: 'debug' | 'warn', obj: Record<string, unknown>, msg: string): void {
+    this.options.log?.[level](obj, msg);
+  }
+}
+
+function splitLabel(label: string): [string, number] {
+  const i = label.lastIndexOf(':');
+  return [label.slice(0, i), Number(label.slice(i + 1))];
+}
+
+function closeQuietly(socket: Socket): void {
+  try {
+    socket.close();
+  } catch {
+    // already closed
+  }
+}

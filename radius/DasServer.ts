@@ -8,7 +8,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { Attr, ErrorCause, readAddress, readInteger, readText, readTime, integerAttribute } from './Dictionary.js';
-import { checkMessageAuthenticator, sealResponse, verifyAccountingRequestAuthenticator, type RadiusSecret } from './RadiusCrypto.js';
+import { checkMessageAuthenticator, constantTimeEqual, sealResponse, verifyAccountingRequestAuthenticator, type RadiusSecret } from './RadiusCrypto.js';
 import type { RadiusLog } from './RadiusClient.js';
 import {
   decodePacket,
@@ -104,7 +104,7 @@ export class DasServer {
 
   /** Binds the socket; resolves with the bound address and port. */
   listen(): Promise<{ address: string; port: number }> {
-    if (this.socket) throw new Error('DasServer already listening');
+    if (this.socket) return Promise.reject(new Error('DasServer already listening'));
     const bindAddress = this.options.bindAddress ?? '0.0.0.0';
     const socket = createSocket(isIP(bindAddress) === 6 ? 'udp6' : 'udp4');
     this.socket = socket;
@@ -158,7 +158,7 @@ export class DasServer {
     const key = `${from}/${packet.identifier}`;
     this.pruneCache(now);
     const cached = this.cache.get(key);
-    if (cached && cached.authenticator.equals(packet.authenticator)) {
+    if (cached && constantTimeEqual(cached.authenticator, packet.authenticator)) {
       if (cached.reply) {
         this.log('debug', meta, 'DAS duplicate request, cached reply sent again');
         this.send(cached.reply, rinfo);
@@ -187,7 +187,9 @@ export class DasServer {
     this.cache.delete(key);
     const entry: CacheEntry = { authenticator: Buffer.from(packet.authenticator), at: now };
     this.cache.set(key, entry);
-    void this.process(packet, secret, rinfo, entry, ma === 'valid');
+    this.process(packet, secret, rinfo, entry, ma === 'valid').catch((e: unknown) =>
+      this.log('warn', { ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS request processing failed'),
+    );
   }
 
   private async process(packet: DecodedRadiusPacket, secret: RadiusSecret, rinfo: RemoteInfo, entry: CacheEntry, hadMa: boolean): Promise<void> {

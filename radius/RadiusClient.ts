@@ -375,9 +375,13 @@ export class RadiusClient {
         sent++;
         this.log('debug', { server: label, id, code: raw[0], try: sent, octets: raw.length }, sent === 1 ? 'RADIUS request sent' : 'RADIUS request retransmitted');
         // The identical datagram each time: same Identifier, authenticator, source port (RFC 2865 §2.5, RFC 5080 §2.2.1).
-        cs.socket.send(raw, port, server.address, (err) => {
-          if (err) entry.sendError = `${(err as NodeJS.ErrnoException).code ?? err.message}`;
-        });
+        try {
+          cs.socket.send(raw, port, server.address, (err) => {
+            if (err) entry.sendError = `${(err as NodeJS.ErrnoException).code ?? err.message}`;
+          });
+        } catch (err) {
+          entry.sendError = err instanceof Error ? err.message : String(err); // socket already closed
+        }
         timer = setTimeout(onTimeout, timeoutMs);
       };
       const onTimeout = (): void => {

@@ -31,7 +31,8 @@ export const configSchema = z
     wins: z.array(ipv4).max(2).default([]),
     auth: z
       .object({
-        backend: z.enum(['local']).default('local'),
+        /** local: the built-in store; radius: RADIUS only; radius-then-local: the store when no RADIUS server answers. */
+        backend: z.enum(['local', 'radius', 'radius-then-local']).default('local'),
         /** Only MS-CHAPv2 exists so far; the others come with their policy switches. */
         protocols: z.array(z.enum(['mschapv2'])).min(1).default(['mschapv2']),
       })
@@ -61,6 +62,58 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    radius: z
+      .object({
+        servers: z
+          .array(
+            z
+              .object({
+                address: ipv4,
+                authPort: z.number().int().min(1).max(65535).default(1812),
+                acctPort: z.number().int().min(1).max(65535).default(1813),
+                secret: z.string().min(1),
+              })
+              .strict(),
+          )
+          .default([]),
+        /** Seconds to wait for one reply, and tries per server before failing over. */
+        timeout: z.number().min(0.1).max(60).default(3),
+        tries: z.number().int().min(1).max(10).default(3),
+        /** Seconds a server that stopped answering is skipped. */
+        deadTime: z.number().int().min(0).max(3600).default(60),
+        /** BlastRADIUS protection: replies without a valid Message-Authenticator are dropped. */
+        requireMessageAuthenticator: z.boolean().default(true),
+        nasIdentifier: z.string().min(1).max(253).default('portico'),
+        nasIpAddress: ipv4.optional(),
+        /** Accounting Interim-Update interval in seconds when the reply names none; 0 = none. */
+        interimInterval: z.number().int().min(0).max(86400).default(0),
+        das: z
+          .object({
+            listen: ipv4.default('127.0.0.1'),
+            port: z.number().int().min(1).max(65535).default(3799),
+            secret: z.string().min(1),
+            /** Source addresses allowed to send Disconnect/CoA; default: the listen address's peers = the RADIUS servers. */
+            clients: z.array(ipv4).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    admin: z
+      .object({
+        /** host:port of the web console; loopback by default. */
+        listen: z
+          .string()
+          .regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|localhost):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8080')
+          .default('127.0.0.1:8080'),
+        enabled: z.boolean().default(true),
+        tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+        /** Prometheus metrics carry user names only when this is true. */
+        metricsUsernames: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
       .strict()
@@ -73,6 +126,12 @@ export const configSchema = z
     if (start > end) ctx.addIssue({ code: 'custom', path: ['pool', 'end'], message: `must not be below pool.start (${c.pool.start})` });
     const tun = parseIpv4(c.tun.address);
     if (tun >= start && tun <= end) ctx.addIssue({ code: 'custom', path: ['tun', 'address'], message: 'must lie outside the pool' });
+    if (c.auth.backend !== 'local' && c.radius.servers.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['radius', 'servers'], message: `auth.backend ${c.auth.backend} needs at least one server` });
+    const host = c.admin.listen.replace(/:\d+$/, '');
+    const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';
+    if (c.admin.enabled && !loopback && !c.admin.tls)
+      ctx.addIssue({ code: 'custom', path: ['admin', 'tls'], message: `required when admin.listen (${c.admin.listen}) is not a loopback address` });
   });
 
 export type PorticoConfig = z.infer<typeof configSchema>;

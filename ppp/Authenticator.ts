@@ -19,6 +19,25 @@ export interface MppeMasterKeys {
   recvKey: Buffer;
 }
 
+/**
+ * What the user backend says about the session beyond yes/no (RADIUS reply attributes, local
+ * per-user limits). PPP uses only `dns`; the session layer applies the rest.
+ */
+export interface SessionAuthorization {
+  /** Seconds until the session is ended (RADIUS Session-Timeout). */
+  sessionTimeout?: number;
+  /** Seconds without traffic until the session is ended (RADIUS Idle-Timeout). */
+  idleTimeout?: number;
+  /** Accounting interim interval in seconds (RADIUS Acct-Interim-Interval). */
+  interimInterval?: number;
+  /** RADIUS Class attributes, echoed in accounting. */
+  classes?: Buffer[];
+  /** DNS servers for this user (MS-Primary/Secondary-DNS-Server), host-order u32, instead of the configured ones. */
+  dns?: number[];
+  /** Where the decision came from, for logs and the panel ("local", "radius 127.0.0.1:18121"). */
+  source?: string;
+}
+
 export type AuthResult =
   | {
       ok: true;
@@ -27,6 +46,7 @@ export type AuthResult =
       mppeKeys: MppeMasterKeys;
       /** Per-user static address (host byte order IPv4 as unsigned 32-bit), if the user has one. */
       staticAddress?: number;
+      authorization?: SessionAuthorization;
     }
   | {
       ok: false;

@@ -2,7 +2,7 @@
 // filters packets by phase (RFC 1661 §3.2). Pure: frames come in through input() and leave through
 // hooks.send(); the session owns the sockets, the PPP header and the data path.
 
-import type { Authenticator, MppeMasterKeys } from './Authenticator.js';
+import type { Authenticator, MppeMasterKeys, SessionAuthorization } from './Authenticator.js';
 import { AutomatonState } from './Automaton.js';
 import { MsChapV2Server, stripDomain, type MsChapV2Success } from './auth/MsChapV2Server.js';
 import { Ccp } from './ccp/Ccp.js';
@@ -50,6 +50,10 @@ export interface PppLinkHooks {
   networkDown?(reason: string): void;
   /** CCP Reset-Request from the peer (stateful MPPE): reset the encryptor. */
   resetRequested(): void;
+  /** The peer proved its identity (before the network phase); carries the backend's authorization. */
+  authenticated?(info: { username: string; authorization?: SessionAuthorization }): void;
+  /** Authentication failed; `reason` is for the log and the panel (never sent to the peer as is). */
+  authFailed?(info: { username: string | null; reason: string }): void;
   /** The link is finished (LCP down after TermReq/TermAck, timeouts, auth failure, echo failure); the session clears the call. */
   finished(reason: string): void;
   log?: PppLogger;
@@ -298,6 +302,8 @@ export class PppLink {
     this.user = result.username;
     this.keys = result.mppeKeys;
     this.log.info({ user: stripDomain(result.username) }, 'peer authenticated');
+    this.callHook('authenticated', () => this.hooks.authenticated?.({ username: result.username, authorization: result.authorization }));
+    if (this.done) return;
     let address = this.assignedAddress;
     if (address === null) {
       try {
@@ -325,6 +331,7 @@ export class PppLink {
   private authFailed(chap: MsChapV2Server, reason: string, user: string | null): void {
     if (this.done || this.chap !== chap) return;
     this.log.info({ user: user === null ? undefined : stripDomain(user), reason }, 'authentication failed');
+    this.callHook('authFailed', () => this.hooks.authFailed?.({ username: user === null ? null : stripDomain(user), reason }));
     this.close(user === null ? 'authentication timed out' : 'authentication failed');
   }
 

@@ -7,7 +7,7 @@ import { GreHeaderView, GreParseResult, parseGreHeader, writeGreHeaderBefore } f
 import type { GreSocket } from '../gre/GreSocket.js';
 import type { PacketBatch } from '../gre/PacketBatch.js';
 import { MPPE_RESET } from '../ppp/mppe/MppeCipher.js';
-import { type PppFrameView, PppProtocol, parsePppFrame, writePppHeaderBefore } from '../ppp/PppProtocol.js';
+import { type PppFrameView, PppProtocol, isValidPppProtocol, parsePppFrame, writePppHeaderBefore } from '../ppp/PppProtocol.js';
 import type { TunDevice } from './tun/TunDevice.js';
 import type { Session } from './Session.js';
 
@@ -132,7 +132,11 @@ export class DataPlane {
         continue;
       }
       if (gre.hasAck) s.sequencer.onAck(gre.ack);
-      if (!gre.hasSeq || gre.payloadLength === 0) continue;
+      if (gre.payloadLength === 0) continue; // ack-only
+      if (!gre.hasSeq) {
+        this.counters.greMalformed++; // a payload needs a sequence number (RFC 2637 §4.1)
+        continue;
+      }
       if (!s.sequencer.acceptSeq(gre.seq)) {
         // RFC 2637 §4.3: never hand PPP an older frame (stateless MPPE can only step forward).
         this.counters.greOutOfOrder++;
@@ -177,6 +181,11 @@ export class DataPlane {
         p += 2;
       }
       const dataLen = n - (p - off - 2);
+      if (dataLen < 0 || !isValidPppProtocol(inner)) {
+        // A plaintext shorter than its protocol field: never read past it (the slab holds other sessions' data).
+        this.counters.pppMalformed++;
+        return;
+      }
       if (inner === PppProtocol.IPv4) this.toTunnel(s, buf, p, dataLen, out);
       else s.link.input(inner, Buffer.from(buf.subarray(p, p + dataLen)));
       return;

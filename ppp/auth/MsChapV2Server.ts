@@ -2,7 +2,7 @@
 // the Authenticator checks the NT-Response and builds the authenticator response and MPPE keys.
 
 import { randomBytes } from 'node:crypto';
-import type { AuthResult, Authenticator, MppeMasterKeys } from '../Authenticator.js';
+import type { AuthResult, Authenticator, MppeMasterKeys, SessionAuthorization } from '../Authenticator.js';
 import type { Clock, TimerHandle } from '../Clock.js';
 import { encodeControlPacket, parseControlPacket, type ControlPacket } from '../ControlPacket.js';
 import { printableText, type PppLogger } from '../PppLogger.js';
@@ -48,6 +48,7 @@ export interface MsChapV2Success {
   username: string;
   mppeKeys: MppeMasterKeys;
   staticAddress?: number;
+  authorization?: SessionAuthorization;
 }
 
 export interface MsChapV2ServerEvents {
@@ -218,7 +219,7 @@ export class MsChapV2Server {
       this.current = 'succeeded';
       this.resultPacket = encodeControlPacket(ChapCode.Success, id, Buffer.from(message, 'latin1'));
       this.events.send(this.resultPacket);
-      this.events.succeeded({ username, mppeKeys: result.mppeKeys, staticAddress: result.staticAddress });
+      this.events.succeeded({ username, mppeKeys: result.mppeKeys, staticAddress: result.staticAddress, authorization: result.authorization });
       return;
     }
     // RFC 2759 §6; R=0: no retry, the link is terminated. C= is a fresh challenge as required.

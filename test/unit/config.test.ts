@@ -67,3 +67,28 @@ describe('configuration', () => {
     expect(coveringPrefixLength([parseIpv4('10.0.0.1'), parseIpv4('10.0.1.1')])).toBe(23);
   });
 });
+
+describe('configuration: RADIUS and admin keys', () => {
+  it('accepts the RADIUS contract', () => {
+    const c = validateConfig({
+      auth: { backend: 'radius' },
+      radius: {
+        servers: [{ address: '127.0.0.1', authPort: 18121, acctPort: 18131, secret: 'testing123-pptp' }],
+        das: { listen: '127.0.0.1', port: 3799, secret: 'testing123-pptp' },
+      },
+    });
+    expect(c.radius.servers[0]).toMatchObject({ authPort: 18121, acctPort: 18131 });
+    expect(c.radius.requireMessageAuthenticator).toBe(true);
+    expect(c.radius.das).toMatchObject({ port: 3799 });
+  });
+
+  it('a RADIUS backend without servers is refused', () => {
+    expect(() => validateConfig({ auth: { backend: 'radius-then-local' } })).toThrow(/radius\.servers: auth\.backend radius-then-local needs at least one server/);
+  });
+
+  it('the console stays on loopback unless TLS is configured', () => {
+    expect(validateConfig({}).admin.listen).toBe('127.0.0.1:8080');
+    expect(() => validateConfig({ admin: { listen: '0.0.0.0:8443' } })).toThrow(/admin\.tls: required/);
+    expect(validateConfig({ admin: { listen: '0.0.0.0:8443', tls: { cert: '/c.pem', key: '/k.pem' } } }).admin.tls).toBeDefined();
+  });
+});

@@ -506,7 +506,8 @@ describe('drops are counted, never thrown', () => {
       if (parseGreHeader(p.data, 0, p.data.length, v) !== GreParseResult.Ok) malformed++;
       else if (v.callId !== CALL_ID) unknown++;
       else if (p.from !== PEER_ADDR) wrongSource++;
-      else if (!v.hasSeq || v.payloadLength === 0) noPayload++;
+      else if (v.payloadLength === 0) noPayload++;
+      else if (!v.hasSeq) malformed++; // a payload without a sequence number is counted as malformed
     }
 
     expect(() => h.gre.inject(packets)).not.toThrow();

@@ -59,3 +59,41 @@ export type AuthResult =
 export interface Authenticator {
   verifyMsChapV2(request: MsChapV2Request): Promise<AuthResult>;
 }
+
+/** PAP Authenticate-Request (RFC 1334 §2.2.1): the password arrives in clear. */
+export interface PapRequest {
+  username: string;
+  password: Buffer;
+}
+
+/** CHAP with MD5 (RFC 1994): the backend needs the clear password (or RADIUS does). */
+export interface ChapMd5Request {
+  username: string;
+  identifier: number;
+  challenge: Buffer;
+  response: Buffer; // 16 octets
+}
+
+/** MS-CHAPv1 Response (RFC 2433): 8-octet challenge, 24-octet NT-Response. */
+export interface MsChapV1Request {
+  username: string;
+  challenge: Buffer;
+  ntResponse: Buffer;
+  lmResponse: Buffer;
+  flags: number;
+}
+
+/** Result of PAP / CHAP-MD5 / MS-CHAPv1. `mppeKeys` only for MS-CHAPv1 (both directions start from the same key). */
+export type BasicAuthResult =
+  | { ok: true; mppeKeys?: MppeMasterKeys; staticAddress?: number; authorization?: SessionAuthorization; message?: string }
+  | { ok: false; errorCode: number; message: string };
+
+/**
+ * The protocols other than MS-CHAPv2 are optional: a backend that cannot do one leaves it out,
+ * and PPP never offers it (on top of the policy's own list).
+ */
+export interface ExtendedAuthenticator extends Authenticator {
+  verifyPap?(request: PapRequest): Promise<BasicAuthResult>;
+  verifyChapMd5?(request: ChapMd5Request): Promise<BasicAuthResult>;
+  verifyMsChapV1?(request: MsChapV1Request): Promise<BasicAuthResult>;
+}

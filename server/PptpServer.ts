@@ -1,5 +1,6 @@
 // Accepts PPTP control connections (TCP 1723) and turns each accepted call into a Session:
 // a Call ID from the server-wide allocator, a PPP link over GRE, an address from the pool.
+import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
@@ -11,7 +12,7 @@ import { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
 import { PppLink, type PppLinkConfig } from '../ppp/PppLink.js';
 import { AddressPool } from './AddressPool.js';
 import type { DataPlane } from './DataPlane.js';
-import { Session } from './Session.js';
+import { Session, type TerminateCause } from './Session.js';
 import type { TunDevice } from './tun/TunDevice.js';
 
 /** RFC 2637 §2.13 Call-Disconnect-Notify result codes. */
@@ -21,17 +22,56 @@ const OCRP_GENERAL_ERROR = 2;
 const ERROR_NO_RESOURCE = 4;
 
 export interface SessionSummary {
+  sessionId: string;
   callId: number;
   peerCallId: number;
   peer: string;
   user: string | null;
   address: string | null;
+  authMethod: string;
   mppe: string;
   startedAt: number;
+  upAt: number | null;
+  sessionTimeout: number | null;
+  idleTimeout: number | null;
+  classes: Buffer[];
+  interimInterval: number | null;
   counters: Session['counters'];
 }
 
-export class PptpServer {
+export interface SessionEnded extends SessionSummary {
+  reason: string;
+  cause: TerminateCause;
+  endedAt: number;
+}
+
+export interface AuthFailure {
+  user: string | null;
+  peer: string;
+  reason: string;
+  at: number;
+}
+
+/** What the server tells observers (accounting, the admin panel, metrics); the core imports none of them. */
+export interface PptpServerEvents {
+  'session-up': [SessionSummary];
+  'session-down': [SessionEnded];
+  'auth-failure': [AuthFailure];
+}
+
+/** Which sessions a Disconnect/CoA-Request or an operator names (RFC 5176 §3). */
+export interface SessionSelector {
+  user?: string;
+  sessionId?: string;
+  address?: string;
+  /** NAS-Port: our Call ID. */
+  callId?: number;
+}
+
+/** How often idle sessions are looked for; Idle-Timeout is honoured to within this. */
+const IDLE_SWEEP_MS = 5000;
+
+export class PptpServer extends EventEmitter<PptpServerEvents> {
   private readonly server: Server;
   /** Each control connection with its peer (IPv4 text) and logger. */
   private readonly connections = new Map<ControlConnection, { peer: string; log: Logger }>();
@@ -42,6 +82,7 @@ export class PptpServer {
   private readonly linkConfig: PppLinkConfig;
   /** Static addresses outside the TUN's own prefix get a host route while their session lives. */
   private readonly hostRoutes = new Set<number>();
+  private readonly idleSweep: NodeJS.Timeout;
 
   constructor(
     private readonly config: PorticoConfig,
@@ -51,6 +92,7 @@ export class PptpServer {
     tunPrefix: number,
     private readonly log: Logger,
   ) {
+    super();
     this.pool = new AddressPool(parseIpv4(config.pool.start), parseIpv4(config.pool.end));
     const tunAddress = parseIpv4(config.tun.address);
     this.tunNetwork = { base: tunPrefix === 0 ? 0 : (tunAddress & (~0 << (32 - tunPrefix))) >>> 0, prefix: tunPrefix };
@@ -69,6 +111,8 @@ export class PptpServer {
       lcpEchoFailure: config.ppp.lcpEchoFailure,
     };
     this.server = createServer((socket) => this.accept(socket));
+    this.idleSweep = setInterval(() => this.sweepIdle(), IDLE_SWEEP_MS);
+    this.idleSweep.unref();
     this.server.on('error', (err) => this.log.error({ err }, 'control listener error'));
   }
 
@@ -85,29 +129,100 @@ export class PptpServer {
 
   /** Live sessions, for the CLI, the admin panel and tests (a narrow read-only view). */
   listSessions(): SessionSummary[] {
-    return [...this.sessions.values()].map((s) => ({
+    return [...this.sessions.values()].map((s) => this.summary(s));
+  }
+
+  /** Sessions that match every given criterion (no criterion: none). */
+  findSessions(selector: SessionSelector): SessionSummary[] {
+    const keys = Object.values(selector).filter((v) => v !== undefined);
+    if (keys.length === 0) return [];
+    return [...this.sessions.values()]
+      .filter(
+        (s) =>
+          (selector.user === undefined || s.username?.toLowerCase() === selector.user.toLowerCase()) &&
+          (selector.sessionId === undefined || s.sessionId === selector.sessionId) &&
+          (selector.address === undefined || (s.address !== null && formatIpv4(s.address) === selector.address)) &&
+          (selector.callId === undefined || s.callId === selector.callId),
+      )
+      .map((s) => this.summary(s));
+  }
+
+  /** Server-initiated teardown: LCP Terminate, then Call-Disconnect-Notify (and Stop-Control when it was the last call). */
+  disconnect(callId: number, reason = 'administrative disconnect', cause: TerminateCause = 'admin-reset'): boolean {
+    const s = this.sessions.get(callId);
+    if (!s || s.closed) return false;
+    s.log.info({ reason }, 'disconnecting session');
+    s.terminateCause ??= cause;
+    s.link.close(reason);
+    return true;
+  }
+
+  /** Changes a live session's limits (RADIUS CoA, the panel); null removes a limit. */
+  setLimits(callId: number, limits: { sessionTimeout?: number | null; idleTimeout?: number | null }): boolean {
+    const s = this.sessions.get(callId);
+    if (!s || s.closed) return false;
+    if (limits.sessionTimeout !== undefined) {
+      if (limits.sessionTimeout === null) delete s.authorization.sessionTimeout;
+      else s.authorization.sessionTimeout = limits.sessionTimeout;
+      this.armSessionTimer(s);
+    }
+    if (limits.idleTimeout !== undefined) {
+      if (limits.idleTimeout === null) delete s.authorization.idleTimeout;
+      else s.authorization.idleTimeout = limits.idleTimeout;
+    }
+    s.log.info({ sessionTimeout: s.authorization.sessionTimeout, idleTimeout: s.authorization.idleTimeout }, 'session limits changed');
+    return true;
+  }
+
+  private summary(s: Session): SessionSummary {
+    return {
+      sessionId: s.sessionId,
       callId: s.callId,
       peerCallId: s.peerCallId,
       peer: formatIpv4(s.peerAddress),
       user: s.username,
       address: s.address === null ? null : formatIpv4(s.address),
+      authMethod: 'MS-CHAPv2',
       mppe: s.mppeDescription,
       startedAt: s.startedAt,
+      upAt: s.upAt,
+      sessionTimeout: s.authorization.sessionTimeout ?? null,
+      idleTimeout: s.authorization.idleTimeout ?? null,
+      classes: s.authorization.classes ?? [],
+      interimInterval: s.authorization.interimInterval ?? null,
       counters: { ...s.counters },
-    }));
+    };
   }
 
-  /** Server-initiated teardown: LCP Terminate, then Call-Disconnect-Notify (and Stop-Control when it was the last call). */
-  disconnect(callId: number, reason = 'administrative disconnect'): boolean {
-    const s = this.sessions.get(callId);
-    if (!s) return false;
-    s.log.info({ reason }, 'disconnecting session');
-    s.link.close(reason);
-    return true;
+  /** Session-Timeout counts from the start of the network phase (RFC 2865 §5.27). */
+  private armSessionTimer(s: Session): void {
+    if (s.sessionTimer) clearTimeout(s.sessionTimer);
+    s.sessionTimer = null;
+    const limit = s.authorization.sessionTimeout;
+    if (limit === undefined || s.upAt === null) return;
+    const remaining = Math.max(0, s.upAt + limit * 1000 - Date.now());
+    s.sessionTimer = setTimeout(() => this.disconnect(s.callId, `Session-Timeout of ${limit} s reached`, 'session-timeout'), remaining);
+    s.sessionTimer.unref();
+  }
+
+  private sweepIdle(): void {
+    const now = Date.now();
+    for (const s of this.sessions.values()) {
+      const packets = s.counters.rxPackets + s.counters.txPackets;
+      if (packets !== s.idleMark.packets) {
+        s.idleMark = { packets, since: now };
+        continue;
+      }
+      const limit = s.authorization.idleTimeout;
+      if (limit !== undefined && s.upAt !== null && now - Math.max(s.idleMark.since, s.upAt) >= limit * 1000) {
+        this.disconnect(s.callId, `Idle-Timeout of ${limit} s reached`, 'idle-timeout');
+      }
+    }
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sessions.values()) s.link.close('server shutting down');
+    clearInterval(this.idleSweep);
+    for (const s of this.sessions.values()) this.disconnect(s.callId, 'server shutting down', 'nas-request');
     await new Promise((r) => setTimeout(r, this.sessions.size > 0 ? 300 : 0));
     for (const c of this.connections.keys()) c.stop(3); // Stop-Protocol reason 3: local shutdown
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -153,6 +268,7 @@ export class PptpServer {
     callCleared: (_conn, callId, reason) => {
       const s = this.sessions.get(callId);
       if (!s) return;
+      s.terminateCause ??= reason === 'peer-call-clear-request' || reason === 'peer-stop' ? 'user-request' : 'lost-carrier';
       this.endSession(s, reason); // first: the link's finished() that lowerDown() triggers must not send a CDN
       s.link.lowerDown();
     },
@@ -187,10 +303,16 @@ export class PptpServer {
           s.decryptor = new MppeDecryptor(up.mppe.keys.recvKey, up.mppe.bits, up.mppe.stateless);
           s.mppeDescription = `MPPE-${up.mppe.bits} ${up.mppe.stateless ? 'stateless' : 'stateful'}`;
         }
+        const first = s.upAt === null;
         s.address = up.peerAddress;
         this.dataPlane.bindAddress(s, up.peerAddress);
         s.dataReady = true;
-        s.log.info({ user: up.username, address: formatIpv4(up.peerAddress), mppe: s.mppeDescription }, 'session up');
+        if (!first) return; // renegotiation: same session, same accounting
+        s.upAt = Date.now();
+        s.idleMark = { packets: s.counters.rxPackets + s.counters.txPackets, since: s.upAt };
+        this.armSessionTimer(s);
+        s.log.info({ user: up.username, address: formatIpv4(up.peerAddress), mppe: s.mppeDescription, sessionId: s.sessionId }, 'session up');
+        this.emit('session-up', this.summary(s));
       },
       networkDown: (reason) => {
         // LCP renegotiation or an NCP going down: no IP until networkUp again, with fresh MPPE state.
@@ -200,8 +322,16 @@ export class PptpServer {
         s.log.info({ reason }, 'network phase down');
       },
       resetRequested: () => s.encryptor?.onResetRequest(),
+      authenticated: ({ authorization }) => {
+        s.authorization = { ...(authorization ?? {}) };
+      },
+      authFailed: ({ username, reason }) => {
+        s.terminateCause = 'auth-failed';
+        this.emit('auth-failure', { user: username, peer: owner.peer, reason, at: Date.now() });
+      },
       finished: (reason) => {
         if (s.closed) return;
+        s.terminateCause ??= /peer|Terminate/i.test(reason) && !/not responding/.test(reason) ? 'user-request' : /not responding/.test(reason) ? 'lost-carrier' : 'nas-error';
         conn.disconnectCall(callId, CDN_ADMIN_SHUTDOWN);
         this.endSession(s, reason);
       },
@@ -240,6 +370,7 @@ export class PptpServer {
     if (s.closed) return;
     s.closed = true;
     s.dataReady = false;
+    if (s.sessionTimer) clearTimeout(s.sessionTimer);
     this.dataPlane.unregister(s);
     this.sessions.delete(s.callId);
     this.callIds.release(s.callId);
@@ -247,6 +378,8 @@ export class PptpServer {
       if (this.hostRoutes.delete(s.address)) this.tun.delRoute(s.address, 32);
       this.pool.release(s.address);
     }
-    s.log.info({ reason, seconds: Math.round((Date.now() - s.startedAt) / 1000), counters: s.counters }, 'session closed');
+    const cause = s.terminateCause ?? 'nas-error';
+    s.log.info({ reason, cause, seconds: Math.round((Date.now() - s.startedAt) / 1000), counters: s.counters }, 'session closed');
+    this.emit('session-down', { ...this.summary(s), reason, cause, endedAt: Date.now() });
   }
 }

@@ -6,6 +6,18 @@ import type { ControlConnection } from '../pptp/ControlConnection.js';
 import { GreSequencer } from '../gre/GreSequencer.js';
 import type { PppLink } from '../ppp/PppLink.js';
 import type { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
+import type { SessionAuthorization } from '../ppp/Authenticator.js';
+
+/** Why a session ended, in RADIUS Acct-Terminate-Cause terms (RFC 2866 §5.10). */
+export type TerminateCause =
+  | 'user-request'
+  | 'lost-carrier'
+  | 'idle-timeout'
+  | 'session-timeout'
+  | 'admin-reset'
+  | 'nas-request'
+  | 'nas-error'
+  | 'auth-failed';
 
 export interface SessionCounters {
   rxPackets: number;
@@ -48,6 +60,16 @@ export class Session {
   /** An ack is owed to the peer and no data packet has carried it yet (pptp.md §5.4). */
   ackPending = false;
   closed = false;
+  /** Unique for the server's lifetime and across restarts: RADIUS Acct-Session-Id, panel key. */
+  readonly sessionId: string;
+  authorization: SessionAuthorization = {};
+  /** When IPCP (and MPPE) came up; null before. */
+  upAt: number | null = null;
+  /** Set by whoever ends the session from our side, before the teardown starts. */
+  terminateCause: TerminateCause | null = null;
+  /** Idle tracking: traffic count at the last sweep and when it last changed. */
+  idleMark = { packets: 0, since: Date.now() };
+  sessionTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly callId: number,
@@ -56,5 +78,7 @@ export class Session {
     readonly peerAddress: number,
     readonly connection: ControlConnection,
     public log: Logger,
-  ) {}
+  ) {
+    this.sessionId = `${Date.now().toString(16)}-${callId.toString(16).padStart(4, '0')}`;
+  }
 }

@@ -1,6 +1,8 @@
 // Issue 2's proof: the real Linux PPTP client (pptp-linux + pppd + kernel MPPE, in a QEMU VM)
 // against our server running in a namespace of its own.
 import { spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_CONFIG, labDown, labUp, runClient, startInNetns, startServer, tmpPath, TUN_IP, type ServerHandle } from './Lab.js';
 
@@ -95,6 +97,17 @@ describe('real Linux PPTP client against Portico', () => {
     expect(server.logs().filter((l) => l.msg === 'control connection opened').length - before).toBe(1);
     expect(r.ok).toBe(true);
   }, 180_000);
+
+  it('no password or hash ever reaches the log, and sessions end with a cause', () => {
+    const text = readFileSync(server.logFile, 'utf8');
+    expect(text).toContain('"msg":"session closed"');
+    for (const secret of ['labpass', ntPasswordHash('labpass').toString('hex'), ntPasswordHash('labpass').toString('base64')]) {
+      expect(text.toLowerCase()).not.toContain(secret.toLowerCase());
+    }
+    const closed = server.logs().filter((l) => l.msg === 'session closed');
+    expect(closed.length).toBeGreaterThanOrEqual(9); // a, b, c, 3 in d, 3 in e
+    expect(closed.every((l) => typeof l.cause === 'string')).toBe(true);
+  });
 });
 
 describe('stateful MPPE when the configuration prefers it', () => {

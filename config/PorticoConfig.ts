@@ -33,8 +33,12 @@ export const configSchema = z
       .object({
         /** local: the built-in store; radius: RADIUS only; radius-then-local: the store when no RADIUS server answers. */
         backend: z.enum(['local', 'radius', 'radius-then-local']).default('local'),
-        /** Only MS-CHAPv2 exists so far; the others come with their policy switches. */
-        protocols: z.array(z.enum(['mschapv2'])).min(1).default(['mschapv2']),
+        /**
+         * Authentication protocols the server may ask for, offered strongest first (MS-CHAPv2 > MS-CHAPv1 >
+         * CHAP-MD5 > PAP) and only when the backend can verify them. mschap, chap and pap are weak; chap and
+         * pap give no MPPE keys, so they are offered only when mppe.required is false.
+         */
+        protocols: z.array(z.enum(['mschapv2', 'mschap', 'chap', 'pap'])).min(1).default(['mschapv2']),
       })
       .strict()
       .prefault({}),
@@ -87,6 +91,10 @@ export const configSchema = z
         nasIpAddress: ipv4.optional(),
         /** Accounting Interim-Update interval in seconds when the reply names none; 0 = none. */
         interimInterval: z.number().int().min(0).max(86400).default(0),
+        /** Send RADIUS accounting (Start/Interim/Stop, On/Off) to the servers. */
+        accounting: z.boolean().default(true),
+        /** Longest wait in seconds between attempts to deliver a queued accounting record (back-off cap). */
+        accountingRetryMax: z.number().min(1).max(3600).default(60),
         das: z
           .object({
             listen: ipv4.default('127.0.0.1'),

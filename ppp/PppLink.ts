@@ -1,10 +1,15 @@
-// One PPP link (one PPTP call), server side: runs LCP, then MS-CHAPv2, then IPCP and CCP/MPPE, and
-// filters packets by phase (RFC 1661 §3.2). Pure: frames come in through input() and leave through
-// hooks.send(); the session owns the sockets, the PPP header and the data path.
+// One PPP link (one PPTP call), server side: runs LCP, then the authentication protocol LCP agreed on
+// (MS-CHAPv2, MS-CHAPv1, CHAP-MD5 or PAP), then IPCP and CCP/MPPE, and filters packets by phase
+// (RFC 1661 §3.2). Pure: frames come in through input() and leave through hooks.send(); the session owns
+// the sockets, the PPP header and the data path.
 
-import type { Authenticator, MppeMasterKeys, SessionAuthorization } from './Authenticator.js';
+import type { ExtendedAuthenticator, MppeMasterKeys, SessionAuthorization } from './Authenticator.js';
 import { AutomatonState } from './Automaton.js';
-import { MsChapV2Server, stripDomain, type MsChapV2Success } from './auth/MsChapV2Server.js';
+import { AUTH_METHOD_LABEL, mppeKeyLengthsFor, offeredAuthMethods, type AuthMethod, type AuthServer, type AuthServerEvents, type AuthSuccess } from './auth/AuthMethod.js';
+import { ChapMd5Server } from './auth/ChapMd5Server.js';
+import { MsChapV1Server } from './auth/MsChapV1Server.js';
+import { MsChapV2Server, stripDomain } from './auth/MsChapV2Server.js';
+import { PapServer } from './auth/PapServer.js';
 import { Ccp } from './ccp/Ccp.js';
 import type { MppeKeyBits, NegotiatedMppe } from './ccp/options/Mppe.js';
 import { systemClock, type Clock, type TimerHandle } from './Clock.js';
@@ -26,6 +31,11 @@ export interface PppLinkConfig {
   lcpEchoInterval: number;
   lcpEchoFailure: number;
   authTimeoutMs?: number;
+  /**
+   * Authentication methods the policy allows (default: MS-CHAPv2 only). The link offers those the
+   * authenticator also implements, strongest first, and falls back along that list on a Nak (ppp.md §4).
+   */
+  authProtocols?: readonly AuthMethod[];
 }
 
 export interface PppNetworkInfo {
@@ -38,7 +48,7 @@ export interface PppNetworkInfo {
 export interface PppLinkHooks {
   /** Send one PPP frame: protocol + payload (the link builds neither FF 03 nor protocol; the session does, with acfc/pfc from `link.framing`). */
   send(protocol: number, payload: Buffer): void;
-  authenticator: Authenticator;
+  authenticator: ExtendedAuthenticator;
   /** After successful auth: choose the peer's address (static or pool) or null if none is free (link then fails IPCP and closes). */
   assignAddress(username: string, staticAddress?: number): number | null;
   /** Network phase up: IPCP opened AND (if MPPE required) CCP opened. Carries what the data path needs. */
@@ -63,16 +73,34 @@ export interface PppLinkHooks {
 export type PppPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'terminate';
 
 export const MPPE_REFUSED_REASON = 'MPPE required but peer refused';
+export const NO_MPPE_KEYS_REASON = 'MPPE required but the authentication gave no key material';
 
 const VALID_KEY_BITS: ReadonlySet<number> = new Set([40, 56, 128]);
+
+/**
+ * The authentication methods a link with this configuration offers, strongest first: allowed by
+ * `authProtocols`, implemented by the authenticator, and, when MPPE is required, able to key it (so a
+ * cleartext PAP password is never asked for on a link that could not come up anyway).
+ */
+export function linkAuthMethods(config: Pick<PppLinkConfig, 'authProtocols' | 'mppe'>, authenticator: ExtendedAuthenticator): AuthMethod[] {
+  const offered = offeredAuthMethods(config.authProtocols ?? ['mschapv2'], authenticator);
+  if (!config.mppe.required) return offered;
+  return offered.filter((m) => mppeKeyLengthsFor(m, config.mppe.bits).length > 0);
+}
 
 export class PppLink {
   private readonly clock: Clock;
   private readonly log: PppLogger;
   private readonly lcp: Lcp;
   private readonly ipcp: Ipcp;
-  private readonly ccp: Ccp | null;
-  private chap: MsChapV2Server | null = null;
+  /** Rebuilt after authentication when the method limits the key lengths (MS-CHAPv1: 128 only; PAP/CHAP: none). */
+  private ccp: Ccp | null;
+  private ccpBits: readonly MppeKeyBits[];
+  private readonly authOffer: readonly AuthMethod[];
+  private auth: AuthServer | null = null;
+  /** PPP protocol of the running authentication (CHAP or PAP). */
+  private authPppProtocol: number | null = null;
+  private authenticatedWith: AuthMethod | null = null;
   private authTimer: TimerHandle | null = null;
   private currentPhase: PppPhase = 'dead';
   private started = false;
@@ -93,12 +121,16 @@ export class PppLink {
     if (config.mppe.required && config.mppe.bits.length === 0) {
       throw new RangeError('MPPE required but no key length allowed');
     }
+    this.authOffer = linkAuthMethods(config, hooks.authenticator);
+    if (this.authOffer.length === 0) {
+      throw new RangeError('no authentication protocol is allowed, supported by the authenticator and able to key the required MPPE');
+    }
     this.clock = hooks.clock ?? systemClock;
     this.log = hooks.log ?? silentLogger;
     const peerMru = () => this.lcp.peerMru;
 
     this.lcp = new Lcp(
-      { mru: config.mru, echoInterval: config.lcpEchoInterval, echoFailure: config.lcpEchoFailure },
+      { mru: config.mru, echoInterval: config.lcpEchoInterval, echoFailure: config.lcpEchoFailure, authMethods: this.authOffer },
       {
         send: (p) => this.sendFrame(PppProtocol.LCP, p),
         up: () => this.lcpUp(),
@@ -121,23 +153,27 @@ export class PppLink {
       { clock: this.clock, log: this.log, peerMru },
     );
 
-    this.ccp = config.mppe.bits.length === 0
-      ? null // no encryption offered: CCP is not run and gets a Protocol-Reject
-      : new Ccp(
-        { required: config.mppe.required, bits: config.mppe.bits, stateless: config.mppe.stateless },
-        {
-          send: (p) => this.sendFrame(PppProtocol.CCP, p),
-          up: () => this.checkNetworkUp(),
-          down: () => {
-            if (this.networkHasMppe) this.networkGoneDown('CCP down');
-          },
-          finished: (reason) => this.mppeUnavailable(reason),
-          refused: (reason) => this.mppeUnavailable(reason),
-          terminateRequested: () => this.mppeUnavailable('peer sent CCP Terminate-Request'),
-          resetRequested: () => this.callHook('resetRequested', () => this.hooks.resetRequested()),
+    this.ccpBits = config.mppe.bits;
+    // No encryption offered: CCP is not run and gets a Protocol-Reject.
+    this.ccp = config.mppe.bits.length === 0 ? null : this.createCcp(config.mppe.bits);
+  }
+
+  private createCcp(bits: readonly MppeKeyBits[]): Ccp {
+    return new Ccp(
+      { required: this.config.mppe.required, bits, stateless: this.config.mppe.stateless },
+      {
+        send: (p) => this.sendFrame(PppProtocol.CCP, p),
+        up: () => this.checkNetworkUp(),
+        down: () => {
+          if (this.networkHasMppe) this.networkGoneDown('CCP down');
         },
-        { clock: this.clock, log: this.log, peerMru },
-      );
+        finished: (reason) => this.mppeUnavailable(reason),
+        refused: (reason) => this.mppeUnavailable(reason),
+        terminateRequested: () => this.mppeUnavailable('peer sent CCP Terminate-Request'),
+        resetRequested: () => this.callHook('resetRequested', () => this.hooks.resetRequested()),
+      },
+      { clock: this.clock, log: this.log, peerMru: () => this.lcp.peerMru },
+    );
   }
 
   get phase(): PppPhase {
@@ -156,6 +192,11 @@ export class PppLink {
 
   get peerMru(): number {
     return this.lcp.peerMru;
+  }
+
+  /** The authentication method that succeeded, else the one LCP agreed on, else null. */
+  get authMethod(): AuthMethod | null {
+    return this.authenticatedWith ?? this.lcp.authMethod;
   }
 
   /** PPTP call up: LCP Open + Up (our Configure-Request goes out). */
@@ -215,7 +256,11 @@ export class PppLink {
     if (!this.lcp.isOpened) return;
     switch (protocol) {
       case PppProtocol.CHAP:
-        if (this.currentPhase === 'authenticate' || this.currentPhase === 'network') this.chap?.input(payload);
+      case PppProtocol.PAP:
+        // Only the protocol LCP agreed on; the other one is silently discarded (pppd does the same).
+        if ((this.currentPhase === 'authenticate' || this.currentPhase === 'network') && this.authPppProtocol === protocol) {
+          this.auth?.input(payload);
+        }
         return;
       case PppProtocol.IPCP:
         if (this.currentPhase === 'network') this.ipcp.input(payload);
@@ -248,31 +293,46 @@ export class PppLink {
 
   private lcpUp(): void {
     if (this.done) return;
-    if (!this.lcp.authAgreed) {
+    const method = this.lcp.authMethod;
+    if (method === null) {
       this.close('peer did not agree to authenticate');
       return;
     }
     this.currentPhase = 'authenticate';
     this.stopAuth();
-    const chap = new MsChapV2Server(
-      { serverName: this.config.serverName, authenticator: this.hooks.authenticator, clock: this.clock, log: this.log },
-      {
-        send: (p) => this.sendFrame(PppProtocol.CHAP, p),
-        succeeded: (result) => this.authSucceeded(chap, result),
-        failed: (reason, user) => this.authFailed(chap, reason, user),
-      },
-    );
-    this.chap = chap;
+    const events: AuthServerEvents = {
+      send: (p) => this.sendFrame(method === 'pap' ? PppProtocol.PAP : PppProtocol.CHAP, p),
+      succeeded: (result) => this.authSucceeded(server, method, result),
+      failed: (reason, user) => this.authFailed(server, reason, user),
+    };
+    const server = this.createAuthServer(method, events);
+    this.auth = server;
+    this.authPppProtocol = method === 'pap' ? PppProtocol.PAP : PppProtocol.CHAP;
+    this.log.debug({ method: AUTH_METHOD_LABEL[method] }, 'authentication phase');
     if (this.config.authTimeoutMs && this.config.authTimeoutMs > 0) {
       this.authTimer = this.clock.setTimeout(() => {
         this.authTimer = null;
-        if (this.currentPhase !== 'authenticate' || this.chap !== chap) return;
-        chap.stop();
+        if (this.currentPhase !== 'authenticate' || this.auth !== server) return;
+        server.stop();
         this.log.info({}, 'authentication timed out');
         this.close('authentication timed out');
       }, this.config.authTimeoutMs);
     }
-    chap.start();
+    server.start();
+  }
+
+  private createAuthServer(method: AuthMethod, events: AuthServerEvents): AuthServer {
+    const chapConfig = { serverName: this.config.serverName, authenticator: this.hooks.authenticator, clock: this.clock, log: this.log };
+    switch (method) {
+      case 'mschapv2':
+        return new MsChapV2Server(chapConfig, events);
+      case 'mschap':
+        return new MsChapV1Server(chapConfig, events);
+      case 'chap':
+        return new ChapMd5Server(chapConfig, events);
+      case 'pap':
+        return new PapServer({ authenticator: this.hooks.authenticator, clock: this.clock, log: this.log }, events);
+    }
   }
 
   private lcpDown(): void {
@@ -290,18 +350,20 @@ export class PppLink {
       this.clock.clearTimeout(this.authTimer);
       this.authTimer = null;
     }
-    this.chap?.stop();
+    this.auth?.stop();
   }
 
-  private authSucceeded(chap: MsChapV2Server, result: MsChapV2Success): void {
-    if (this.done || this.chap !== chap || this.currentPhase !== 'authenticate') return;
+  private authSucceeded(server: AuthServer, method: AuthMethod, result: AuthSuccess): void {
+    if (this.done || this.auth !== server || this.currentPhase !== 'authenticate') return;
     if (this.authTimer !== null) {
       this.clock.clearTimeout(this.authTimer);
       this.authTimer = null;
     }
     this.user = result.username;
-    this.keys = result.mppeKeys;
-    this.log.info({ user: stripDomain(result.username) }, 'peer authenticated');
+    this.keys = result.mppeKeys ?? null;
+    this.authenticatedWith = method;
+    this.log.info({ user: stripDomain(result.username), method: AUTH_METHOD_LABEL[method] }, 'peer authenticated');
+    if (!this.planMppe(method)) return;
     this.callHook('authenticated', () => this.hooks.authenticated?.({ username: result.username, authorization: result.authorization }));
     if (this.done) return;
     let address = this.assignedAddress;
@@ -320,6 +382,8 @@ export class PppLink {
     this.assignedAddress = address >>> 0;
     this.currentPhase = 'network';
     this.ipcp.assignPeerAddress(this.assignedAddress);
+    // The user's own DNS servers (RADIUS MS-Primary/Secondary-DNS-Server) win over the configured ones.
+    if (result.authorization?.dns?.length) this.ipcp.setDns(result.authorization.dns);
     this.ipcp.open();
     this.ipcp.lowerUp();
     if (this.ccp) {
@@ -328,8 +392,32 @@ export class PppLink {
     }
   }
 
-  private authFailed(chap: MsChapV2Server, reason: string, user: string | null): void {
-    if (this.done || this.chap !== chap) return;
+  /**
+   * Fit CCP to what this authentication can key: MS-CHAPv1 only 128-bit (one start key for both
+   * directions, mppe-keys.md §4), PAP/CHAP-MD5 (or a backend that returned no keys) nothing. Required
+   * MPPE without keys ends the link here (the offer already avoids that); optional MPPE goes without CCP.
+   */
+  private planMppe(method: AuthMethod): boolean {
+    if (this.config.mppe.bits.length === 0) return true;
+    const bits = this.keys ? mppeKeyLengthsFor(method, this.config.mppe.bits) : [];
+    if (bits.length === 0) {
+      if (this.config.mppe.required) {
+        this.log.info({ method: AUTH_METHOD_LABEL[method] }, NO_MPPE_KEYS_REASON);
+        this.close(NO_MPPE_KEYS_REASON);
+        return false;
+      }
+      this.log.info({ method: AUTH_METHOD_LABEL[method] }, 'no MPPE key material from this authentication: continuing without MPPE');
+    }
+    if (bits.length !== this.ccpBits.length || bits.some((b, i) => b !== this.ccpBits[i])) {
+      // The old CCP never left Initial/Starting (it is opened only below, after authentication).
+      this.ccp = bits.length === 0 ? null : this.createCcp(bits);
+      this.ccpBits = bits;
+    }
+    return true;
+  }
+
+  private authFailed(server: AuthServer, reason: string, user: string | null): void {
+    if (this.done || this.auth !== server) return;
     this.log.info({ user: user === null ? undefined : stripDomain(user), reason }, 'authentication failed');
     this.callHook('authFailed', () => this.hooks.authFailed?.({ username: user === null ? null : stripDomain(user), reason }));
     this.close(user === null ? 'authentication timed out' : 'authentication failed');
@@ -342,6 +430,9 @@ export class PppLink {
         return;
       case PppProtocol.CHAP:
         this.close('peer rejected CHAP');
+        return;
+      case PppProtocol.PAP:
+        this.close('peer rejected PAP');
         return;
       case PppProtocol.CCP:
         if (!this.ccp) return;

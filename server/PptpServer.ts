@@ -4,13 +4,15 @@ import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
-import type { PorticoConfig } from '../config/PorticoConfig.js';
+import { ConfigError, type PorticoConfig } from '../config/PorticoConfig.js';
 import { CallIdAllocator } from '../pptp/CallIdAllocator.js';
 import { ControlConnection, type CallHandler, type CallRequestInfo } from '../pptp/ControlConnection.js';
-import type { Authenticator } from '../ppp/Authenticator.js';
+import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
+import { AUTH_METHOD_LABEL } from '../ppp/auth/AuthMethod.js';
 import { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
-import { PppLink, type PppLinkConfig } from '../ppp/PppLink.js';
+import { linkAuthMethods, PppLink, type PppLinkConfig } from '../ppp/PppLink.js';
 import { AddressPool } from './AddressPool.js';
+import { authenticatorForSession } from './auth/SessionAuthContext.js';
 import type { DataPlane } from './DataPlane.js';
 import { Session, type TerminateCause } from './Session.js';
 import type { TunDevice } from './tun/TunDevice.js';
@@ -88,7 +90,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
     private readonly config: PorticoConfig,
     private readonly dataPlane: DataPlane,
     private readonly tun: TunDevice,
-    private readonly authenticator: Authenticator,
+    private readonly authenticator: ExtendedAuthenticator,
     tunPrefix: number,
     private readonly log: Logger,
   ) {
@@ -109,7 +111,14 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       },
       lcpEchoInterval: config.ppp.lcpEchoInterval,
       lcpEchoFailure: config.ppp.lcpEchoFailure,
+      authProtocols: config.auth.protocols,
     };
+    const offered = linkAuthMethods(this.linkConfig, authenticator);
+    const idle = config.auth.protocols.filter((p) => !offered.includes(p));
+    if (idle.length > 0) log.warn({ protocols: idle }, 'auth.protocols never offered: the user backend cannot verify them or they cannot key the required MPPE');
+    if (offered.length === 0) {
+      throw new ConfigError('auth.protocols: none of them can be verified by the user backend and key the required MPPE (mppe.required)');
+    }
     this.server = createServer((socket) => this.accept(socket));
     this.idleSweep = setInterval(() => this.sweepIdle(), IDLE_SWEEP_MS);
     this.idleSweep.unref();
@@ -182,7 +191,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       peer: formatIpv4(s.peerAddress),
       user: s.username,
       address: s.address === null ? null : formatIpv4(s.address),
-      authMethod: 'MS-CHAPv2',
+      authMethod: s.link.authMethod === null ? 'none' : AUTH_METHOD_LABEL[s.link.authMethod],
       mppe: s.mppeDescription,
       startedAt: s.startedAt,
       upAt: s.upAt,
@@ -293,7 +302,8 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
     s.mppeRequired = this.config.mppe.required;
     s.link = new PppLink(this.linkConfig, {
       send: (protocol, payload) => this.dataPlane.sendControl(s, protocol, payload),
-      authenticator: this.authenticator,
+      // Bound to this call: a RADIUS backend names it (NAS-Port, Calling-Station-Id, Acct-Session-Id).
+      authenticator: authenticatorForSession(this.authenticator, { sessionId: s.sessionId, callId, peer: owner.peer, local: this.config.listen }),
       assignAddress: (username, staticAddress) => this.assignAddress(s, username, staticAddress),
       networkUp: (up) => {
         if (s.closed) return;
@@ -311,7 +321,8 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
         s.upAt = Date.now();
         s.idleMark = { packets: s.counters.rxPackets + s.counters.txPackets, since: s.upAt };
         this.armSessionTimer(s);
-        s.log.info({ user: up.username, address: formatIpv4(up.peerAddress), mppe: s.mppeDescription, sessionId: s.sessionId }, 'session up');
+        const auth = s.link.authMethod === null ? 'none' : AUTH_METHOD_LABEL[s.link.authMethod];
+        s.log.info({ user: up.username, address: formatIpv4(up.peerAddress), auth, mppe: s.mppeDescription, sessionId: s.sessionId }, 'session up');
         this.emit('session-up', this.summary(s));
       },
       networkDown: (reason) => {

@@ -3,6 +3,7 @@
 //   portico serve [--config FILE]
 //   portico user add NAME --password PW [--ip A.B.C.D] [--config FILE]
 //   portico user del NAME | user list [--json] | user passwd NAME --password PW | user set NAME [--ip A|--no-ip] [--enable|--disable]
+//   portico admin passwd [NAME] [--password PW]   (console account; no --password: a random one is printed)
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/PorticoConfig.js';
 import { formatIpv4 } from '../config/Ipv4.js';
@@ -15,6 +16,7 @@ const USAGE = `usage:
   portico user list [--json] [--config FILE]
   portico user passwd NAME --password PW [--config FILE]
   portico user set NAME [--ip A.B.C.D | --no-ip] [--enable | --disable] [--config FILE]
+  portico admin passwd [NAME] [--password PW] [--config FILE]
 FILE defaults to ./portico.yaml when present, else the embedded defaults.`;
 
 function fail(message: string, code = 2): never {
@@ -47,6 +49,11 @@ async function main(argv: string[]): Promise<void> {
   if (verb === 'serve') {
     const { runServer } = await import('./main.js');
     await runServer(config, source);
+    return;
+  }
+  if (verb === 'admin') {
+    const { runAdminCommand } = await import('../admin/AdminCli.js');
+    process.exitCode = await runAdminCommand(config, sub, name, values.password);
     return;
   }
   if (verb !== 'user') fail(`unknown command ${verb}\n${USAGE}`);

@@ -2,6 +2,7 @@
 // plane → PPTP control listener. Everything else receives what it needs through its constructor.
 import { parseIpv4, coveringPrefixLength } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
+import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
 import { RawGreSocket } from '../gre/RawGreSocket.js';
 import { LocalAuthenticator } from './auth/LocalAuthenticator.js';
 import { DataPlane } from './DataPlane.js';
@@ -15,6 +16,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   log.info({ config: source, dataDir: config.dataDir }, 'Portico starting');
   if (!config.mppe.required) log.warn('mppe.required is false: sessions may run without encryption');
   if (config.mppe.keyLengths.some((b) => b < 128)) log.warn({ keyLengths: config.mppe.keyLengths }, 'weak MPPE key lengths allowed');
+  if (config.auth.protocols.some((p) => p !== 'mschapv2')) log.warn({ protocols: config.auth.protocols }, 'weak authentication protocols allowed (MS-CHAPv1, CHAP-MD5, PAP)');
 
   const users = new UserStore(config.dataDir);
   const tunAddress = parseIpv4(config.tun.address);
@@ -25,7 +27,38 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun') });
   const gre = RawGreSocket.open(parseIpv4(config.listen), { onError: onError('gre') });
   const dataPlane = new DataPlane(gre, tun, log.child({ layer: 'data' }));
-  const server = new PptpServer(config, dataPlane, tun, new LocalAuthenticator(users), tunPrefix, log);
+  // The user backend. Each optional service below adds itself here and in `stoppers`.
+  let authenticator: ExtendedAuthenticator = new LocalAuthenticator(users);
+  const stoppers: Array<() => Promise<void> | void> = [];
+  // --- RADIUS wiring (authenticator) ---
+  const { RadiusServices } = await import('./radius/RadiusServices.js');
+  const radius = RadiusServices.create(config, { local: authenticator, log });
+  if (radius) {
+    authenticator = radius.authenticator ?? authenticator;
+    stoppers.push(() => radius.stop());
+  }
+  // --- end RADIUS wiring (authenticator) ---
+  const server = new PptpServer(config, dataPlane, tun, authenticator, tunPrefix, log);
+  // --- RADIUS wiring (accounting, DAS) ---
+  await radius?.attach(server);
+  // --- end RADIUS wiring (accounting, DAS) ---
+  // --- admin wiring ---
+  if (config.admin.enabled) {
+    // The panel reads the core only through this adapter; nothing in the core imports the panel.
+    const { createPptpAdminCore } = await import('../admin/PptpCoreAdapter.js');
+    const { startAdmin } = await import('../admin/AdminConsole.js');
+    // RADIUS server state for the panel: add `radiusServers: () => ...` (admin/AdminCore.ts RadiusServerState[])
+    // here once RadiusServices exposes it; without it the panel shows "RADIUS: not configured".
+    const adminLog = log.child({ layer: 'admin' });
+    const adminCore = createPptpAdminCore({ server, dataPlane, users, config, log: adminLog });
+    try {
+      stoppers.push(await startAdmin(adminCore, config, adminLog));
+    } catch (err) {
+      // The VPN keeps serving without its console (port taken, unreadable certificate).
+      log.error({ err, listen: config.admin.listen }, 'admin console not started');
+    }
+  }
+  // --- end admin wiring ---
   await server.listen();
   log.info({ tun: config.tun.name, address: `${config.tun.address}/${tunPrefix}`, pool: config.pool }, 'Portico ready');
 
@@ -35,6 +68,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     stopping = true;
     log.info({ signal }, 'shutting down');
     await server.stop();
+    for (const stop of stoppers.reverse()) await stop();
     dataPlane.close();
     users.close();
     log.flush();

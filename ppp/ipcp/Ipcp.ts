@@ -37,15 +37,17 @@ export interface IpcpDeps {
 export class Ipcp {
   readonly automaton: OptionAutomaton;
   private readonly address: IpAddressOption;
+  private readonly dns: [NameServerOption, NameServerOption];
   private upAddress: number | null = null;
 
   constructor(config: IpcpConfig, private readonly events: IpcpEvents, private readonly deps: IpcpDeps) {
     this.address = new IpAddressOption(config.localAddress >>> 0);
+    this.dns = [NameServerOption.primaryDns(config.dns[0]), NameServerOption.secondaryDns(config.dns[1])];
     const options = new OptionHandlerSet([
       this.address,
-      NameServerOption.primaryDns(config.dns[0]),
+      this.dns[0],
       NameServerOption.primaryNbns(config.wins[0]),
-      NameServerOption.secondaryDns(config.dns[1]),
+      this.dns[1],
       NameServerOption.secondaryNbns(config.wins[1]),
     ]);
     this.automaton = new OptionAutomaton({
@@ -76,6 +78,12 @@ export class Ipcp {
   /** The peer's address once IPCP is up. */
   get peerAddress(): number | null {
     return this.upAddress;
+  }
+
+  /** Per-user DNS servers (primary, secondary) instead of the configured ones; set before open(). */
+  setDns(dns: readonly number[]): void {
+    this.dns[0].setAddress(dns[0]);
+    this.dns[1].setAddress(dns[1]);
   }
 
   /** The address to give the peer; set before open(). */

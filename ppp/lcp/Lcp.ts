@@ -2,6 +2,7 @@
 // maintenance codes 8-13 and our Echo keepalive.
 
 import { randomBytes } from 'node:crypto';
+import type { AuthMethod } from '../auth/AuthMethod.js';
 import { OptionAutomaton, type AutomatonLimits } from '../Automaton.js';
 import type { Clock } from '../Clock.js';
 import {
@@ -30,6 +31,8 @@ export interface LcpConfig {
   echoInterval: number;
   /** Unanswered Echo-Requests before the link is declared dead; 0 = never. */
   echoFailure: number;
+  /** Authentication methods to ask for, strongest first (default: MS-CHAPv2 only). */
+  authMethods?: readonly AuthMethod[];
 }
 
 export interface LcpEvents {
@@ -65,7 +68,7 @@ export class Lcp {
     this.log = deps.log;
     const random32 = deps.random32 ?? (() => randomBytes(4).readUInt32BE(0));
     this.mru = new MruOption(config.mru);
-    this.auth = new AuthProtocolOption();
+    this.auth = new AuthProtocolOption(config.authMethods);
     this.magic = new MagicNumberOption(random32);
     this.pfc = new PfcOption();
     this.acfc = new AcfcOption();
@@ -124,7 +127,12 @@ export class Lcp {
   }
 
   get authAgreed(): boolean {
-    return this.auth.msChapV2Agreed;
+    return this.auth.agreed !== null;
+  }
+
+  /** The authentication method the peer acked, or null. */
+  get authMethod(): AuthMethod | null {
+    return this.auth.agreed;
   }
 
   /** Compression we may use when sending (what the peer asked for and we acked). */

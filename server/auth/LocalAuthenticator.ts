@@ -1,14 +1,29 @@
-// MS-CHAPv2 against the built-in store: the NT hash is all RFC 2759 needs, so no clear password
-// ever exists on the server.
-import type { Authenticator, AuthResult, MsChapV2Request } from '../../ppp/Authenticator.js';
-import { verifyMsChapV2 } from '../../ppp/auth/MsChapCrypto.js';
-import type { UserStore } from '../users/UserStore.js';
+// The built-in store keeps only each user's NT hash (MD4 of the UTF-16LE password), so no clear password
+// ever exists on the server. That hash is all MS-CHAPv2 and MS-CHAPv1 need, and a PAP password can be
+// hashed and compared with it. CHAP-MD5 needs the clear secret itself (RFC 1994 §2: MD5 over id ‖ secret ‖
+// challenge), so this backend does not implement verifyChapMd5 and PPP never offers CHAP with it.
+import { timingSafeEqual } from 'node:crypto';
+import type {
+  AuthResult,
+  BasicAuthResult,
+  ExtendedAuthenticator,
+  MsChapV1Request,
+  MsChapV2Request,
+  PapRequest,
+} from '../../ppp/Authenticator.js';
+import { hashNtPasswordHash, ntChallengeResponseV1, ntPasswordHash, verifyMsChapV2 } from '../../ppp/auth/MsChapCrypto.js';
+import { getStartKeyV1 } from '../../ppp/mppe/MppeKeys.js';
+import type { StoredUser, UserStore } from '../users/UserStore.js';
 
 /** RFC 2759 §6 error codes. */
 const ERROR_AUTHENTICATION_FAILURE = 691;
 const ERROR_ACCOUNT_DISABLED = 647;
+/** RFC 2433 §4: Flags bit 0 = "use the NT-Response"; the LM-Response is deprecated and not checked here. */
+const MSCHAPV1_USE_NT_RESPONSE = 0x01;
 
-export class LocalAuthenticator implements Authenticator {
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+export class LocalAuthenticator implements ExtendedAuthenticator {
   constructor(private readonly users: UserStore) {}
 
   async verifyMsChapV2(request: MsChapV2Request): Promise<AuthResult> {
@@ -29,6 +44,59 @@ export class LocalAuthenticator implements Authenticator {
       mppeKeys: { sendKey: verdict.masterSendKey, recvKey: verdict.masterRecvKey },
       ...(user.staticAddress !== null ? { staticAddress: user.staticAddress } : {}),
     };
+  }
+
+  /** RFC 1334: the password arrives in clear; its NT hash is compared with the stored one. No MPPE keys. */
+  async verifyPap(request: PapRequest): Promise<BasicAuthResult> {
+    // Hash before the lookup: an unknown user costs the same as a wrong password.
+    const hash = ntPasswordHash(decodePassword(request.password));
+    const user = this.users.find(stripDomain(request.username));
+    if (!user) return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'unknown user' };
+    if (!timingSafeEqual(hash, user.ntHash)) return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'wrong password' };
+    return this.granted(user);
+  }
+
+  /**
+   * RFC 2433 §4 / App. A.5: NT-Response = ChallengeResponse(Challenge, NtPasswordHash). MPPE (RFC 3079 §2.4,
+   * mppe-keys.md §4, 128-bit): Get_Start_Key(Challenge, PasswordHashHash) is the start key of both
+   * directions, as pppd passes it.
+   */
+  async verifyMsChapV1(request: MsChapV1Request): Promise<BasicAuthResult> {
+    const user = this.users.find(stripDomain(request.username));
+    if (!user) return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'unknown user' };
+    if ((request.flags & MSCHAPV1_USE_NT_RESPONSE) === 0) {
+      return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'LAN Manager response not supported' };
+    }
+    if (request.challenge.length !== 8 || request.ntResponse.length !== 24) {
+      return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'malformed MS-CHAPv1 response' };
+    }
+    const expected = ntChallengeResponseV1(request.challenge, user.ntHash);
+    if (!timingSafeEqual(expected, request.ntResponse)) {
+      return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'wrong password' };
+    }
+    const startKey = getStartKeyV1(request.challenge, hashNtPasswordHash(user.ntHash));
+    return this.granted(user, { sendKey: startKey, recvKey: Buffer.from(startKey) });
+  }
+
+  private granted(user: StoredUser, mppeKeys?: { sendKey: Buffer; recvKey: Buffer }): BasicAuthResult {
+    if (!user.enabled) return { ok: false, errorCode: ERROR_ACCOUNT_DISABLED, message: 'account disabled' };
+    return {
+      ok: true,
+      ...(mppeKeys ? { mppeKeys } : {}),
+      ...(user.staticAddress !== null ? { staticAddress: user.staticAddress } : {}),
+    };
+  }
+}
+
+/**
+ * PAP password octets → the string whose NT hash the store holds. pppd sends what its secrets file holds
+ * (UTF-8); anything that is not valid UTF-8 is taken as Latin-1 rather than refused outright.
+ */
+function decodePassword(octets: Buffer): string {
+  try {
+    return UTF8.decode(octets);
+  } catch {
+    return octets.toString('latin1');
   }
 }
 

@@ -19,7 +19,17 @@ export interface StoredUser extends UserRecord {
   ntHash: Buffer;
 }
 
+export interface UserLimits {
+  /** Seconds from the network phase to a forced disconnect; null: none. */
+  sessionTimeout: number | null;
+  /** Seconds without traffic to a forced disconnect; null: none. */
+  idleTimeout: number | null;
+}
+
 export class UserStoreError extends Error {}
+
+/** 31 days: longer limits are a mistake, not a policy. */
+const MAX_LIMIT_SECONDS = 31 * 86400;
 
 const USER_NAME = /^[^\s\\/:]{1,64}$/;
 
@@ -37,6 +47,11 @@ export class UserStore {
       enabled INTEGER NOT NULL DEFAULT 1,
       created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
     )`);
+    // Per-user limits came later: older stores gain the columns in place.
+    const columns = new Set((this.db.prepare('PRAGMA table_info(users)').all() as Array<{ name: string }>).map((c) => c.name));
+    for (const column of ['session_timeout', 'idle_timeout']) {
+      if (!columns.has(column)) this.db.exec(`ALTER TABLE users ADD COLUMN ${column} INTEGER`);
+    }
   }
 
   add(name: string, password: string, staticAddress?: string): void {
@@ -86,6 +101,33 @@ export class UserStore {
     return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as Row[]).map(toRecord);
   }
 
+  /** Per-user limits in seconds (null: none), as RADIUS Session-Timeout / Idle-Timeout would give them. */
+  getLimits(name: string): UserLimits | null {
+    const row = this.db.prepare('SELECT session_timeout, idle_timeout FROM users WHERE name = ?').get(name) as LimitRow | undefined;
+    return row ? toLimits(row) : null;
+  }
+
+  /** Limits of every user, keyed by the stored name. */
+  listLimits(): Map<string, UserLimits> {
+    const rows = this.db.prepare('SELECT name, session_timeout, idle_timeout FROM users').all() as Array<LimitRow & { name: string }>;
+    return new Map(rows.map((r) => [r.name, toLimits(r)]));
+  }
+
+  /** Sets the given limits (undefined: unchanged, null or 0: none). */
+  setLimits(name: string, limits: Partial<UserLimits>): void {
+    for (const [key, value] of Object.entries(limits)) {
+      if (value !== null && value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_LIMIT_SECONDS)) {
+        throw new UserStoreError(`${key}: whole seconds from 0 to ${MAX_LIMIT_SECONDS}`);
+      }
+    }
+    const current = this.getLimits(name);
+    if (!current) throw new UserStoreError(`no user ${name}`);
+    const next = { ...current, ...limits };
+    this.db
+      .prepare('UPDATE users SET session_timeout = ?, idle_timeout = ? WHERE name = ?')
+      .run(next.sessionTimeout || null, next.idleTimeout || null, name);
+  }
+
   close(): void {
     this.db.close();
   }
@@ -121,6 +163,15 @@ interface Row {
   static_address: number | null;
   enabled: number;
   created_at: string;
+}
+
+interface LimitRow {
+  session_timeout: number | null;
+  idle_timeout: number | null;
+}
+
+function toLimits(row: LimitRow): UserLimits {
+  return { sessionTimeout: row.session_timeout, idleTimeout: row.idle_timeout };
 }
 
 function toRecord(row: Row): UserRecord {

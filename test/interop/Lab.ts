@@ -131,3 +131,32 @@ export function runClient(args: string[]): Promise<ClientResult> {
 export function tmpPath(name: string): string {
   return join(mkdtempSync(join(tmpdir(), 'portico-cap-')), name);
 }
+
+/**
+ * `portico serve` again with a stopped server's config file, data directory and log file (a restart:
+ * whatever the server keeps in its data directory survives). Log lines of both runs stay in logs().
+ */
+export async function restartServer(previous: ServerHandle): Promise<ServerHandle> {
+  if (previous.process.exitCode === null && previous.process.signalCode === null) throw new Error('restartServer: the server is still running');
+  const readyBefore = previous.logs().filter((l) => l.msg === 'Portico ready').length;
+  const out = openSync(previous.logFile, 'a');
+  const child = spawn('ip', ['netns', 'exec', NETNS, process.execPath, CLI, 'serve', '--config', previous.configFile], {
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  const started = Date.now();
+  while (previous.logs().filter((l) => l.msg === 'Portico ready').length <= readyBefore) {
+    if (child.exitCode !== null || Date.now() - started > 15_000) {
+      throw new Error(`server did not restart:\n${readFileSync(previous.logFile, 'utf8')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  return { ...previous, process: child, stop };
+}

@@ -8,8 +8,13 @@ export class NameServerOption implements OptionHandler {
   private constructor(
     readonly type: number,
     readonly name: string,
-    private readonly address: number | undefined,
+    private address: number | undefined,
   ) {}
+
+  /** Per-user server (RADIUS MS-Primary/Secondary-DNS-Server); set before IPCP opens. */
+  setAddress(address: number | undefined): void {
+    this.address = address === undefined ? undefined : address >>> 0;
+  }
 
   static primaryDns(address: number | undefined): NameServerOption {
     return new NameServerOption(129, 'ms-dns1', address);

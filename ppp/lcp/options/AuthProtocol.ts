@@ -1,28 +1,46 @@
-// LCP option 3, Authentication-Protocol (RFC 1661 §6.2). The server asks the client to authenticate
-// with MS-CHAPv2 (`03 05 C2 23 81`, ppp.md §4); a client asking to authenticate us is Rejected.
+// LCP option 3, Authentication-Protocol (RFC 1661 §6.2). The server asks the client to authenticate with
+// the strongest method it offers (ppp.md §4: one per Configure-Request, e.g. MS-CHAPv2 `03 05 C2 23 81`).
+// A Nak names what the client would rather do: take that when we offer it, else the next one down our list
+// (pppd lcp_nakci does the same). A client asking to authenticate us is Rejected.
 
-import { PppProtocol } from '../../PppProtocol.js';
+import { AUTH_METHOD_LABEL, authMethodOfOption, authOptionData, ChapAlgorithm, type AuthMethod } from '../../auth/AuthMethod.js';
 import { REJECT, type OptionHandler, type OptionVerdict } from '../../OptionHandler.js';
 
-export const CHAP_ALGORITHM_MSCHAPV2 = 0x81;
-const MSCHAPV2_DATA = Buffer.from([PppProtocol.CHAP >>> 8, PppProtocol.CHAP & 0xff, CHAP_ALGORITHM_MSCHAPV2]);
+export const CHAP_ALGORITHM_MSCHAPV2 = ChapAlgorithm.MsChapV2;
 
 export class AuthProtocolOption implements OptionHandler {
   readonly type = 3;
   readonly name = 'auth';
-  private acked = false;
+  private readonly offer: readonly AuthMethod[];
+  private current: AuthMethod | null;
+  private readonly refused = new Set<AuthMethod>();
+  private acked: AuthMethod | null = null;
+
+  /** `offer`: the methods we may ask for, strongest first (already filtered by policy and backend). */
+  constructor(offer: readonly AuthMethod[] = ['mschapv2']) {
+    if (offer.length === 0) throw new RangeError('no authentication method to offer');
+    this.offer = [...offer];
+    this.current = this.offer[0]!;
+  }
 
   /** The peer agreed to authenticate with MS-CHAPv2. */
   get msChapV2Agreed(): boolean {
+    return this.acked === 'mschapv2';
+  }
+
+  /** The method the peer agreed to (our acked request), or null. */
+  get agreed(): AuthMethod | null {
     return this.acked;
   }
 
   reset(): void {
-    this.acked = false;
+    this.refused.clear();
+    this.current = this.offer[0]!;
+    this.acked = null;
   }
 
   request(): Buffer | null {
-    return MSCHAPV2_DATA;
+    return this.current === null ? null : authOptionData(this.current);
   }
 
   check(): OptionVerdict {
@@ -31,18 +49,33 @@ export class AuthProtocolOption implements OptionHandler {
 
   peerAcked(): void {}
 
-  ackReceived(): void {
-    this.acked = true;
+  ackReceived(data: Buffer): void {
+    this.acked = authMethodOfOption(data);
   }
 
   nakReceived(data: Buffer, requested: boolean): string | void {
-    if (!requested) return;
-    // MS-CHAPv2 is the only method this server offers (MPPE needs its keys): nothing else to try.
-    const suggested = data.length >= 2 ? `0x${data.readUInt16BE(0).toString(16)}` : 'nothing';
-    return `peer refused MS-CHAPv2 authentication (suggested ${suggested})`;
+    if (!requested || this.current === null) return;
+    this.refused.add(this.current);
+    const suggested = authMethodOfOption(data);
+    const usable = (m: AuthMethod) => !this.refused.has(m);
+    this.current = suggested !== null && this.offer.includes(suggested) && usable(suggested)
+      ? suggested
+      : this.offer.find(usable) ?? null;
+    if (this.current !== null) return;
+    const tried = this.offer.map((m) => AUTH_METHOD_LABEL[m]).join(', ');
+    return `peer refused ${tried} (suggested ${describeSuggestion(data)})`;
   }
 
   rejectReceived(): string {
     return 'peer refused to authenticate';
   }
+}
+
+/** The peer's suggestion, for the log: a method name or the raw protocol number. */
+function describeSuggestion(data: Buffer): string {
+  const method = authMethodOfOption(data);
+  if (method !== null) return AUTH_METHOD_LABEL[method];
+  if (data.length < 2) return 'nothing';
+  const algorithm = data.length >= 3 ? ` algorithm 0x${data[2]!.toString(16)}` : '';
+  return `0x${data.readUInt16BE(0).toString(16)}${algorithm}`;
 }

@@ -1,0 +1,143 @@
+// The narrow view of the server the admin panel works through. The panel imports nothing else
+// from the core; server/main.ts builds one from the PptpServer (PptpCoreAdapter) and the tests
+// build fakes. Every value is plain JSON: no Buffers, no secrets.
+export interface AdminSessionView {
+  sessionId: string;
+  /** Our Call ID (also the RADIUS NAS-Port) and the client's. */
+  callId: number;
+  peerCallId: number;
+  /** The client's public address (the control connection's peer). */
+  peer: string;
+  user: string | null;
+  /** Assigned tunnel address, once IPCP gave one. */
+  address: string | null;
+  authMethod: string;
+  mppe: string;
+  startedAt: number;
+  upAt: number | null;
+  sessionTimeout: number | null;
+  idleTimeout: number | null;
+  /** rx: from the client; tx: to the client. */
+  rxBytes: number;
+  rxPackets: number;
+  txBytes: number;
+  txPackets: number;
+}
+
+export interface AdminSessionEnded extends AdminSessionView {
+  reason: string;
+  /** RADIUS Acct-Terminate-Cause in words (admin-reset, user-request, lost-carrier, ...). */
+  cause: string;
+  endedAt: number;
+}
+
+export interface AdminAuthFailure {
+  user: string | null;
+  peer: string;
+  reason: string;
+  at: number;
+}
+
+export interface AdminCoreEvents {
+  'session-up': [AdminSessionView];
+  'session-down': [AdminSessionEnded];
+  'auth-failure': [AdminAuthFailure];
+}
+
+export interface AdminUser {
+  name: string;
+  staticAddress: string | null;
+  enabled: boolean;
+  createdAt: string;
+  /** Seconds; null: no limit. */
+  sessionTimeout: number | null;
+  idleTimeout: number | null;
+}
+
+export interface NewUser {
+  name: string;
+  password: string;
+  staticAddress?: string | null;
+  enabled?: boolean;
+  sessionTimeout?: number | null;
+  idleTimeout?: number | null;
+}
+
+export type UserChanges = Partial<Omit<NewUser, 'name'>>;
+
+/** A rejected user change, naming the form field at fault so the page can show it there. */
+export class UserFieldError extends Error {
+  constructor(
+    readonly field: keyof NewUser | 'name',
+    message: string,
+    /** 404 for an unknown user, 409 for a clash, 400 otherwise. */
+    readonly status: 400 | 404 | 409 = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** The user store as the panel sees it. Disabling or deleting a user also ends their live sessions. */
+export interface AdminUserDirectory {
+  list(): AdminUser[];
+  get(name: string): AdminUser | null;
+  add(user: NewUser): AdminUser;
+  update(name: string, changes: UserChanges): AdminUser;
+  delete(name: string): void;
+}
+
+/** Configuration as shown to operators: everything but secrets. */
+export interface AdminSettingsView {
+  listen: string;
+  port: number;
+  serverName: string;
+  tun: { name: string; address: string; mtu: number };
+  pool: { start: string; end: string };
+  dns: string[];
+  wins: string[];
+  auth: { backend: string; protocols: string[] };
+  mppe: { required: boolean; keyLengths: number[]; mode: string };
+  ppp: { lcpEchoInterval: number; lcpEchoFailure: number; mru: number | null };
+  pptp: { echoInterval: number; maxCalls: number };
+  radius: {
+    servers: Array<{ address: string; authPort: number; acctPort: number; shortSecret: boolean }>;
+    requireMessageAuthenticator: boolean;
+    timeout: number;
+    tries: number;
+    das: { listen: string; port: number } | null;
+  };
+  admin: { listen: string; tls: boolean; metricsUsernames: boolean };
+}
+
+export interface AdminHealth {
+  startedAt: number;
+  sessions: number;
+  pool: { size: number; used: number };
+  /** Data-plane drop counters (malformed GRE, unknown calls, ...). */
+  dataPlane: Record<string, number>;
+  memory: { rssBytes: number; heapUsedBytes: number };
+}
+
+/** One RADIUS server as the RADIUS client sees it; optional until RADIUS is wired. */
+export interface RadiusServerState {
+  /** "address:port". */
+  server: string;
+  role: 'auth' | 'acct' | 'das';
+  state: 'up' | 'dead' | 'unknown';
+  /** Last measured request → reply time. */
+  lastRttMs: number | null;
+  detail?: string;
+}
+
+export interface AdminCore {
+  on<K extends keyof AdminCoreEvents>(event: K, listener: (...args: AdminCoreEvents[K]) => void): unknown;
+  off<K extends keyof AdminCoreEvents>(event: K, listener: (...args: AdminCoreEvents[K]) => void): unknown;
+  sessions(): AdminSessionView[];
+  /** Proper teardown (LCP Terminate-Request with `reason`, then Call-Disconnect-Notify); false if no such session. */
+  disconnect(sessionId: string, reason: string): boolean;
+  readonly users: AdminUserDirectory;
+  settings(): AdminSettingsView;
+  health(): AdminHealth;
+  /** Present once RADIUS is wired; the panel shows "RADIUS: not configured" without it. */
+  radiusServers?(): RadiusServerState[];
+}

@@ -1,0 +1,52 @@
+// The panel's own SQLite file (dataDir/admin.db), apart from the user store: admin accounts,
+// login sessions, API tokens and the events journal. The CLI opens it too (`portico admin passwd`).
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type AdminDb = Database.Database;
+
+export function openAdminDatabase(dataDir: string): AdminDb {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = new Database(join(dataDir, 'admin.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 2000');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS admin_accounts (
+      name TEXT PRIMARY KEY COLLATE NOCASE,
+      password_hash TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      password_changed_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS login_sessions (
+      id_hash BLOB PRIMARY KEY,
+      account TEXT NOT NULL REFERENCES admin_accounts(name) ON DELETE CASCADE,
+      csrf TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      last_seen INTEGER NOT NULL,
+      client TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS api_tokens (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      token_hash BLOB NOT NULL UNIQUE,
+      scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+      created_at INTEGER NOT NULL,
+      created_by TEXT NOT NULL,
+      last_used INTEGER
+    );
+    CREATE TABLE IF NOT EXISTS events (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at INTEGER NOT NULL,
+      type TEXT NOT NULL,
+      user TEXT,
+      peer TEXT,
+      address TEXT,
+      message TEXT NOT NULL,
+      detail TEXT
+    );
+    CREATE INDEX IF NOT EXISTS events_at ON events(at);
+  `);
+  db.pragma('foreign_keys = ON');
+  return db;
+}

@@ -1,0 +1,197 @@
+// RADIUS accounting of the NAS (RFC 2866, RFC 2869 §2.1, radius.md §6): Accounting-On when we start
+// and Accounting-Off when we stop; per session Start when the network phase is up, Interim-Update
+// every Acct-Interim-Interval, Stop with the cause, the counters and the session time. Records go
+// into the AccountingQueue, which delivers them in order and keeps them until acknowledged.
+import type { EventEmitter } from 'node:events';
+import {
+  AcctStatusType,
+  AcctTerminateCause,
+  addressAttribute,
+  Attr,
+  integerAttribute,
+  stringAttribute,
+  textAttribute,
+  timeAttribute,
+} from '../../radius/Dictionary.js';
+import type { RadiusAttribute } from '../../radius/RadiusPacket.js';
+import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../PptpServer.js';
+import type { TerminateCause } from '../Session.js';
+import { callAttributes, nasIdentityAttributes, type NasIdentity } from '../radius/NasAttributes.js';
+
+/** What the accountant watches: PptpServer, or a fake in tests. */
+export type SessionEventSource = Pick<EventEmitter<PptpServerEvents>, 'on' | 'off'> & {
+  findSessions(selector: SessionSelector): SessionSummary[];
+};
+
+/** The part of AccountingQueue the accountant uses. */
+export interface AccountingSink {
+  enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], createdAt?: number): void;
+}
+
+export interface AccountantLog {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  debug(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface AccountantOptions {
+  server: SessionEventSource;
+  queue: AccountingSink;
+  nas: NasIdentity;
+  /** Our listen address (Called-Station-Id). */
+  local: string;
+  /** Interim-Update period in seconds when the Access-Accept named none; 0 = no Interim-Updates. */
+  interimInterval: number;
+  /** Acct-Authentic for every session (RADIUS or Local), or undefined when it depends (radius-then-local). */
+  authentic?: number;
+  log: AccountantLog;
+  now?: () => number;
+}
+
+/** RFC 2866 §5.10 values for our TerminateCause (radius.md §6 mapping). */
+export const TERMINATE_CAUSE: Record<TerminateCause, number> = {
+  'user-request': AcctTerminateCause.UserRequest,
+  'lost-carrier': AcctTerminateCause.LostCarrier,
+  'idle-timeout': AcctTerminateCause.IdleTimeout,
+  'session-timeout': AcctTerminateCause.SessionTimeout,
+  'admin-reset': AcctTerminateCause.AdminReset,
+  'nas-request': AcctTerminateCause.NasRequest,
+  'nas-error': AcctTerminateCause.NasError,
+  'auth-failed': AcctTerminateCause.UserError,
+};
+
+const TWO_32 = 2 ** 32;
+
+interface Tracked {
+  summary: SessionSummary;
+  timer: NodeJS.Timeout | null;
+}
+
+export class Accountant {
+  private readonly sessions = new Map<string, Tracked>();
+  private readonly now: () => number;
+  /** Acct-Session-Id of the NAS's own On/Off records: unique per start. */
+  private readonly nasSessionId: string;
+  private running = false;
+
+  constructor(private readonly options: AccountantOptions) {
+    this.now = options.now ?? Date.now;
+    this.nasSessionId = `nas-${this.now().toString(16)}`;
+  }
+
+  /** Accounting-On (RFC 2866 §5.1: the NAS starts; sessions the server thinks are open are not), then follow sessions. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.options.server.on('session-up', this.onUp);
+    this.options.server.on('session-down', this.onDown);
+    this.enqueue(this.nasSessionId, AcctStatusType.AccountingOn, this.nasRecord(AcctStatusType.AccountingOn));
+    this.options.log.info({ interimInterval: this.options.interimInterval || undefined }, 'RADIUS accounting started (Accounting-On queued)');
+  }
+
+  /**
+   * Stop for every session still open (the server is going away; cause NAS-Request as in
+   * PptpServer.stop), then Accounting-Off. The queue keeps whatever it cannot deliver now.
+   */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.options.server.off('session-up', this.onUp);
+    this.options.server.off('session-down', this.onDown);
+    const at = this.now();
+    for (const [sessionId, t] of this.sessions) {
+      if (t.timer) clearInterval(t.timer);
+      const live = this.options.server.findSessions({ sessionId })[0] ?? t.summary;
+      this.enqueueStop({ ...live, reason: 'server stopping', cause: 'nas-request', endedAt: at });
+    }
+    this.sessions.clear();
+    this.enqueue(this.nasSessionId, AcctStatusType.AccountingOff, this.nasRecord(AcctStatusType.AccountingOff));
+    this.options.log.info({}, 'RADIUS accounting stopped (Accounting-Off queued)');
+  }
+
+  /** Sessions with a Start sent and no Stop yet. */
+  get openSessions(): number {
+    return this.sessions.size;
+  }
+
+  private readonly onUp = (s: SessionSummary): void => {
+    if (this.sessions.has(s.sessionId)) return;
+    const interval = s.interimInterval ?? this.options.interimInterval;
+    const tracked: Tracked = { summary: s, timer: null };
+    this.sessions.set(s.sessionId, tracked);
+    this.enqueue(s.sessionId, AcctStatusType.Start, this.sessionRecord(AcctStatusType.Start, s));
+    if (interval > 0) {
+      tracked.timer = setInterval(() => this.interim(s.sessionId), interval * 1000);
+      tracked.timer.unref();
+    }
+    this.options.log.debug({ sessionId: s.sessionId, user: s.user, interimInterval: interval || undefined }, 'Accounting Start queued');
+  };
+
+  private readonly onDown = (s: SessionEnded): void => {
+    const t = this.sessions.get(s.sessionId);
+    if (!t) return; // never came up: no Start was sent, so no Stop either
+    if (t.timer) clearInterval(t.timer);
+    this.sessions.delete(s.sessionId);
+    this.enqueueStop(s);
+  };
+
+  private interim(sessionId: string): void {
+    const t = this.sessions.get(sessionId);
+    if (!t) return;
+    const live = this.options.server.findSessions({ sessionId })[0];
+    if (!live) return; // ending: the Stop follows
+    t.summary = live;
+    this.enqueue(sessionId, AcctStatusType.InterimUpdate, this.sessionRecord(AcctStatusType.InterimUpdate, live, this.now()));
+  }
+
+  private enqueueStop(s: SessionEnded): void {
+    const attributes = this.sessionRecord(AcctStatusType.Stop, s, s.endedAt);
+    attributes.push(integerAttribute(Attr.AcctTerminateCause, TERMINATE_CAUSE[s.cause] ?? AcctTerminateCause.NasError));
+    this.enqueue(s.sessionId, AcctStatusType.Stop, attributes, s.endedAt);
+    this.options.log.debug({ sessionId: s.sessionId, user: s.user, cause: s.cause }, 'Accounting Stop queued');
+  }
+
+  private enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], at = this.now()): void {
+    try {
+      this.options.queue.enqueue(sessionId, statusType, attributes, at);
+    } catch (e) {
+      // Only an unencodable record (a bug) or a closed queue gets here; the session itself goes on.
+      this.options.log.warn({ sessionId, statusType, err: e instanceof Error ? e.message : String(e) }, 'accounting record could not be queued');
+    }
+  }
+
+  private nasRecord(statusType: number): RadiusAttribute[] {
+    return [
+      integerAttribute(Attr.AcctStatusType, statusType),
+      textAttribute(Attr.AcctSessionId, this.nasSessionId),
+      ...nasIdentityAttributes(this.options.nas),
+      timeAttribute(Attr.EventTimestamp, Math.floor(this.now() / 1000)),
+    ];
+  }
+
+  /**
+   * Start / Interim-Update / Stop body (radius.md §6 "typical content"). Counters are the user's view:
+   * input = octets received from the client (rx), output = sent to it (tx); Gigawords carry the 2^32 wraps.
+   */
+  private sessionRecord(statusType: number, s: SessionSummary, at = this.now()): RadiusAttribute[] {
+    const out: RadiusAttribute[] = [integerAttribute(Attr.AcctStatusType, statusType)];
+    if (s.user) out.push(textAttribute(Attr.UserName, s.user));
+    out.push(...callAttributes(this.options.nas, { sessionId: s.sessionId, callId: s.callId, peer: s.peer, local: this.options.local }));
+    if (s.address) out.push(addressAttribute(Attr.FramedIpAddress, s.address));
+    for (const c of s.classes) if (c.length > 0) out.push(stringAttribute(Attr.Class, c)); // RFC 2865 §5.25: unmodified
+    if (this.options.authentic !== undefined) out.push(integerAttribute(Attr.AcctAuthentic, this.options.authentic));
+    out.push(timeAttribute(Attr.EventTimestamp, Math.floor(at / 1000)));
+    if (statusType === AcctStatusType.Start) return out;
+    const c = s.counters;
+    out.push(
+      integerAttribute(Attr.AcctSessionTime, s.upAt === null ? 0 : Math.max(0, Math.round((at - s.upAt) / 1000))),
+      integerAttribute(Attr.AcctInputOctets, c.rxBytes % TWO_32),
+      integerAttribute(Attr.AcctOutputOctets, c.txBytes % TWO_32),
+      integerAttribute(Attr.AcctInputGigawords, Math.floor(c.rxBytes / TWO_32)),
+      integerAttribute(Attr.AcctOutputGigawords, Math.floor(c.txBytes / TWO_32)),
+      integerAttribute(Attr.AcctInputPackets, c.rxPackets % TWO_32),
+      integerAttribute(Attr.AcctOutputPackets, c.txPackets % TWO_32),
+    );
+    return out;
+  }
+}

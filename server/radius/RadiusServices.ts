@@ -1,0 +1,159 @@
+// Everything RADIUS, built from the configuration in one place for main.ts: the client (failover,
+// dead-time, BlastRADIUS policy), the user backend per auth.backend, accounting (queue + accountant)
+// and the Dynamic Authorization server (RFC 5176).
+import type { Logger } from 'pino';
+import type { PorticoConfig } from '../../config/PorticoConfig.js';
+import type { ExtendedAuthenticator } from '../../ppp/Authenticator.js';
+import { DasServer } from '../../radius/DasServer.js';
+import { AcctAuthentic } from '../../radius/Dictionary.js';
+import { RadiusClient } from '../../radius/RadiusClient.js';
+import { Accountant } from '../accounting/Accountant.js';
+import { AccountingQueue, accountingQueueFile } from '../accounting/AccountingQueue.js';
+import { FallbackAuthenticator } from '../auth/FallbackAuthenticator.js';
+import { RadiusAuthenticator } from '../auth/RadiusAuthenticator.js';
+import type { PptpServer } from '../PptpServer.js';
+import { DynamicAuthorization } from './DynamicAuthorization.js';
+import type { NasIdentity } from './NasAttributes.js';
+
+/** How long stopping waits for queued accounting (Stops, Accounting-Off) to be acknowledged. */
+const STOP_DRAIN_MS = 1500;
+
+/** Configuration choices that weaken RADIUS security, in words for the log and the panel. */
+export function radiusSecurityWarnings(config: PorticoConfig): string[] {
+  const warnings: string[] = [];
+  if (config.radius.servers.length > 0 && !config.radius.requireMessageAuthenticator) {
+    warnings.push(
+      'radius.requireMessageAuthenticator is false: Access-Accept/Reject without a Message-Authenticator are trusted, ' +
+        'so anyone on the path to the RADIUS server can forge an Accept (BlastRADIUS, CVE-2024-3596). ' +
+        'Make the RADIUS server sign its replies and set it back to true.',
+    );
+  }
+  return warnings;
+}
+
+export class RadiusServices {
+  /** The user backend to hand to PptpServer, or null when auth.backend is local. */
+  readonly authenticator: ExtendedAuthenticator | null;
+  private readonly client: RadiusClient | null;
+  private readonly queue: AccountingQueue | null;
+  private readonly nas: NasIdentity;
+  private accountant: Accountant | null = null;
+  private das: DasServer | null = null;
+  private stopped = false;
+
+  private constructor(
+    private readonly config: PorticoConfig,
+    local: ExtendedAuthenticator,
+    private readonly log: Logger,
+  ) {
+    const r = config.radius;
+    const nas: NasIdentity = { nasIdentifier: r.nasIdentifier, ...(r.nasIpAddress ? { nasIpAddress: r.nasIpAddress } : {}) };
+    this.nas = nas;
+    for (const w of radiusSecurityWarnings(config)) log.warn({ security: 'BlastRADIUS' }, w);
+    this.client =
+      r.servers.length === 0
+        ? null
+        : new RadiusClient({
+            servers: r.servers.map((s) => ({ address: s.address, authPort: s.authPort, acctPort: s.acctPort, secret: s.secret })),
+            timeoutMs: Math.round(r.timeout * 1000),
+            tries: r.tries,
+            deadTimeSec: r.deadTime,
+            requireMessageAuthenticator: r.requireMessageAuthenticator,
+            nasIdentifier: r.nasIdentifier,
+            log: log.child({ layer: 'radius' }),
+          });
+    const backend = config.auth.backend;
+    if (this.client && backend !== 'local') {
+      const authLog = log.child({ layer: 'radius-auth' });
+      const radius = new RadiusAuthenticator({
+        client: this.client,
+        nas,
+        mppe: { required: config.mppe.required, keyLengths: config.mppe.keyLengths },
+        onUnavailable: backend === 'radius-then-local' ? 'throw' : 'reject',
+        log: authLog,
+      });
+      this.authenticator = backend === 'radius-then-local' ? new FallbackAuthenticator(radius, local, authLog) : radius;
+    } else {
+      this.authenticator = null;
+    }
+    this.queue =
+      this.client && r.accounting
+        ? new AccountingQueue({
+            file: accountingQueueFile(config.dataDir),
+            transport: this.client,
+            log: log.child({ layer: 'accounting' }),
+            maxBackoffMs: r.accountingRetryMax * 1000,
+          })
+        : null;
+    log.info(
+      {
+        backend,
+        servers: r.servers.map((s) => `${s.address}:${s.authPort}/${s.acctPort}`),
+        requireMessageAuthenticator: r.requireMessageAuthenticator,
+        accounting: this.queue !== null,
+        das: r.das ? `${r.das.listen}:${r.das.port}` : undefined,
+      },
+      'RADIUS configured',
+    );
+  }
+
+  /** Null when the configuration uses no RADIUS at all (no servers, no Dynamic Authorization). */
+  static create(config: PorticoConfig, deps: { local: ExtendedAuthenticator; log: Logger }): RadiusServices | null {
+    if (config.radius.servers.length === 0 && !config.radius.das) return null;
+    return new RadiusServices(config, deps.local, deps.log);
+  }
+
+  /** Accounting-On and session accounting, then the Disconnect/CoA listener; call before server.listen(). */
+  async attach(server: PptpServer): Promise<void> {
+    const r = this.config.radius;
+    if (this.queue) {
+      const backend = this.config.auth.backend;
+      this.accountant = new Accountant({
+        server,
+        queue: this.queue,
+        nas: this.nas,
+        local: this.config.listen,
+        interimInterval: r.interimInterval,
+        ...(backend === 'radius' ? { authentic: AcctAuthentic.Radius } : backend === 'local' ? { authentic: AcctAuthentic.Local } : {}),
+        log: this.log.child({ layer: 'accounting' }),
+      });
+      if (r.interimInterval > 0 && r.interimInterval < 60) {
+        this.log.warn({ interimInterval: r.interimInterval }, 'radius.interimInterval below 60 s (RFC 2869 §5.16 minimum for servers)');
+      }
+      this.accountant.start();
+      this.queue.start();
+    }
+    if (r.das) {
+      const clients = r.das.clients ?? [...new Set(r.servers.map((s) => s.address))];
+      if (clients.length === 0) {
+        this.log.warn({}, 'radius.das is set but no client may send to it (no radius.das.clients, no radius.servers)');
+      }
+      const dynamic = new DynamicAuthorization({ server, log: this.log.child({ layer: 'das' }) });
+      this.das = new DasServer({
+        clients: clients.map((address) => ({ address, secret: r.das!.secret })),
+        handler: dynamic.handler,
+        bindAddress: r.das.listen,
+        port: r.das.port,
+        ...(r.nasIpAddress ? { nasIpAddress: r.nasIpAddress } : {}),
+        nasIdentifier: r.nasIdentifier,
+        log: this.log.child({ layer: 'das' }),
+      });
+      const bound = await this.das.listen();
+      this.log.info({ listen: `${bound.address}:${bound.port}`, clients }, 'accepting RADIUS Disconnect/CoA requests');
+    }
+  }
+
+  /** After PptpServer.stop(): Stops for what is left and Accounting-Off, a short wait for them, then close. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.das?.close();
+    this.accountant?.stop();
+    if (this.queue) {
+      const delivered = await this.queue.drain(STOP_DRAIN_MS);
+      if (!delivered) this.log.warn({ pending: this.queue.size }, 'accounting not all acknowledged before stopping: the rest is sent at the next start');
+    }
+    this.client?.close();
+    await this.queue?.close();
+  }
+}

@@ -1,0 +1,127 @@
+// An AdminCore with no PPTP behind it: sessions and users are plain values the test sets, events
+// are emitted by hand, and every disconnect is recorded.
+import { EventEmitter } from 'node:events';
+import {
+  UserFieldError,
+  type AdminCore,
+  type AdminCoreEvents,
+  type AdminHealth,
+  type AdminSessionView,
+  type AdminSettingsView,
+  type AdminUser,
+  type NewUser,
+  type RadiusServerState,
+  type UserChanges,
+} from '../../admin/AdminCore.js';
+
+export function fakeSession(over: Partial<AdminSessionView> = {}): AdminSessionView {
+  return {
+    sessionId: '18f00000000-0001',
+    callId: 1,
+    peerCallId: 4321,
+    peer: '198.18.0.10',
+    user: 'alice',
+    address: '198.18.100.10',
+    authMethod: 'MS-CHAPv2',
+    mppe: 'MPPE-128 stateless',
+    startedAt: Date.now() - 60_000,
+    upAt: Date.now() - 59_000,
+    sessionTimeout: null,
+    idleTimeout: null,
+    rxBytes: 1000,
+    rxPackets: 10,
+    txBytes: 2000,
+    txPackets: 20,
+    ...over,
+  };
+}
+
+export function fakeSettings(over: Partial<AdminSettingsView> = {}): AdminSettingsView {
+  return {
+    listen: '0.0.0.0',
+    port: 1723,
+    serverName: 'portico',
+    tun: { name: 'pptp0', address: '10.99.0.1', mtu: 1400 },
+    pool: { start: '10.99.0.10', end: '10.99.0.250' },
+    dns: ['10.99.0.53'],
+    wins: [],
+    auth: { backend: 'local', protocols: ['mschapv2'] },
+    mppe: { required: true, keyLengths: [128], mode: 'prefer-stateless' },
+    ppp: { lcpEchoInterval: 30, lcpEchoFailure: 4, mru: null },
+    pptp: { echoInterval: 60, maxCalls: 10000 },
+    radius: { servers: [], requireMessageAuthenticator: true, timeout: 3, tries: 3, das: null },
+    admin: { listen: '127.0.0.1:8080', tls: false, metricsUsernames: false },
+    ...over,
+  };
+}
+
+const NAME = /^[^\s\\/:]{1,64}$/;
+
+export class FakeAdminCore extends EventEmitter<AdminCoreEvents> implements AdminCore {
+  live: AdminSessionView[] = [];
+  readonly disconnects: Array<{ sessionId: string; reason: string }> = [];
+  readonly userMap = new Map<string, AdminUser & { password: string }>();
+  settingsView = fakeSettings();
+  radiusServers?: () => RadiusServerState[];
+
+  sessions(): AdminSessionView[] {
+    return this.live.map((s) => ({ ...s }));
+  }
+
+  disconnect(sessionId: string, reason: string): boolean {
+    const s = this.live.find((x) => x.sessionId === sessionId);
+    if (!s) return false;
+    this.disconnects.push({ sessionId, reason });
+    return true;
+  }
+
+  readonly users = {
+    list: (): AdminUser[] => [...this.userMap.values()].map(({ password: _p, ...u }) => u).sort((a, b) => a.name.localeCompare(b.name)),
+    get: (name: string): AdminUser | null => this.users.list().find((u) => u.name.toLowerCase() === name.toLowerCase()) ?? null,
+    add: (u: NewUser): AdminUser => {
+      if (!NAME.test(u.name)) throw new UserFieldError('name', '1-64 characters, no spaces, slashes, backslashes or colons');
+      if (this.userMap.has(u.name.toLowerCase())) throw new UserFieldError('name', `user ${u.name} already exists`, 409);
+      this.checkAddress(u.name, u.staticAddress ?? null);
+      this.userMap.set(u.name.toLowerCase(), {
+        name: u.name,
+        password: u.password,
+        staticAddress: u.staticAddress ?? null,
+        enabled: u.enabled ?? true,
+        createdAt: '2025-01-01T00:00:00Z',
+        sessionTimeout: u.sessionTimeout ?? null,
+        idleTimeout: u.idleTimeout ?? null,
+      });
+      return this.users.get(u.name)!;
+    },
+    update: (name: string, c: UserChanges): AdminUser => {
+      const u = this.userMap.get(name.toLowerCase());
+      if (!u) throw new UserFieldError('name', `no user ${name}`, 404);
+      if (c.staticAddress !== undefined) this.checkAddress(u.name, c.staticAddress);
+      Object.assign(u, Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)));
+      return this.users.get(name)!;
+    },
+    delete: (name: string): void => {
+      if (!this.userMap.delete(name.toLowerCase())) throw new UserFieldError('name', `no user ${name}`, 404);
+    },
+  };
+
+  settings(): AdminSettingsView {
+    return this.settingsView;
+  }
+
+  health(): AdminHealth {
+    return {
+      startedAt: Date.now() - 3_600_000,
+      sessions: this.live.length,
+      pool: { size: 241, used: this.live.length },
+      dataPlane: { greMalformed: 0, greUnknownCall: 2 },
+      memory: { rssBytes: 80 << 20, heapUsedBytes: 20 << 20 },
+    };
+  }
+
+  private checkAddress(name: string, address: string | null): void {
+    if (address === null) return;
+    const owner = [...this.userMap.values()].find((u) => u.staticAddress === address && u.name !== name);
+    if (owner) throw new UserFieldError('staticAddress', `static address ${address} already belongs to ${owner.name}`, 409);
+  }
+}

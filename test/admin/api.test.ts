@@ -1,0 +1,586 @@
+// The console's HTTP contract through fastify's inject, over a fake AdminCore: who may do what
+// (login, cookie, CSRF, tokens, rate limit), what the forms get back, and what is published.
+import { spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runAdminCommand } from '../../admin/AdminCli.js';
+import { AdminAccounts } from '../../admin/AdminAccounts.js';
+import type { AdminConfig } from '../../admin/AdminContext.js';
+import { openAdminDatabase } from '../../admin/AdminDatabase.js';
+import { createAdminServer, type AdminServer } from '../../admin/AdminServer.js';
+import { createPptpAdminCore } from '../../admin/PptpCoreAdapter.js';
+import { StaticAssets } from '../../admin/StaticAssets.js';
+import { validateConfig } from '../../config/PorticoConfig.js';
+import type { DataPlane } from '../../server/DataPlane.js';
+import type { PptpServer } from '../../server/PptpServer.js';
+import { UserStore } from '../../server/users/UserStore.js';
+import { FakeAdminCore, fakeSession, fakeSettings } from './FakeAdminCore.js';
+
+/** A front end of three files, so that these tests do not depend on the build. */
+function testAssets(): StaticAssets {
+  const root = mkdtempSync(join(tmpdir(), 'portico-ui-'));
+  mkdirSync(join(root, 'admin-ui'));
+  mkdirSync(join(root, 'dist', 'admin-ui', 'pages'), { recursive: true });
+  writeFileSync(join(root, 'admin-ui', 'index.html'), '<title>login page</title>');
+  writeFileSync(join(root, 'admin-ui', 'app.html'), '<title>app page</title>');
+  writeFileSync(join(root, 'admin-ui', 'style.css'), 'body{}');
+  writeFileSync(join(root, 'dist', 'admin-ui', 'login.js'), '/* login */');
+  writeFileSync(join(root, 'dist', 'admin-ui', 'app.js'), '/* app */');
+  writeFileSync(join(root, 'dist', 'admin-ui', 'pages', 'UsersPage.js'), '/* users */');
+  return new StaticAssets(root);
+}
+
+interface Harness {
+  server: AdminServer;
+  core: FakeAdminCore;
+  logLines: string[];
+  password: string;
+  clock: { t: number };
+  dir: string;
+  inject: AdminServer['app']['inject'];
+}
+
+const open: Harness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.server.close();
+});
+
+async function harness(options: { admin?: Partial<AdminConfig['admin']>; dir?: string; core?: FakeAdminCore } = {}): Promise<Harness> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'portico-admin-'));
+  const logLines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
+  const core = options.core ?? new FakeAdminCore();
+  const clock = { t: 1_800_000_000_000 };
+  const config: AdminConfig = { dataDir: dir, admin: { listen: '127.0.0.1:8080', enabled: true, metricsUsernames: false, ...options.admin } };
+  const server = await createAdminServer(core, config, log, { now: () => clock.t, processMetrics: false, assets: testAssets(), sampleIntervalMs: 20 });
+  const created = logLines.map((l) => JSON.parse(l) as { msg: string }).find((l) => l.msg.startsWith('created console account'));
+  const password = created?.msg.match(/with password (\S+) /)?.[1] ?? '';
+  const h: Harness = { server, core, logLines, password, clock, dir, inject: server.app.inject.bind(server.app) };
+  open.push(h);
+  return h;
+}
+
+const COOKIE = 'portico_session';
+
+async function login(h: Harness, password = h.password, remoteAddress = '127.0.0.1') {
+  const res = await h.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password }, remoteAddress });
+  expect(res.statusCode, res.body).toBe(200);
+  const cookie = res.cookies.find((c) => c.name === COOKIE)!;
+  return { cookie: `${COOKIE}=${cookie.value}`, csrf: (res.json() as { csrf: string }).csrf, setCookie: res.headers['set-cookie'] as string };
+}
+
+describe('access', () => {
+  it('first start creates admin with a random password logged once, saying it is the only secret logged', async () => {
+    const h = await harness();
+    expect(h.password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    const line = h.logLines.find((l) => l.includes(h.password))!;
+    expect(line).toMatch(/only secret Portico ever writes to its log/);
+    expect(h.logLines.filter((l) => l.includes(h.password))).toHaveLength(1);
+    await h.server.close();
+    open.splice(open.indexOf(h), 1);
+    const again = await harness({ dir: h.dir });
+    expect(again.password).toBe('');
+    expect(again.logLines.join('\n')).not.toMatch(/password/);
+    await login(again, h.password); // the same account, same password
+  });
+
+  it('GET / is the login page; without a login every other page and module redirects to it', async () => {
+    const h = await harness();
+    const root = await h.inject({ url: '/' });
+    expect(root.statusCode).toBe(200);
+    expect(root.body).toContain('login page');
+    expect(root.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(root.headers['x-frame-options']).toBe('DENY');
+    for (const url of ['/sessions', '/users', '/events', '/settings', '/account', '/assets/app.js', '/assets/pages/UsersPage.js', '/nope', '/assets/../package.json']) {
+      const res = await h.inject({ url });
+      expect([url, res.statusCode, res.headers.location]).toEqual([url, 302, '/']);
+      expect(res.body).not.toContain('app page');
+    }
+    // The login page's own stylesheet and script are all that loads without a login.
+    expect((await h.inject({ url: '/assets/style.css' })).statusCode).toBe(200);
+    expect((await h.inject({ url: '/assets/login.js' })).body).toBe('/* login */');
+    // Logged in: the pages and modules are there, and / moves on to the sessions.
+    const { cookie } = await login(h);
+    expect((await h.inject({ url: '/users', headers: { cookie } })).body).toContain('app page');
+    expect((await h.inject({ url: '/assets/pages/UsersPage.js', headers: { cookie } })).headers['content-type']).toMatch(/javascript/);
+    expect((await h.inject({ url: '/', headers: { cookie } })).headers.location).toBe('/sessions');
+    expect((await h.inject({ url: '/assets/../package.json', headers: { cookie } })).statusCode).toBe(404);
+  });
+
+  it('every /api route of the OpenAPI document, /metrics and unknown /api paths answer 401 without a login', async () => {
+    const h = await harness();
+    const { cookie } = await login(h);
+    const doc = (await h.inject({ url: '/api/openapi.json', headers: { cookie } })).json() as { paths: Record<string, Record<string, unknown>> };
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => [m.toUpperCase(), path] as const));
+    expect(operations.length).toBeGreaterThanOrEqual(18);
+    let checked = 0;
+    for (const [method, path] of operations) {
+      if (method === 'POST' && path === '/api/login') continue;
+      const url = path.replace(/\{[^}]+\}/g, 'x');
+      const res = await h.inject({ method: method as 'GET', url, ...(method === 'GET' || method === 'DELETE' ? {} : { payload: {} }) });
+      expect([method, url, res.statusCode]).toEqual([method, url, 401]);
+      checked++;
+    }
+    expect(checked).toBe(operations.length - 1);
+    for (const url of ['/api/nope', '/api/users/x/y', '/metrics']) expect((await h.inject({ url })).statusCode).toBe(401);
+    // A forged or expired cookie is no login either.
+    expect((await h.inject({ url: '/api/sessions', headers: { cookie: `${COOKIE}=forged` } })).statusCode).toBe(401);
+    expect((await h.inject({ url: '/api/nope', headers: { cookie } })).statusCode).toBe(404);
+  });
+
+  it('the session cookie is HttpOnly, SameSite=Strict, Path=/, not Secure without TLS; logout ends it', async () => {
+    const h = await harness();
+    const { cookie, csrf, setCookie } = await login(h);
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    expect(setCookie).toMatch(/Path=\//);
+    expect(setCookie).not.toMatch(/Secure/);
+    expect((await h.inject({ url: '/api/me', headers: { cookie } })).json()).toEqual({ account: 'admin', kind: 'session', csrf });
+    expect((await h.inject({ method: 'POST', url: '/api/logout', headers: { cookie } })).statusCode).toBe(403); // CSRF applies to logout too
+    expect((await h.inject({ method: 'POST', url: '/api/logout', headers: { cookie, 'x-csrf-token': csrf } })).statusCode).toBe(204);
+    expect((await h.inject({ url: '/api/me', headers: { cookie } })).statusCode).toBe(401);
+  });
+
+  it('under TLS the cookie is __Host-portico and Secure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-tls-'));
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=portico', '-days', '1', '-keyout', key, '-out', cert]);
+    expect(r.status, String(r.stderr)).toBe(0);
+    const h = await harness({ admin: { listen: '198.18.0.1:8443', tls: { cert, key } } });
+    const res = await h.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password: h.password } });
+    const set = res.headers['set-cookie'] as string;
+    expect(set).toMatch(/^__Host-portico=/);
+    expect(set).toMatch(/; Secure/);
+    expect(set).toMatch(/HttpOnly/);
+  });
+});
+
+describe('CSRF', () => {
+  it('a change with the cookie needs the session CSRF token and a same-origin Origin', async () => {
+    const h = await harness();
+    const { cookie, csrf } = await login(h);
+    const add = (headers: Record<string, string>, name: string) =>
+      h.inject({ method: 'POST', url: '/api/users', headers: { cookie, host: 'localhost:8080', ...headers }, payload: { name, password: 'pw-123' } });
+    expect((await add({}, 'u1')).statusCode).toBe(403);
+    expect((await add({ 'x-csrf-token': 'x'.repeat(csrf.length) }, 'u1')).statusCode).toBe(403);
+    expect((await add({ 'x-csrf-token': csrf, origin: 'http://evil.example' }, 'u1')).statusCode).toBe(403);
+    expect(h.core.userMap.size).toBe(0);
+    expect((await add({ 'x-csrf-token': csrf, origin: 'http://localhost:8080' }, 'u1')).statusCode).toBe(201);
+    expect((await add({ 'x-csrf-token': csrf }, 'u2')).statusCode).toBe(201);
+    // Login itself: only from this origin, and only as JSON (a cross-site form can post text/plain).
+    const crossLogin = await h.inject({ method: 'POST', url: '/api/login', headers: { host: 'localhost:8080', origin: 'http://evil.example' }, payload: { username: 'admin', password: h.password } });
+    expect(crossLogin.statusCode).toBe(403);
+    const formLogin = await h.inject({ method: 'POST', url: '/api/login', headers: { 'content-type': 'text/plain' }, payload: JSON.stringify({ username: 'admin', password: h.password }) });
+    expect(formLogin.statusCode).toBe(415);
+    // Another login's token is not this one's.
+    const other = await login(h);
+    expect((await add({ 'x-csrf-token': other.csrf }, 'u3')).statusCode).toBe(403);
+    // Disconnect and delete are changes too.
+    h.core.live = [fakeSession()];
+    expect((await h.inject({ method: 'POST', url: `/api/sessions/${h.core.live[0]!.sessionId}/disconnect`, headers: { cookie } })).statusCode).toBe(403);
+    expect((await h.inject({ method: 'DELETE', url: '/api/users/u1', headers: { cookie } })).statusCode).toBe(403);
+    expect(h.core.disconnects).toHaveLength(0);
+    expect([...h.core.userMap.keys()]).toEqual(['u1', 'u2']);
+  });
+});
+
+describe('users', () => {
+  it('validation errors name the field at fault', async () => {
+    const h = await harness();
+    const { cookie, csrf } = await login(h);
+    const headers = { cookie, 'x-csrf-token': csrf };
+    const post = async (payload: Record<string, unknown>) => {
+      const res = await h.inject({ method: 'POST', url: '/api/users', headers, payload });
+      return { status: res.statusCode, fields: (res.json() as { fields?: Record<string, string> }).fields ?? {} };
+    };
+    expect(await post({ password: 'x' })).toEqual({ status: 400, fields: { name: 'required' } });
+    expect(await post({ name: 'ann' })).toEqual({ status: 400, fields: { password: 'required' } });
+    expect(await post({ name: '  ', password: 'x' })).toMatchObject({ status: 400, fields: { name: 'required' } });
+    expect(await post({ name: 'ann', password: 'x', staticAddress: '10.1.2' })).toMatchObject({ status: 400, fields: { staticAddress: '"10.1.2" is not an IPv4 address' } });
+    expect(await post({ name: 'ann', password: 'x', sessionTimeout: -5 })).toMatchObject({ status: 400, fields: { sessionTimeout: expect.stringMatching(/>= 0/) } });
+    expect(await post({ name: 'ann', password: 'x', idleTimeout: 'soon' })).toMatchObject({ status: 400, fields: { idleTimeout: expect.stringMatching(/integer/) } });
+    expect(await post({ name: 'ann', password: 'x', role: 'root' })).toMatchObject({ status: 400, fields: { role: 'unknown field' } });
+    expect(await post({ name: 'bad name', password: 'x' })).toMatchObject({ status: 400, fields: { name: expect.stringMatching(/no spaces/) } });
+    expect(await post({ name: 'ann', password: 'pw', staticAddress: '198.18.100.7', sessionTimeout: 3600 })).toMatchObject({ status: 201 });
+    expect(await post({ name: 'ANN', password: 'pw' })).toMatchObject({ status: 409, fields: { name: 'user ANN already exists' } });
+    expect(await post({ name: 'bob', password: 'pw', staticAddress: '198.18.100.7' })).toMatchObject({ status: 409, fields: { staticAddress: expect.stringMatching(/belongs to ann/) } });
+    expect(h.core.users.list().map((u) => u.name)).toEqual(['ann']);
+  });
+
+  it('list with search, edit, delete', async () => {
+    const h = await harness();
+    const { cookie, csrf } = await login(h);
+    const headers = { cookie, 'x-csrf-token': csrf };
+    for (const name of ['alice', 'albert', 'bob']) await h.inject({ method: 'POST', url: '/api/users', headers, payload: { name, password: 'pw' } });
+    h.core.live = [fakeSession({ user: 'alice' })];
+    const list = (await h.inject({ url: '/api/users?q=AL', headers: { cookie } })).json() as { users: Array<{ name: string; online: number }> };
+    expect(list.users.map((u) => [u.name, u.online])).toEqual([
+      ['albert', 0],
+      ['alice', 1],
+    ]);
+    const patched = await h.inject({ method: 'PATCH', url: '/api/users/bob', headers, payload: { enabled: false, idleTimeout: 600, staticAddress: '' } });
+    expect(patched.json()).toMatchObject({ name: 'bob', enabled: false, idleTimeout: 600, staticAddress: null });
+    expect((await h.inject({ method: 'PATCH', url: '/api/users/bob', headers, payload: {} })).statusCode).toBe(400);
+    expect((await h.inject({ method: 'PATCH', url: '/api/users/nobody', headers, payload: { enabled: true } })).statusCode).toBe(404);
+    expect((await h.inject({ method: 'DELETE', url: '/api/users/bob', headers })).statusCode).toBe(204);
+    expect((await h.inject({ url: '/api/users/bob', headers: { cookie } })).statusCode).toBe(404);
+    const journal = (await h.inject({ url: '/api/events?type=admin&q=bob', headers: { cookie } })).json() as { events: Array<{ message: string }> };
+    expect(journal.events.map((e) => e.message)).toEqual(['admin: deleted user bob', 'admin: changed enabled, idleTimeout, staticAddress of bob', 'admin: added user bob']);
+  });
+});
+
+describe('login rate limit', () => {
+  it('5 failures from one address: 429 with Retry-After, even for the right password; other addresses unaffected; the window passes', async () => {
+    const h = await harness();
+    const attempt = (password: string, remoteAddress = '192.0.2.7') => h.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password }, remoteAddress });
+    for (let i = 0; i < 5; i++) {
+      const res = await attempt('wrong-password');
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toEqual({ error: 'Wrong user name or password.' });
+    }
+    const limited = await attempt(h.password);
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBe(900);
+    expect((limited.json() as { error: string }).error).toBe('Too many failed logins. Try again in 15 min.');
+    expect((await attempt(h.password, '192.0.2.8')).statusCode).toBe(200);
+    h.clock.t += 15 * 60 * 1000 + 1;
+    expect((await attempt(h.password)).statusCode).toBe(200);
+    const refused = h.logLines.filter((l) => l.includes('too many failures'));
+    expect(refused).toHaveLength(1);
+    expect(h.logLines.join('\n')).not.toContain('wrong-password');
+  });
+
+  it('a burst of parallel guesses counts each guess from its start: no more than 5 are checked', async () => {
+    const h = await harness();
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => h.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password: `guess-${i}` }, remoteAddress: '192.0.2.50' })),
+    );
+    const codes = burst.map((r) => r.statusCode).sort();
+    expect(codes).toEqual([...Array(5).fill(401), ...Array(7).fill(429)]);
+  });
+
+  it('20 failures against one account from many addresses lock that account name', async () => {
+    const h = await harness();
+    for (let i = 0; i < 20; i++) {
+      await h.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password: 'guess' }, remoteAddress: `192.0.2.${i + 1}` });
+    }
+    const res = await h.inject({ method: 'POST', url: '/api/login', payload: { username: 'ADMIN', password: h.password }, remoteAddress: '203.0.113.9' });
+    expect(res.statusCode).toBe(429);
+  });
+});
+
+describe('API tokens', () => {
+  it('read tokens GET only, write tokens change without CSRF, tokens cannot manage tokens, revoked tokens are refused', async () => {
+    const h = await harness();
+    const { cookie, csrf } = await login(h);
+    const make = async (scope: string) => {
+      const res = await h.inject({ method: 'POST', url: '/api/tokens', headers: { cookie, 'x-csrf-token': csrf }, payload: { name: `${scope}-bot`, scope } });
+      expect(res.statusCode).toBe(201);
+      return res.json() as { token: string; info: { id: string } };
+    };
+    const read = await make('read');
+    const write = await make('write');
+    expect(read.token).toMatch(/^ptk_[A-Za-z0-9_-]{43}$/);
+    const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+    expect((await h.inject({ url: '/api/sessions', headers: bearer(read.token) })).statusCode).toBe(200);
+    expect((await h.inject({ url: '/metrics', headers: bearer(read.token) })).statusCode).toBe(200);
+    expect((await h.inject({ method: 'POST', url: '/api/users', headers: bearer(read.token), payload: { name: 'x', password: 'y' } })).statusCode).toBe(403);
+    expect((await h.inject({ method: 'POST', url: '/api/users', headers: bearer(write.token), payload: { name: 'x', password: 'y' } })).statusCode).toBe(201);
+    expect((await h.inject({ url: '/api/tokens', headers: bearer(write.token) })).statusCode).toBe(403);
+    expect((await h.inject({ method: 'POST', url: '/api/tokens', headers: bearer(write.token), payload: { name: 'n', scope: 'write' } })).statusCode).toBe(403);
+    expect((await h.inject({ url: '/api/me', headers: bearer(read.token) })).json()).toEqual({ account: 'token:read-bot', kind: 'token', scope: 'read' });
+    const listed = (await h.inject({ url: '/api/tokens', headers: { cookie } })).json() as { tokens: Array<Record<string, unknown>> };
+    expect(listed.tokens.map((t) => t.name)).toEqual(['read-bot', 'write-bot']);
+    expect(JSON.stringify(listed)).not.toContain(read.token);
+    expect((await h.inject({ method: 'DELETE', url: `/api/tokens/${read.info.id}`, headers: { cookie, 'x-csrf-token': csrf } })).statusCode).toBe(204);
+    expect((await h.inject({ url: '/api/sessions', headers: bearer(read.token) })).statusCode).toBe(401);
+    expect((await h.inject({ url: '/api/sessions', headers: bearer(`${write.token}x`) })).statusCode).toBe(401);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('describes every /api route with its body schema, and every path it names is routed', async () => {
+    const h = await harness();
+    const { cookie } = await login(h);
+    const res = await h.inject({ url: '/api/openapi.json', headers: { cookie } });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json() as {
+      openapi: string;
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { required?: string[] } }> }; responses: Record<string, unknown>; security?: unknown[] }>>;
+      components: { securitySchemes: Record<string, unknown> };
+    };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['session', 'token']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/audit',
+      '/api/events',
+      '/api/health',
+      '/api/login',
+      '/api/logout',
+      '/api/me',
+      '/api/me/password',
+      '/api/openapi.json',
+      '/api/sessions',
+      '/api/sessions/stream',
+      '/api/sessions/{id}/disconnect',
+      '/api/sessions/{id}/history',
+      '/api/settings',
+      '/api/tokens',
+      '/api/tokens/{id}',
+      '/api/users',
+      '/api/users/{name}',
+      '/metrics',
+    ]);
+    expect(doc.paths['/api/users']!.post!.requestBody!.content['application/json']!.schema.required).toEqual(['name', 'password']);
+    expect(Object.keys(doc.paths['/api/users']!.post!.responses)).toEqual(['201', '400', '401', '403', '409']);
+    expect(doc.paths['/api/login']!.post!.security).toEqual([]);
+    expect(Object.keys(doc.paths['/api/users/{name}']!).sort()).toEqual(['delete', 'get', 'patch']);
+  });
+});
+
+describe('sessions, events, metrics, settings', () => {
+  it('lists live sessions with rates, keeps a history, and Disconnect reaches the core with the reason', async () => {
+    const h = await harness();
+    const { cookie, csrf } = await login(h);
+    const s = fakeSession();
+    h.core.live = [s];
+    await new Promise((r) => setTimeout(r, 60));
+    h.clock.t += 1000;
+    s.rxBytes += 125_000; // 1 Mbit in the next second
+    await new Promise((r) => setTimeout(r, 40));
+    const snap = (await h.inject({ url: '/api/sessions', headers: { cookie } })).json() as { sessions: Array<{ sessionId: string; rxRate: number; txRate: number }> };
+    expect(snap.sessions).toHaveLength(1);
+    expect(snap.sessions[0]).toMatchObject({ sessionId: s.sessionId, user: 'alice', callId: 1, peerCallId: 4321, rxRate: 1_000_000, txRate: 0 });
+    const history = (await h.inject({ url: `/api/sessions/${s.sessionId}/history`, headers: { cookie } })).json() as { samples: Array<{ rxRate: number }> };
+    expect(history.samples.some((x) => x.rxRate === 1_000_000)).toBe(true);
+    expect((await h.inject({ url: '/api/sessions/none/history', headers: { cookie } })).statusCode).toBe(404);
+    const res = await h.inject({ method: 'POST', url: `/api/sessions/${s.sessionId}/disconnect`, headers: { cookie, 'x-csrf-token': csrf } });
+    expect(res.statusCode).toBe(202);
+    expect(h.core.disconnects).toEqual([{ sessionId: s.sessionId, reason: 'disconnected by administrator' }]);
+    expect((await h.inject({ method: 'POST', url: '/api/sessions/none/disconnect', headers: { cookie, 'x-csrf-token': csrf } })).statusCode).toBe(404);
+  });
+
+  it('journals logins, refused logins with their reason and disconnects, searchable', async () => {
+    const h = await harness();
+    const { cookie } = await login(h);
+    const s = fakeSession({ user: 'carol', address: '198.18.100.33' });
+    h.core.emit('session-up', s);
+    h.core.emit('auth-failure', { user: 'mallory', peer: '203.0.113.66', reason: 'E=691: wrong password', at: h.clock.t });
+    h.core.emit('session-down', { ...s, reason: 'disconnected by administrator', cause: 'admin-reset', endedAt: h.clock.t, rxBytes: 5000 });
+    const get = async (query: string) =>
+      ((await h.inject({ url: `/api/events?${query}`, headers: { cookie } })).json() as { events: Array<{ type: string; user: string; message: string; detail: Record<string, unknown> }> }).events;
+    expect((await get('type=auth-failure')).map((e) => [e.user, e.message])).toEqual([['mallory', 'login of mallory from 203.0.113.66 refused: E=691: wrong password']]);
+    expect((await get('q=carol')).map((e) => e.type)).toEqual(['disconnect', 'login']);
+    expect((await get('q=198.18.100.33&type=disconnect'))[0]!.detail).toMatchObject({ cause: 'admin-reset', rxBytes: 5000 });
+    expect(await get('q=nobody-like-this')).toEqual([]);
+    expect(await get('q=%25')).toEqual([]); // LIKE wildcards are literal
+    expect((await h.inject({ url: '/api/events?type=bogus', headers: { cookie } })).statusCode).toBe(400);
+  });
+
+  it('metrics: sessions, setups, failures by reason, traffic; user names only when enabled', async () => {
+    const h = await harness();
+    const { cookie } = await login(h);
+    h.core.live = [fakeSession({ rxBytes: 300, txBytes: 700, rxPackets: 3, txPackets: 7 })];
+    h.core.emit('session-up', h.core.live[0]!);
+    h.core.emit('auth-failure', { user: 'x', peer: '203.0.113.1', reason: 'E=691: wrong password', at: 0 });
+    h.core.emit('auth-failure', { user: 'y', peer: '203.0.113.1', reason: 'E=691: wrong password', at: 0 });
+    h.core.emit('session-down', { ...fakeSession({ sessionId: 'gone', rxBytes: 1000, txBytes: 2000, rxPackets: 10, txPackets: 20 }), reason: 'peer', cause: 'user-request', endedAt: 0 });
+    const text = (await h.inject({ url: '/metrics', headers: { cookie } })).body;
+    expect(text).toMatch(/^portico_sessions 1$/m);
+    expect(text).toMatch(/^portico_session_setups_total 1$/m);
+    expect(text).toMatch(/^portico_session_failures_total\{reason="wrong password"\} 2$/m);
+    expect(text).toMatch(/^portico_session_ends_total\{cause="user-request"\} 1$/m);
+    expect(text).toMatch(/^portico_traffic_bytes_total\{direction="in"\} 1300$/m);
+    expect(text).toMatch(/^portico_traffic_bytes_total\{direction="out"\} 2700$/m);
+    expect(text).toMatch(/^portico_traffic_packets_total\{direction="out"\} 27$/m);
+    expect(text).toMatch(/^portico_dataplane_drops_total\{reason="greUnknownCall"\} 2$/m);
+    expect(text).not.toMatch(/alice/);
+    expect(text).not.toMatch(/portico_radius/);
+
+    const named = await harness({ admin: { metricsUsernames: true } });
+    named.core.live = [fakeSession()];
+    named.core.radiusServers = () => [{ server: '127.0.0.1:1812', role: 'auth', state: 'up', lastRttMs: 4 }];
+    const c2 = await login(named);
+    const text2 = (await named.inject({ url: '/metrics', headers: { cookie: c2.cookie } })).body;
+    expect(text2).toMatch(/^portico_user_sessions\{user="alice"\} 1$/m);
+    // Registered at start only when the core has the hook: this one got it afterwards.
+    expect(text2).not.toMatch(/portico_radius_rtt_seconds\{/);
+  });
+
+  it('RADIUS round-trip time and state are exported when the core reports them', async () => {
+    const core = new FakeAdminCore();
+    core.radiusServers = () => [
+      { server: '127.0.0.1:1812', role: 'auth', state: 'up', lastRttMs: 4 },
+      { server: '127.0.0.2:1812', role: 'auth', state: 'dead', lastRttMs: null },
+    ];
+    const h = await harness({ core });
+    const { cookie } = await login(h);
+    const text = (await h.inject({ url: '/metrics', headers: { cookie } })).body;
+    expect(text).toMatch(/^portico_radius_rtt_seconds\{server="127.0.0.1:1812",role="auth"\} 0.004$/m);
+    expect(text).toMatch(/^portico_radius_server_up\{server="127.0.0.2:1812",role="auth"\} 0$/m);
+    const health = (await h.inject({ url: '/api/health', headers: { cookie } })).json() as { radius: { configured: boolean; servers: unknown[] } };
+    expect(health.radius).toMatchObject({ configured: true, servers: [{ state: 'up' }, { state: 'dead' }] });
+  });
+
+  it('settings carry no secrets; the audit names every weak setting and always states what PPTP cannot protect', async () => {
+    const h = await harness();
+    const { cookie } = await login(h);
+    const get = async () => (await h.inject({ url: '/api/settings', headers: { cookie } })).json() as { audit: { ok: boolean; findings: Array<{ setting: string; severity: string }>; limitations: string[] } };
+    const strong = await get();
+    expect(strong.audit.ok).toBe(true);
+    expect(strong.audit.findings).toEqual([]);
+    expect(strong.audit.limitations.join(' ')).toMatch(/MS-CHAPv2 falls to an offline attack/);
+    expect((await h.inject({ url: '/api/health', headers: { cookie } })).json()).toMatchObject({ radius: { configured: false, servers: [] } });
+
+    h.core.settingsView = fakeSettings({
+      auth: { backend: 'radius', protocols: ['mschapv2', 'mschap', 'chap', 'pap'] },
+      mppe: { required: false, keyLengths: [40, 56, 128], mode: 'prefer-stateless' },
+      admin: { listen: '198.18.0.1:8080', tls: false, metricsUsernames: false },
+      radius: { servers: [{ address: '127.0.0.1', authPort: 1812, acctPort: 1813, shortSecret: true }], requireMessageAuthenticator: false, timeout: 3, tries: 3, das: null },
+    });
+    const weak = await get();
+    expect(weak.audit.ok).toBe(false);
+    expect(weak.audit.findings.map((f) => f.setting)).toEqual([
+      'auth.protocols',
+      'auth.protocols',
+      'auth.protocols',
+      'mppe.required',
+      'mppe.keyLengths',
+      'admin.listen',
+      'radius.requireMessageAuthenticator',
+      'radius.servers',
+    ]);
+    expect(weak.audit.limitations).toEqual(strong.audit.limitations);
+  });
+
+  it('the live view streams snapshots as server-sent events', async () => {
+    const h = await harness();
+    const { cookie } = await login(h);
+    h.core.live = [fakeSession()];
+    const address = await h.server.app.listen({ host: '127.0.0.1', port: 0 });
+    const url = new URL('/api/sessions/stream', address);
+    const first = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+      const req = httpRequest(url, { headers: { cookie } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => {
+          body += d.toString();
+          const at = body.indexOf('event: snapshot');
+          if (at >= 0 && body.includes('\n\n', at)) {
+            resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body });
+            req.destroy();
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(first.status).toBe(200);
+    expect(first.type).toMatch(/^text\/event-stream/);
+    const data = JSON.parse(first.body.split('event: snapshot\ndata: ')[1]!.split('\n')[0]!) as { sessions: Array<{ user: string }> };
+    expect(data.sessions.map((s) => s.user)).toEqual(['alice']);
+  });
+});
+
+describe('console accounts', () => {
+  it('password change: wrong current is a field error; afterwards every login of the account ends', async () => {
+    const h = await harness();
+    const a = await login(h);
+    const b = await login(h);
+    const change = (current: string, password: string) =>
+      h.inject({ method: 'POST', url: '/api/me/password', headers: { cookie: a.cookie, 'x-csrf-token': a.csrf }, payload: { current, password } });
+    expect((await change('nope', 'a-new-password')).json()).toEqual({ error: 'The current password is wrong.', fields: { current: 'wrong password' } });
+    expect((await change(h.password, 'short')).json()).toMatchObject({ fields: { password: 'at least 10 characters' } });
+    expect((await change(h.password, 'a-new-password')).statusCode).toBe(204);
+    expect((await h.inject({ url: '/api/me', headers: { cookie: b.cookie } })).statusCode).toBe(401);
+    await login(h, 'a-new-password');
+  });
+
+  it('`portico admin passwd` resets the password (random when none is given) and ends the logins', async () => {
+    const h = await harness();
+    const { cookie } = await login(h);
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+    try {
+      expect(await runAdminCommand({ dataDir: h.dir, admin: { listen: '127.0.0.1:8080', enabled: true, metricsUsernames: false } }, 'passwd', undefined, undefined)).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const generated = out.join('').match(/New password: (\S+)/)![1]!;
+    expect(out.join('')).toMatch(/password of console account admin changed; its logins have ended/);
+    expect((await h.inject({ url: '/api/me', headers: { cookie } })).statusCode).toBe(401);
+    await login(h, generated);
+    const db = openAdminDatabase(h.dir);
+    expect(await new AdminAccounts(db).verify('admin', generated)).toBe('admin');
+    expect(JSON.stringify(db.prepare('SELECT * FROM admin_accounts').all())).toMatch(/"password_hash":"scrypt\$32768\$8\$1\$/);
+    db.close();
+  });
+});
+
+describe('PptpCoreAdapter over a real UserStore', () => {
+  it('maps store refusals to fields, applies per-user limits to new and live sessions, ends sessions of disabled users', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-adapter-'));
+    const users = new UserStore(dir);
+    const calls: string[] = [];
+    const live = [{ ...fakeSummary('dave', 7) }];
+    const server = Object.assign(new EventEmitter(), {
+      listSessions: () => live,
+      findSessions: (sel: { user?: string; callId?: number; sessionId?: string }) =>
+        live.filter((s) => (sel.user === undefined || s.user === sel.user) && (sel.callId === undefined || s.callId === sel.callId) && (sel.sessionId === undefined || s.sessionId === sel.sessionId)),
+      setLimits: (callId: number, l: object) => (calls.push(`limits ${callId} ${JSON.stringify(l)}`), true),
+      disconnect: (callId: number, reason: string, cause: string) => (calls.push(`disconnect ${callId} ${reason} ${cause}`), true),
+    });
+    const config = validateConfig({ tun: { address: '198.18.100.1' }, pool: { start: '198.18.100.10', end: '198.18.100.200' } });
+    const core = createPptpAdminCore({
+      server: server as unknown as PptpServer,
+      dataPlane: { counters: { greMalformed: 1 } } as unknown as DataPlane,
+      users,
+      config,
+      log: pino({ level: 'silent' }),
+    });
+    expect(core.users.add({ name: 'dave', password: 'pw', staticAddress: '198.18.100.50', sessionTimeout: 3600 })).toMatchObject({ staticAddress: '198.18.100.50', sessionTimeout: 3600, idleTimeout: null, enabled: true });
+    expect(() => core.users.add({ name: 'DAVE', password: 'pw' })).toThrow(expect.objectContaining({ field: 'name', status: 409 }));
+    expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.50' })).toThrow(expect.objectContaining({ field: 'staticAddress', status: 409 }));
+    expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.1' })).toThrow(expect.objectContaining({ field: 'staticAddress' }));
+    expect(() => core.users.add({ name: 'erin', password: 'x'.repeat(257) })).toThrow(expect.objectContaining({ field: 'password' }));
+    expect(core.users.get('erin')).toBeNull();
+
+    server.emit('session-up', live[0]);
+    expect(calls).toEqual(['limits 7 {"sessionTimeout":3600,"idleTimeout":null}']);
+    core.users.update('dave', { idleTimeout: 300 });
+    expect(calls.at(-1)).toBe('limits 7 {"sessionTimeout":3600,"idleTimeout":300}');
+    core.users.update('dave', { enabled: false });
+    expect(calls.at(-1)).toBe('disconnect 7 account disabled admin-reset');
+    expect(core.disconnect(live[0]!.sessionId, 'why')).toBe(true);
+    expect(calls.at(-1)).toBe('disconnect 7 why admin-reset');
+    expect(core.health()).toMatchObject({ sessions: 1, pool: { size: 191, used: 1 }, dataPlane: { greMalformed: 1 } });
+    expect(core.settings().radius.servers).toEqual([]);
+    expect(core.radiusServers).toBeUndefined();
+    users.close();
+  });
+});
+
+function fakeSummary(user: string, callId: number) {
+  return {
+    sessionId: `s-${callId}`,
+    callId,
+    peerCallId: 99,
+    peer: '198.18.0.10',
+    user,
+    address: '198.18.100.50',
+    authMethod: 'MS-CHAPv2',
+    mppe: 'MPPE-128 stateless',
+    startedAt: 0,
+    upAt: 1,
+    sessionTimeout: null,
+    idleTimeout: null,
+    classes: [],
+    interimInterval: null,
+    counters: { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
+  };
+}

@@ -1,0 +1,284 @@
+// AccountingQueue (SQLite outbox: persistence across restarts, strict order, back-off, Acct-Delay-Time)
+// and Accountant (which records PptpServer's session events become).
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AcctStatusType, Attr, integerAttribute, readInteger, readText, textAttribute } from '../../radius/Dictionary.js';
+import { RadiusNoResponseError } from '../../radius/RadiusClient.js';
+import { findAllAttributes, findAttribute, RadiusFormatError, type RadiusAttribute } from '../../radius/RadiusPacket.js';
+import { Accountant, TERMINATE_CAUSE } from '../../server/accounting/Accountant.js';
+import { AccountingQueue, accountingQueueFile, type AccountingTransport } from '../../server/accounting/AccountingQueue.js';
+import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../../server/PptpServer.js';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const noAnswer = () => new RadiusNoResponseError('accounting', [{ server: '127.0.0.1:18131', outcome: 'timeout', detail: '2 tries, no reply' }]);
+
+/** A transport that fails `failures` times, then acknowledges; records what was sent and when. */
+class ScriptedTransport implements AccountingTransport {
+  readonly sent: Array<{ attributes: RadiusAttribute[]; at: number }> = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  constructor(public failures = 0) {}
+  async accounting(attributes: RadiusAttribute[]): Promise<unknown> {
+    this.sent.push({ attributes, at: Date.now() });
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await Promise.resolve();
+    this.inFlight--;
+    if (this.failures > 0) {
+      this.failures--;
+      throw noAnswer();
+    }
+    return {};
+  }
+  /** Acct-Session-Id and status of what was acknowledged: the sends after the last failure of each record. */
+  ids(): string[] {
+    return this.sent.map((s) => `${readText(findAttribute(s.attributes, Attr.AcctSessionId)!)}/${readInteger(findAttribute(s.attributes, Attr.AcctStatusType)!)}`);
+  }
+}
+
+const rec = (session: string, status: number, extra: RadiusAttribute[] = []): RadiusAttribute[] => [
+  integerAttribute(Attr.AcctStatusType, status),
+  textAttribute(Attr.AcctSessionId, session),
+  ...extra,
+];
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'portico-acct-'));
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('AccountingQueue', () => {
+  it('keeps unacknowledged records across a restart and sends them first, oldest first, with Acct-Delay-Time', async () => {
+    const file = accountingQueueFile(join(dir, 'data'));
+    const down = new ScriptedTransport(Number.MAX_SAFE_INTEGER);
+    let now = 1_700_000_000_000;
+    const q1 = new AccountingQueue({ file, transport: down, log: quiet, initialBackoffMs: 60_000, now: () => now });
+    q1.enqueue('s1', AcctStatusType.Start, rec('s1', AcctStatusType.Start), now);
+    q1.enqueue('s1', AcctStatusType.Stop, rec('s1', AcctStatusType.Stop), now + 1000);
+    q1.enqueue('nas', AcctStatusType.AccountingOff, rec('nas', AcctStatusType.AccountingOff), now + 2000);
+    await vi.waitFor(() => expect(down.sent).toHaveLength(1)); // head tried once, then waits 60 s
+    expect(q1.size).toBe(3);
+    await q1.close();
+
+    now += 7_000;
+    const up = new ScriptedTransport();
+    const q2 = new AccountingQueue({ file, transport: up, log: quiet, now: () => now });
+    expect(q2.list().map((r) => [r.sessionId, r.statusType, r.attempts])).toEqual([
+      ['s1', 1, 1],
+      ['s1', 2, 0],
+      ['nas', 8, 0],
+    ]);
+    q2.enqueue('nas2', AcctStatusType.AccountingOn, rec('nas2', AcctStatusType.AccountingOn), now);
+    q2.start();
+    expect(await q2.drain(2000)).toBe(true);
+    expect(up.ids()).toEqual(['s1/1', 's1/2', 'nas/8', 'nas2/7']);
+    const delays = up.sent.map((s) => findAttribute(s.attributes, Attr.AcctDelayTime));
+    expect(delays.map((d) => d && readInteger(d))).toEqual([7, 6, 5, undefined]); // seconds waited; a fresh record has none
+    expect(q2.size).toBe(0);
+    await q2.close();
+  });
+
+  it('one record at a time, in enqueue order across sessions, even while retrying', async () => {
+    const t = new ScriptedTransport(3);
+    const q = new AccountingQueue({ file: ':memory:', transport: t, log: quiet, initialBackoffMs: 5, maxBackoffMs: 10 });
+    q.enqueue('a', AcctStatusType.Start, rec('a', AcctStatusType.Start));
+    q.enqueue('b', AcctStatusType.Start, rec('b', AcctStatusType.Start));
+    q.enqueue('a', AcctStatusType.InterimUpdate, rec('a', AcctStatusType.InterimUpdate));
+    q.enqueue('a', AcctStatusType.Stop, rec('a', AcctStatusType.Stop));
+    q.enqueue('b', AcctStatusType.Stop, rec('b', AcctStatusType.Stop));
+    expect(await q.drain(2000)).toBe(true);
+    expect(t.ids()).toEqual(['a/1', 'a/1', 'a/1', 'a/1', 'b/1', 'a/3', 'a/2', 'b/2']);
+    expect(t.maxInFlight).toBe(1);
+    // retries of the head carry Acct-Delay-Time (a changed attribute: a new request each time, RFC 5080 §2.2.1)
+    expect(t.sent.slice(1, 4).every((s) => findAttribute(s.attributes, Attr.AcctDelayTime) !== undefined)).toBe(true);
+    await q.close();
+  });
+
+  it('backs off exponentially up to the cap after each failed attempt', async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5); // no jitter
+    const t = new ScriptedTransport(6);
+    const q = new AccountingQueue({ file: ':memory:', transport: t, log: quiet, initialBackoffMs: 1000, maxBackoffMs: 5000 });
+    const t0 = Date.now();
+    q.enqueue('a', AcctStatusType.Start, rec('a', AcctStatusType.Start));
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(t.sent.map((s) => s.at - t0)).toEqual([0, 1000, 3000, 7000, 12000, 17000, 22000]);
+    expect(q.size).toBe(0);
+    await q.close();
+  });
+
+  it('a record the codec refuses is refused at enqueue, not stored', async () => {
+    const q = new AccountingQueue({ file: ':memory:', transport: new ScriptedTransport(), log: quiet });
+    expect(() => q.enqueue('x', 1, [{ type: Attr.Class, value: Buffer.alloc(254) }])).toThrow(RadiusFormatError);
+    expect(q.size).toBe(0);
+    await q.close();
+  });
+});
+
+// ---- Accountant -----------------------------------------------------------------------------
+
+class FakeServer extends EventEmitter<PptpServerEvents> {
+  live: SessionSummary[] = [];
+  findSessions(selector: SessionSelector): SessionSummary[] {
+    return this.live.filter((s) => s.sessionId === selector.sessionId);
+  }
+}
+
+class CaptureQueue {
+  readonly records: Array<{ sessionId: string; statusType: number; attributes: RadiusAttribute[]; at?: number }> = [];
+  enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], at?: number): void {
+    this.records.push({ sessionId, statusType, attributes, at });
+  }
+}
+
+function summary(over: Partial<SessionSummary> = {}): SessionSummary {
+  return {
+    sessionId: '18c0ffee-0007',
+    callId: 7,
+    peerCallId: 99,
+    peer: '198.18.0.10',
+    user: 'alice',
+    address: '198.19.0.50',
+    authMethod: 'MS-CHAPv2',
+    mppe: 'MPPE-128 stateless',
+    startedAt: 1_700_000_000_000,
+    upAt: 1_700_000_001_000,
+    sessionTimeout: 3600,
+    idleTimeout: null,
+    classes: [Buffer.from('pptp-class-alice')],
+    interimInterval: null,
+    counters: { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
+    ...over,
+  };
+}
+
+const int = (attrs: RadiusAttribute[], t: number) => {
+  const a = findAttribute(attrs, t);
+  return a && readInteger(a);
+};
+const txt = (attrs: RadiusAttribute[], t: number) => {
+  const a = findAttribute(attrs, t);
+  return a && readText(a);
+};
+
+function accountant(interimInterval = 0) {
+  const server = new FakeServer();
+  const queue = new CaptureQueue();
+  const acct = new Accountant({
+    server,
+    queue,
+    nas: { nasIdentifier: 'portico', nasIpAddress: '192.0.2.1' },
+    local: '198.18.0.1',
+    interimInterval,
+    authentic: 1,
+    log: quiet,
+  });
+  return { server, queue, acct };
+}
+
+describe('Accountant', () => {
+  it('Accounting-On, Start with the session attributes and every Class echoed, Stop with cause, counters, gigawords, session time', () => {
+    const { server, queue, acct } = accountant();
+    acct.start();
+    expect(queue.records[0]!.statusType).toBe(AcctStatusType.AccountingOn);
+    expect(txt(queue.records[0]!.attributes, Attr.NasIdentifier)).toBe('portico');
+    expect(txt(queue.records[0]!.attributes, Attr.AcctSessionId)).toMatch(/^nas-/);
+
+    const up = summary({ classes: [Buffer.from('pptp-class-alice'), Buffer.from([1, 2, 3])] });
+    server.emit('session-up', up);
+    const start = queue.records[1]!;
+    expect(start.statusType).toBe(AcctStatusType.Start);
+    const a = start.attributes;
+    expect(txt(a, Attr.AcctSessionId)).toBe('18c0ffee-0007');
+    expect(txt(a, Attr.UserName)).toBe('alice');
+    expect(int(a, Attr.NasPort)).toBe(7);
+    expect(int(a, Attr.NasPortType)).toBe(5);
+    expect(findAttribute(a, Attr.FramedIpAddress)!.value).toEqual(Buffer.from([198, 19, 0, 50]));
+    expect(txt(a, Attr.CallingStationId)).toBe('198.18.0.10');
+    expect(txt(a, Attr.CalledStationId)).toBe('198.18.0.1');
+    expect(findAllAttributes(a, Attr.Class).map((c) => c.value)).toEqual([Buffer.from('pptp-class-alice'), Buffer.from([1, 2, 3])]);
+    expect(int(a, Attr.AcctAuthentic)).toBe(1);
+    expect(int(a, Attr.EventTimestamp)).toBeGreaterThan(1_600_000_000);
+    expect(int(a, Attr.AcctInputOctets)).toBeUndefined(); // Start carries no counters
+
+    const ended: SessionEnded = {
+      ...up,
+      counters: { ...up.counters, rxBytes: 5 * 2 ** 32 + 123, txBytes: 4567, rxPackets: 10, txPackets: 11 },
+      reason: 'Idle-Timeout of 10 s reached',
+      cause: 'idle-timeout',
+      endedAt: up.upAt! + 42_400,
+    };
+    server.emit('session-down', ended);
+    const stop = queue.records[2]!;
+    expect(stop.statusType).toBe(AcctStatusType.Stop);
+    expect(stop.at).toBe(ended.endedAt);
+    const s = stop.attributes;
+    expect(int(s, Attr.AcctTerminateCause)).toBe(4);
+    expect(int(s, Attr.AcctInputOctets)).toBe(123); // input = from the client (rx)
+    expect(int(s, Attr.AcctInputGigawords)).toBe(5);
+    expect(int(s, Attr.AcctOutputOctets)).toBe(4567);
+    expect(int(s, Attr.AcctOutputGigawords)).toBe(0);
+    expect(int(s, Attr.AcctInputPackets)).toBe(10);
+    expect(int(s, Attr.AcctOutputPackets)).toBe(11);
+    expect(int(s, Attr.AcctSessionTime)).toBe(42);
+    expect(findAllAttributes(s, Attr.Class)).toHaveLength(2);
+    expect(acct.openSessions).toBe(0);
+  });
+
+  it('Interim-Update every Acct-Interim-Interval of the reply (over the configured one) with live counters', async () => {
+    vi.useFakeTimers();
+    const { server, queue, acct } = accountant(300);
+    acct.start();
+    const up = summary({ interimInterval: 60 });
+    server.live = [up];
+    server.emit('session-up', up);
+    server.live = [{ ...up, counters: { ...up.counters, rxBytes: 1000, txBytes: 2000 } }];
+    await vi.advanceTimersByTimeAsync(60_000);
+    server.live = [{ ...up, counters: { ...up.counters, rxBytes: 3000, txBytes: 4000 } }];
+    await vi.advanceTimersByTimeAsync(60_000);
+    const interims = queue.records.filter((r) => r.statusType === AcctStatusType.InterimUpdate);
+    expect(interims.map((r) => [int(r.attributes, Attr.AcctInputOctets), int(r.attributes, Attr.AcctOutputOctets)])).toEqual([
+      [1000, 2000],
+      [3000, 4000],
+    ]);
+    server.emit('session-down', { ...server.live[0]!, reason: 'x', cause: 'user-request', endedAt: Date.now() });
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(queue.records.filter((r) => r.statusType === AcctStatusType.InterimUpdate)).toHaveLength(2); // timer stopped
+    expect(queue.records.at(-1)!.statusType).toBe(AcctStatusType.Stop);
+  });
+
+  it('a session that never came up gets no Stop; stop() closes open sessions (NAS-Request) then Accounting-Off', () => {
+    const { server, queue, acct } = accountant();
+    acct.start();
+    server.emit('session-down', { ...summary({ sessionId: 'never-up', upAt: null }), reason: 'auth', cause: 'auth-failed', endedAt: Date.now() });
+    expect(queue.records).toHaveLength(1);
+    const up = summary();
+    server.emit('session-up', up);
+    acct.stop();
+    expect(queue.records.map((r) => r.statusType)).toEqual([7, 1, 2, 8]);
+    expect(int(queue.records[2]!.attributes, Attr.AcctTerminateCause)).toBe(10);
+    server.emit('session-down', { ...up, reason: 'late', cause: 'nas-request', endedAt: Date.now() });
+    expect(queue.records).toHaveLength(4); // unsubscribed: no second Stop
+  });
+
+  it('maps every TerminateCause to RFC 2866 §5.10', () => {
+    expect(TERMINATE_CAUSE).toEqual({
+      'user-request': 1,
+      'lost-carrier': 2,
+      'idle-timeout': 4,
+      'session-timeout': 5,
+      'admin-reset': 6,
+      'nas-request': 10,
+      'nas-error': 9,
+      'auth-failed': 17,
+    });
+  });
+});

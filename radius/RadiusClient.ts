@@ -165,6 +165,17 @@ type RequestKind = 'access' | 'accounting';
 interface ServerHealth {
   consecutiveTimeouts: number;
   deadUntil: number;
+  /** Request → verified reply of the last answered request, ms. */
+  lastRttMs: number | null;
+}
+
+/** One server port as the client sees it (the admin panel, metrics). */
+export interface RadiusServerHealth {
+  server: string;
+  role: 'auth' | 'acct';
+  state: 'up' | 'dead' | 'unknown';
+  lastRttMs: number | null;
+  consecutiveTimeouts: number;
 }
 
 interface Outstanding {
@@ -253,6 +264,19 @@ export class RadiusClient {
     return this.request('accounting', attributes, opts);
   }
 
+  /** Every configured server port: answered lately (up), inside its dead-time (dead), or not asked yet (unknown). */
+  serverHealth(): RadiusServerHealth[] {
+    const now = Date.now();
+    return this.servers.flatMap((srv) =>
+      (['auth', 'acct'] as const).map((role) => {
+        const port = role === 'auth' ? srv.authPort : srv.acctPort;
+        const h = this.health.get(`${srv.address}:${port}`);
+        const state = h === undefined ? 'unknown' : h.deadUntil > now ? 'dead' : h.lastRttMs !== null ? 'up' : h.consecutiveTimeouts > 0 ? 'dead' : 'unknown';
+        return { server: `${srv.address}:${port}`, role, state, lastRttMs: h?.lastRttMs ?? null, consecutiveTimeouts: h?.consecutiveTimeouts ?? 0 } as RadiusServerHealth;
+      }),
+    );
+  }
+
   /** Whether `address:port` is currently inside its dead-time. */
   isServerDead(address: string, port: number): boolean {
     const h = this.health.get(`${address}:${port}`);
@@ -329,6 +353,7 @@ export class RadiusClient {
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       let sent = 0;
+      const startedAt = Date.now();
       const finish = (result: RadiusReply | RadiusServerAttempt): void => {
         if (timer) clearTimeout(timer);
         cs.outstanding.delete(id);
@@ -345,7 +370,7 @@ export class RadiusClient {
         secret: server.secret,
         requestAuthenticator,
         onReply: (reply) => {
-          this.markAlive(label);
+          this.markAlive(label, Date.now() - startedAt);
           finish(reply);
         },
       };
@@ -457,18 +482,18 @@ export class RadiusClient {
     const key = `${address}:${port}`;
     let h = this.health.get(key);
     if (!h) {
-      h = { consecutiveTimeouts: 0, deadUntil: 0 };
+      h = { consecutiveTimeouts: 0, deadUntil: 0, lastRttMs: null };
       this.health.set(key, h);
     }
     return h;
   }
 
-  private markAlive(label: string): void {
-    const h = this.health.get(label);
-    if (h) {
-      h.consecutiveTimeouts = 0;
-      h.deadUntil = 0;
-    }
+  private markAlive(label: string, rttMs: number): void {
+    const [address, port] = splitLabel(label);
+    const h = this.healthOf(address, port);
+    h.consecutiveTimeouts = 0;
+    h.deadUntil = 0;
+    h.lastRttMs = rttMs;
   }
 
   private markTimeout(label: string): void {

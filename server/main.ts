@@ -47,10 +47,8 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     // The panel reads the core only through this adapter; nothing in the core imports the panel.
     const { createPptpAdminCore } = await import('../admin/PptpCoreAdapter.js');
     const { startAdmin } = await import('../admin/AdminConsole.js');
-    // RADIUS server state for the panel: add `radiusServers: () => ...` (admin/AdminCore.ts RadiusServerState[])
-    // here once RadiusServices exposes it; without it the panel shows "RADIUS: not configured".
     const adminLog = log.child({ layer: 'admin' });
-    const adminCore = createPptpAdminCore({ server, dataPlane, users, config, log: adminLog });
+    const adminCore = createPptpAdminCore({ server, dataPlane, users, config, log: adminLog, ...(radius ? { radiusServers: () => radius.serverStates() } : {}) });
     try {
       stoppers.push(await startAdmin(adminCore, config, adminLog));
     } catch (err) {

@@ -41,6 +41,20 @@ export class RadiusServices {
   private das: DasServer | null = null;
   private stopped = false;
 
+  /** Server state for the panel and metrics; the DAS listener when it runs. */
+  serverStates(): Array<{ server: string; role: 'auth' | 'acct' | 'das'; state: 'up' | 'dead' | 'unknown'; lastRttMs: number | null; detail?: string }> {
+    const states: ReturnType<RadiusServices['serverStates']> = (this.client?.serverHealth() ?? []).map((h) => ({
+      server: h.server,
+      role: h.role,
+      state: h.state,
+      lastRttMs: h.lastRttMs,
+      ...(h.consecutiveTimeouts > 0 ? { detail: `${h.consecutiveTimeouts} unanswered in a row` } : {}),
+    }));
+    const das = this.config.radius.das;
+    if (das) states.push({ server: `${das.listen}:${das.port}`, role: 'das', state: this.das ? 'up' : 'unknown', lastRttMs: null, detail: 'Disconnect/CoA listener' });
+    return states;
+  }
+
   private constructor(
     private readonly config: PorticoConfig,
     local: ExtendedAuthenticator,

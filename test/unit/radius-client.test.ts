@@ -185,6 +185,21 @@ describe('RadiusClient access', () => {
     expect(dead.received).toHaveLength(4);
   });
 
+  it('reports each server port: unknown before use, up with its round-trip time, dead after timeouts', async () => {
+    const dead = await fake();
+    const live = await fake();
+    live.respond = (r) => reply(r, RadiusCode.AccessAccept);
+    const c = client([{ port: dead.port }, { port: live.port }], { tries: 1, timeoutMs: 60, deadTimeSec: 30 });
+    expect(c.serverHealth().map((h) => h.state)).toEqual(['unknown', 'unknown', 'unknown', 'unknown']);
+    await c.access(PAP());
+    const byServer = new Map(c.serverHealth().filter((h) => h.role === 'auth').map((h) => [h.server, h]));
+    expect(byServer.get(`127.0.0.1:${dead.port}`)).toMatchObject({ state: 'dead', lastRttMs: null, consecutiveTimeouts: 1 });
+    const up = byServer.get(`127.0.0.1:${live.port}`)!;
+    expect(up.state).toBe('up');
+    expect(up.lastRttMs).toBeGreaterThanOrEqual(0);
+    expect(up.lastRttMs).toBeLessThan(60);
+  });
+
   it('when every server is dead it still tries them, and the error lists each server and why', async () => {
     const a = await fake();
     const b = await fake();

@@ -187,7 +187,7 @@ export class DataPlane {
         return;
       }
       if (inner === PppProtocol.IPv4) this.toTunnel(s, buf, p, dataLen, out);
-      else s.link.input(inner, Buffer.from(buf.subarray(p, p + dataLen)));
+      else s.deliverControl(inner, Buffer.from(buf.subarray(p, p + dataLen)));
       return;
     }
     if (protocol === PppProtocol.IPv4) {
@@ -198,7 +198,7 @@ export class DataPlane {
       this.toTunnel(s, buf, off, len, out);
       return;
     }
-    s.link.input(protocol, Buffer.from(buf.subarray(off, off + len)));
+    s.deliverControl(protocol, Buffer.from(buf.subarray(off, off + len)));
   }
 
   private toTunnel(s: Session, buf: Buffer, p: number, len: number, out: OutBatch): void {

@@ -353,7 +353,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
     log.info({ serial: info.serial }, 'call accepted');
     // LCP starts once the Outgoing-Call-Reply is on the wire: the client ignores GRE before it.
     setImmediate(() => {
-      if (!s.closed) s.link.start();
+      if (!s.closed) s.startLink();
     });
     return { callId };
   }

@@ -70,6 +70,12 @@ export class Session {
   /** Idle tracking: traffic count at the last sweep and when it last changed. */
   idleMark = { packets: 0, since: Date.now() };
   sessionTimer: NodeJS.Timeout | null = null;
+  /**
+   * Control frames that arrived before the link started. LCP starts one turn after the
+   * Outgoing-Call-Reply is written; a client (pppd) may send its Configure-Request as soon as it
+   * reads that reply, and dropping it would cost a 3 s retransmission.
+   */
+  private early: Array<[number, Buffer]> | null = [];
 
   constructor(
     readonly callId: number,
@@ -80,5 +86,19 @@ export class Session {
     public log: Logger,
   ) {
     this.sessionId = `${Date.now().toString(16)}-${callId.toString(16).padStart(4, '0')}`;
+  }
+
+  /** A PPP control frame for the link (already a private copy). */
+  deliverControl(protocol: number, payload: Buffer): void {
+    if (this.early === null) this.link.input(protocol, payload);
+    else if (this.early.length < 16) this.early.push([protocol, payload]);
+  }
+
+  /** Starts LCP and hands it whatever the peer sent meanwhile. */
+  startLink(): void {
+    const early = this.early ?? [];
+    this.early = null;
+    this.link.start();
+    for (const [protocol, payload] of early) this.link.input(protocol, payload);
   }
 }

@@ -83,6 +83,7 @@ class LinkStub {
   input(protocol: number, payload: Buffer): void {
     this.inputs.push({ protocol, payload });
   }
+  start(): void {}
   sendCcpResetRequest(): void {
     this.resetRequests++;
   }
@@ -207,6 +208,7 @@ function setup(opts: { mppe?: MppeMode | null; up?: boolean; mppeRequired?: bool
   const session = new Session(CALL_ID, PEER_CALL_ID, PEER_ADDR, {} as unknown as ControlConnection, log);
   const link = new LinkStub(opts.framing ?? { acfc: false, pfc: false });
   session.link = link as unknown as PppLink;
+  session.startLink();
   session.mppeRequired = opts.mppeRequired ?? mppe !== null;
   dp.register(session);
   if (opts.up ?? true) {
@@ -669,5 +671,19 @@ describe('stateful MPPE resynchronisation (RFC 3078 §8)', () => {
     h.gre.inject([fromPeer(h.peer.ipPacket(after))]);
     expect(h.tun.written).toEqual([ips[0], after]);
     expect(h.link.resetRequests).toBe(1);
+  });
+});
+
+describe('control frames before the link starts', () => {
+  it('are kept and handed to LCP, in order, when it starts (no 3 s retransmission)', () => {
+    const got: Array<[number, string]> = [];
+    const s = new Session(9, 99, 0xc6120001, {} as never, pino({ level: 'silent' }));
+    s.link = { start: () => got.push([0, 'start']), input: (p: number, b: Buffer) => got.push([p, b.toString('hex')]) } as unknown as PppLink;
+    s.deliverControl(0xc021, Buffer.from('0101000a', 'hex'));
+    s.deliverControl(0x8057, Buffer.from('01', 'hex'));
+    expect(got).toEqual([]);
+    s.startLink();
+    s.deliverControl(0xc021, Buffer.from('0202', 'hex'));
+    expect(got).toEqual([[0, 'start'], [0xc021, '0101000a'], [0x8057, '01'], [0xc021, '0202']]);
   });
 });

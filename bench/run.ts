@@ -1,8 +1,14 @@
 // `npm run bench` runs every benchmark, `npm run bench -- NAME` one of them.
+import { dataplaneBench } from './DataplaneBench.js';
 import { greIoBench } from './GreIoBench.js';
+import { sessionsBench } from './SessionsBench.js';
+import { setupRateBench } from './SetupRateBench.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   'gre-io': greIoBench,
+  'setup-rate': setupRateBench,
+  sessions: sessionsBench,
+  dataplane: dataplaneBench,
 };
 
 const wanted = process.argv.slice(2);

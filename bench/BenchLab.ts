@@ -1,0 +1,194 @@
+// The benches' network: a server namespace and a client namespace joined by a veth pair
+// (198.18.0.1 server, 198.18.0.2 client; RFC 2544 benchmarking addresses only), a data folder with a
+// config and users made with the CLI, and a real `portico serve` pinned to one core.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SERVER_IP = '198.18.0.1';
+export const CLIENT_IP = '198.18.0.2';
+export const BENCH_USER = 'bench';
+export const BENCH_PASSWORD = 'bench-password';
+const DIST = fileURLToPath(new URL('..', import.meta.url)); // dist/
+export const CLI = join(DIST, 'server', 'cli.js');
+export const LOAD_GENERATOR = join(DIST, 'bench', 'client', 'LoadGenerator.js');
+
+function run(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+export interface ServerOptions {
+  lcpEchoInterval?: number;
+  mppeMode?: 'stateless' | 'prefer-stateless' | 'prefer-stateful';
+  logLevel?: string;
+  maxCalls?: number;
+  /** CPU to pin the server to (taskset); undefined = not pinned. */
+  cpu?: number;
+  /** Extra node flags (e.g. --cpu-prof). */
+  nodeFlags?: string[];
+}
+
+export class BenchLab {
+  readonly serverNs: string;
+  readonly clientNs: string;
+  readonly dir: string;
+  readonly configFile: string;
+  server: ChildProcess | null = null;
+  private logFile: string;
+
+  constructor(tag: string) {
+    const id = `${tag}-${process.pid}`;
+    this.serverNs = `portico-bs-${id}`;
+    this.clientNs = `portico-bc-${id}`;
+    this.dir = mkdtempSync(join(tmpdir(), 'portico-bench-'));
+    this.configFile = join(this.dir, 'portico.yaml');
+    this.logFile = join(this.dir, 'server.log');
+  }
+
+  /** Namespaces and veth; safe to call once. An interrupted bench still removes them. */
+  up(): void {
+    const cleanup = () => {
+      this.server?.kill('SIGKILL');
+      spawnSync('ip', ['netns', 'del', this.serverNs]);
+      spawnSync('ip', ['netns', 'del', this.clientNs]);
+      rmSync(this.dir, { recursive: true, force: true });
+      process.exit(130);
+    };
+    process.once('SIGINT', cleanup);
+    process.once('SIGTERM', cleanup);
+    run('ip', ['netns', 'add', this.serverNs]);
+    run('ip', ['netns', 'add', this.clientNs]);
+    const veth = `pb${process.pid % 100000}`;
+    run('ip', ['link', 'add', `${veth}s`, 'netns', this.serverNs, 'type', 'veth', 'peer', 'name', `${veth}c`, 'netns', this.clientNs]);
+    for (const [ns, dev, addr] of [[this.serverNs, `${veth}s`, SERVER_IP], [this.clientNs, `${veth}c`, CLIENT_IP]] as const) {
+      run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      run('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
+      run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+    }
+  }
+
+  writeConfig(o: ServerOptions, pool = { start: '10.100.0.10', end: '10.100.63.250' }): void {
+    const yaml = [
+      `listen: ${SERVER_IP}`,
+      `dataDir: ${this.dir}`,
+      'tun: { name: pbtun0, address: 10.99.0.1, mtu: 1500 }',
+      `pool: { start: ${pool.start}, end: ${pool.end} }`,
+      `mppe: { mode: ${o.mppeMode ?? 'prefer-stateless'} }`,
+      `ppp: { lcpEchoInterval: ${o.lcpEchoInterval ?? 0} }`,
+      `pptp: { maxCalls: ${o.maxCalls ?? 20000} }`,
+      'admin: { enabled: false }',
+      `log: { level: ${o.logLevel ?? 'info'} }`,
+      '',
+    ].join('\n');
+    writeFileSync(this.configFile, yaml);
+    if (!this.userAdded) run(process.execPath, [CLI, 'user', 'add', BENCH_USER, '--password', BENCH_PASSWORD, '--config', this.configFile]);
+    this.userAdded = true;
+  }
+  private userAdded = false;
+
+  /** A command in a namespace, synchronously; returns stdout. */
+  exec(ns: string, args: string[]): string {
+    return run('ip', ['netns', 'exec', ns, ...args]);
+  }
+
+  /** An interface counter (statistics/NAME) in a namespace. */
+  counter(ns: string, dev: string, name: string): number {
+    return Number(this.exec(ns, ['cat', `/sys/class/net/${dev}/statistics/${name}`]).trim());
+  }
+
+  get vethServer(): string {
+    return `pb${process.pid % 100000}s`;
+  }
+
+  /** Starts `portico serve` in the server namespace and waits for its "Portico ready" line. */
+  async startServer(o: ServerOptions): Promise<number> {
+    const fd = openSync(this.logFile, 'w');
+    const pin = o.cpu === undefined ? [] : ['taskset', '-c', String(o.cpu)];
+    this.server = spawn('ip', ['netns', 'exec', this.serverNs, ...pin, process.execPath, ...(o.nodeFlags ?? []), CLI, 'serve', '--config', this.configFile], {
+      stdio: ['ignore', fd, fd],
+      cwd: this.dir,
+    });
+    closeSync(fd);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if (readFileSync(this.logFile, 'utf8').includes('Portico ready')) return this.serverPid();
+      if (this.server.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`server did not start: ${readFileSync(this.logFile, 'utf8').slice(-2000)}`);
+  }
+
+  /** PID of the node process itself (ip netns exec and taskset exec into it: same PID). */
+  serverPid(): number {
+    return this.server!.pid!;
+  }
+
+  /** VmRSS of the server in KiB. */
+  serverRssKiB(): number {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.serverPid()}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  }
+
+  /** utime+stime of the server in seconds. */
+  serverCpuSeconds(): number {
+    return cpuSeconds(this.serverPid());
+  }
+
+  async stopServer(): Promise<void> {
+    const s = this.server;
+    if (!s || s.exitCode !== null) return;
+    const exited = new Promise((r) => s.once('exit', r));
+    s.kill('SIGTERM');
+    const t = setTimeout(() => s.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+    this.server = null;
+  }
+
+  serverLog(): string {
+    return readFileSync(this.logFile, 'utf8');
+  }
+
+  /** Runs a process in the client namespace; stdout lines are parsed as JSON events. */
+  spawnClient(args: string[], cpu?: number): { child: ChildProcess; events: AsyncIterable<Record<string, unknown>> } {
+    const child = this.spawnIn(this.clientNs, args, cpu);
+    return { child, events: jsonLines(child) };
+  }
+
+  /** A process in a namespace, pinned to `cpu` when given; stdin and stdout are pipes. */
+  spawnIn(ns: string, args: string[], cpu?: number): ChildProcess {
+    const pin = cpu === undefined ? [] : ['taskset', '-c', String(cpu)];
+    return spawn('ip', ['netns', 'exec', ns, ...pin, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  }
+
+  async down(): Promise<void> {
+    await this.stopServer();
+    spawnSync('ip', ['netns', 'del', this.serverNs]);
+    spawnSync('ip', ['netns', 'del', this.clientNs]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[11], [12] = utime, stime (fields 14 and 15 of proc(5)), in clock ticks (100/s).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function* jsonLines(child: ChildProcess): AsyncIterable<Record<string, unknown>> {
+  let buf = '';
+  for await (const chunk of child.stdout!) {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.startsWith('{')) yield JSON.parse(line) as Record<string, unknown>;
+    }
+  }
+}

@@ -31,6 +31,7 @@ describe('real Linux PPTP client against Portico', () => {
   it('(a) MS-CHAPv2 + MPPE-128 stateless: address, both DNS, 10/10 pings, iperf3 both ways', async () => {
     capture = tmpPath('a.pcapng');
     const r = await runClient(['--pings', '10', '--iperf', '5', '--capture', capture]);
+    console.log(`(a) ${JSON.stringify({ local_ip: r.local_ip, ping: r.ping, throughput_mbps: r.throughput_mbps, connect_ms: r.connect_ms })}`);
     expect(r.connected, r.log_tail).toBe(true);
     expect(r.auth).toBe('MS-CHAPv2');
     expect(r.mppe).toBe('128-bit stateless');

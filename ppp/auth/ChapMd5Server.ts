@@ -15,7 +15,7 @@ export class ChapMd5Server extends ChapServerBase {
 
   protected verify(response: ChapResponse): Promise<BasicAuthResult> {
     const backend = this.config.authenticator;
-    if (!backend.verifyChapMd5) return Promise.resolve({ ok: false, errorCode: 691, message: 'backend cannot verify CHAP-MD5' });
+    if (!backend.verifyChapMd5) return this.cannotVerify();
     return backend.verifyChapMd5({
       username: response.username,
       identifier: response.identifier,

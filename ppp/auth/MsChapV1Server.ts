@@ -16,7 +16,7 @@ export class MsChapV1Server extends ChapServerBase {
 
   protected verify(response: ChapResponse): Promise<BasicAuthResult> {
     const backend = this.config.authenticator;
-    if (!backend.verifyMsChapV1) return Promise.resolve({ ok: false, errorCode: 691, message: 'backend cannot verify MS-CHAPv1' });
+    if (!backend.verifyMsChapV1) return this.cannotVerify();
     const v = response.value;
     return backend.verifyMsChapV1({
       username: response.username,

@@ -4,10 +4,11 @@
 // Without key material: PAP can only bring up a link whose MPPE is optional.
 
 import type { BasicAuthResult, ExtendedAuthenticator } from '../Authenticator.js';
-import type { Clock, TimerHandle } from '../Clock.js';
-import { encodeControlPacket, parseControlPacket, type ControlPacket } from '../ControlPacket.js';
+import type { Clock } from '../Clock.js';
+import type { ControlPacket } from '../ControlPacket.js';
 import { printableText, type PppLogger } from '../PppLogger.js';
-import type { AuthServer, AuthServerEvents } from './AuthMethod.js';
+import type { AuthServerEvents } from './AuthMethod.js';
+import { AuthExchange, type AuthAnswer } from './AuthExchange.js';
 
 export const PapCode = {
   AuthenticateRequest: 1,
@@ -15,8 +16,15 @@ export const PapCode = {
   AuthenticateNak: 3,
 } as const;
 
-const ACK_MESSAGE = 'Access granted';
-const NAK_MESSAGE = 'Authentication failed';
+/** Ack/Nak data (RFC 1334 §2.2.2): Msg-Length, Message. */
+function papMessage(text: string): Buffer {
+  const message = Buffer.from(text, 'latin1');
+  return Buffer.concat([Buffer.from([message.length]), message]);
+}
+
+const ACK_DATA = papMessage('Access granted');
+/** The peer learns only that it failed; the reason goes to our log. */
+const NAK_DATA = papMessage('Authentication failed');
 
 export class MalformedPapRequestError extends Error {
   override readonly name = 'MalformedPapRequestError';
@@ -48,134 +56,54 @@ export interface PapServerConfig {
 
 export type PapServerState = 'idle' | 'waiting' | 'verifying' | 'succeeded' | 'failed' | 'stopped';
 
-export class PapServer implements AuthServer {
-  private current: PapServerState = 'idle';
-  private timer: TimerHandle | null = null;
-  /** The answer given (Ack or Nak); repeated for every later request. */
-  private decided: { code: number; message: Buffer } | null = null;
+export class PapServer extends AuthExchange<PapRequestFields, BasicAuthResult> {
+  protected readonly protocolName = 'PAP';
+  protected readonly methodName = 'PAP';
+  protected readonly requestCode = PapCode.AuthenticateRequest;
   private readonly requestTimeoutMs: number;
 
-  constructor(private readonly config: PapServerConfig, private readonly events: AuthServerEvents) {
+  constructor(private readonly config: PapServerConfig, events: AuthServerEvents) {
+    super(config, events);
     this.requestTimeoutMs = config.requestTimeoutMs ?? 30_000;
   }
 
   get state(): PapServerState {
-    return this.current;
+    return this.phase;
   }
 
   /** The server sends nothing first (RFC 1334 §2.1): wait for the peer's request. */
   start(): void {
-    if (this.current !== 'idle') return;
-    this.current = 'waiting';
-    this.timer = this.config.clock.setTimeout(() => {
-      this.timer = null;
-      if (this.current !== 'waiting') return;
-      this.current = 'failed';
-      this.events.failed(`no PAP Authenticate-Request within ${this.requestTimeoutMs / 1000} s`, null);
-    }, this.requestTimeoutMs);
+    if (!this.begin()) return;
+    this.armTimer(this.requestTimeoutMs, () => {
+      if (this.phase === 'waiting') this.giveUp(`no PAP Authenticate-Request within ${this.requestTimeoutMs / 1000} s`);
+    });
   }
 
-  stop(): void {
-    this.clearTimer();
-    if (this.current !== 'succeeded' && this.current !== 'failed') this.current = 'stopped';
-  }
-
-  input(payload: Buffer): void {
-    let packet: ControlPacket;
+  /** A malformed request is discarded even after the decision: it gets no answer. */
+  protected admit(packet: ControlPacket): PapRequestFields | null {
     try {
-      packet = parseControlPacket(payload);
-    } catch (err) {
-      this.config.log.debug({ err: (err as Error).message }, 'malformed PAP packet discarded');
-      return;
-    }
-    if (packet.code !== PapCode.AuthenticateRequest) {
-      this.config.log.debug({ code: packet.code }, 'PAP packet ignored');
-      return;
-    }
-    let fields: PapRequestFields;
-    try {
-      fields = parsePapRequest(packet.data);
+      return parsePapRequest(packet.data);
     } catch (err) {
       this.config.log.debug({ err: (err as Error).message }, 'malformed PAP Authenticate-Request discarded');
-      return;
-    }
-    switch (this.current) {
-      case 'waiting':
-        this.verify(packet.identifier, fields);
-        return;
-      case 'succeeded':
-      case 'failed':
-        if (this.decided) this.reply(this.decided.code, packet.identifier, this.decided.message);
-        return;
-      default:
-        return; // verifying: the answer is on its way; idle or stopped: not ours to answer
+      return null;
     }
   }
 
-  private clearTimer(): void {
-    if (this.timer !== null) {
-      this.config.clock.clearTimeout(this.timer);
-      this.timer = null;
-    }
-  }
-
-  private reply(code: number, identifier: number, message: Buffer): void {
-    const data = Buffer.allocUnsafe(1 + message.length);
-    data[0] = message.length;
-    message.copy(data, 1);
-    this.events.send(encodeControlPacket(code, identifier, data));
-  }
-
-  private verify(identifier: number, fields: PapRequestFields): void {
-    this.clearTimer();
-    this.current = 'verifying';
+  protected receive(identifier: number, fields: PapRequestFields): void {
     const username = fields.peerId.toString('utf8');
     this.config.log.debug({ user: printableText(fields.peerId) }, 'PAP Authenticate-Request received');
     // A copy for the backend, wiped once it has answered.
     const password = Buffer.from(fields.password);
     const backend = this.config.authenticator;
-    let verification: Promise<BasicAuthResult>;
-    try {
-      verification = backend.verifyPap
-        ? backend.verifyPap({ username, password })
-        : Promise.resolve({ ok: false, errorCode: 691, message: 'backend cannot verify PAP' });
-    } catch (err) {
-      verification = Promise.reject(err);
-    }
-    verification
-      .then(
-        (result) => this.decide(identifier, username, result),
-        (err: unknown) => {
-          this.config.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'authenticator error');
-          this.decide(identifier, username, { ok: false, errorCode: 691, message: 'Authentication failed' });
-        },
-      )
-      .catch((err: unknown) => {
-        this.config.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'error after PAP decision');
-      })
-      .finally(() => password.fill(0));
+    const ask = () => (backend.verifyPap ? backend.verifyPap({ username, password }) : this.cannotVerify());
+    void this.decideOn(identifier, username, ask).finally(() => password.fill(0));
   }
 
-  private decide(identifier: number, username: string, result: BasicAuthResult): void {
-    if (this.current !== 'verifying') return; // link went away meanwhile
-    if (result.ok) {
-      this.current = 'succeeded';
-      this.decided = { code: PapCode.AuthenticateAck, message: Buffer.from(ACK_MESSAGE, 'latin1') };
-      this.reply(this.decided.code, identifier, this.decided.message);
-      this.events.succeeded({
-        username,
-        ...(result.mppeKeys ? { mppeKeys: result.mppeKeys } : {}),
-        ...(result.staticAddress !== undefined ? { staticAddress: result.staticAddress } : {}),
-        ...(result.authorization ? { authorization: result.authorization } : {}),
-      });
-      return;
-    }
-    const code = Number.isInteger(result.errorCode) && result.errorCode > 0 ? result.errorCode : 691;
-    const text = result.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
-    this.current = 'failed';
-    // The peer learns only that it failed; the reason goes to our log.
-    this.decided = { code: PapCode.AuthenticateNak, message: Buffer.from(NAK_MESSAGE, 'latin1') };
-    this.reply(this.decided.code, identifier, this.decided.message);
-    this.events.failed(`E=${code}: ${text}`, username);
+  protected acceptAnswer(): AuthAnswer {
+    return { code: PapCode.AuthenticateAck, data: ACK_DATA };
+  }
+
+  protected refuseAnswer(): AuthAnswer {
+    return { code: PapCode.AuthenticateNak, data: NAK_DATA };
   }
 }

@@ -1,5 +1,6 @@
 // `npm run bench` runs every benchmark, `npm run bench -- NAME` one of them.
 import { dataplaneBench } from './DataplaneBench.js';
+import { dataplaneCpuBench } from './DataplaneCpuBench.js';
 import { greIoBench } from './GreIoBench.js';
 import { sessionsBench } from './SessionsBench.js';
 import { setupRateBench } from './SetupRateBench.js';
@@ -9,6 +10,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'setup-rate': setupRateBench,
   sessions: sessionsBench,
   dataplane: dataplaneBench,
+  'dataplane-cpu': dataplaneCpuBench,
 };
 
 const wanted = process.argv.slice(2);

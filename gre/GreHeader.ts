@@ -81,14 +81,14 @@ export function parseGreHeader(buf: Buffer, off: number, len: number, out: GreHe
   out.hasAck = hasAck;
   let p = off + GRE_BASE_HEADER_LENGTH;
   if (hasSeq) {
-    out.seq = buf.readUInt32BE(p);
+    out.seq = readU32(buf, p);
     p += 4;
   } else {
     out.seq = 0;
   }
   if (hasAck) {
     // S = 0 puts the ack where the sequence number would be (pptp.md §5.1).
-    out.ack = buf.readUInt32BE(p);
+    out.ack = readU32(buf, p);
     p += 4;
   } else {
     out.ack = 0;
@@ -114,17 +114,36 @@ export function writeGreHeaderBefore(
   const hasSeq = seq >= 0;
   const hasAck = ack >= 0;
   const start = payloadOffset - greHeaderLength(hasSeq, hasAck);
-  if (start < 0) throw new RangeError(`no room for a GRE header before offset ${payloadOffset}`);
+  if (start < 0 || payloadOffset > buf.length) throw new RangeError(`no room for a GRE header before offset ${payloadOffset}`);
+  if (payloadLength < 0 || payloadLength > 0xffff || callId < 0 || callId > 0xffff) {
+    throw new RangeError(`GRE payload length ${payloadLength} or Call ID ${callId} outside 0..65535`);
+  }
+  // Byte stores, not writeUInt16BE/32BE: those re-check their arguments on every call (per data packet here).
   buf[start] = FLAG_K | (hasSeq ? FLAG_S : 0);
   buf[start + 1] = (hasAck ? FLAG_A : 0) | VERSION_1;
-  buf.writeUInt16BE(GRE_PROTOCOL_PPP, start + 2);
-  buf.writeUInt16BE(payloadLength, start + 4);
-  buf.writeUInt16BE(callId, start + 6);
+  buf[start + 2] = GRE_PROTOCOL_PPP >> 8;
+  buf[start + 3] = GRE_PROTOCOL_PPP & 0xff;
+  buf[start + 4] = (payloadLength >> 8) & 0xff;
+  buf[start + 5] = payloadLength & 0xff;
+  buf[start + 6] = (callId >> 8) & 0xff;
+  buf[start + 7] = callId & 0xff;
   let p = start + GRE_BASE_HEADER_LENGTH;
   if (hasSeq) {
-    buf.writeUInt32BE(seq >>> 0, p);
+    writeU32(buf, p, seq);
     p += 4;
   }
-  if (hasAck) buf.writeUInt32BE(ack >>> 0, p);
+  if (hasAck) writeU32(buf, p, ack);
   return start;
+}
+
+/** Big-endian u32 at p (the caller has checked the range). */
+function readU32(buf: Buffer, p: number): number {
+  return ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
+}
+
+function writeU32(buf: Buffer, p: number, v: number): void {
+  buf[p] = v >>> 24;
+  buf[p + 1] = (v >>> 16) & 0xff;
+  buf[p + 2] = (v >>> 8) & 0xff;
+  buf[p + 3] = v & 0xff;
 }

@@ -362,7 +362,7 @@ export class PppLink {
     this.user = result.username;
     this.keys = result.mppeKeys ?? null;
     this.authenticatedWith = method;
-    this.log.info({ user: stripDomain(result.username), method: AUTH_METHOD_LABEL[method] }, 'peer authenticated');
+    this.log.debug({ user: stripDomain(result.username), method: AUTH_METHOD_LABEL[method] }, 'peer authenticated');
     if (!this.planMppe(method)) return;
     this.callHook('authenticated', () => this.hooks.authenticated?.({ username: result.username, authorization: result.authorization }));
     if (this.done) return;
@@ -488,7 +488,7 @@ export class PppLink {
       username: this.user,
       mppe: mppe ? { bits: mppe.bits, stateless: mppe.stateless, keys: this.keys! } : null,
     };
-    this.log.info({ peerAddress, mppe: mppe ? `${mppe.bits}${mppe.stateless ? ' stateless' : ' stateful'}` : 'none' }, 'network phase up');
+    this.log.debug({ peerAddress, mppe: mppe ? `${mppe.bits}${mppe.stateless ? ' stateless' : ' stateful'}` : 'none' }, 'network phase up');
     this.callHook('networkUp', () => this.hooks.networkUp(info));
   }
 
@@ -505,7 +505,7 @@ export class PppLink {
     this.currentPhase = 'dead';
     this.stopAuth();
     this.networkGoneDown(reason);
-    this.log.info({ reason }, 'PPP link finished');
+    this.log.debug({ reason }, 'PPP link finished');
     this.callHook('finished', () => this.hooks.finished(reason));
   }
 }

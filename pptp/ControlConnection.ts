@@ -196,7 +196,7 @@ export class ControlConnection {
   /** TCP closed or reset by the peer: every call on it is gone ([MS-PTPT] §3.1.7.1). */
   transportClosed(): void {
     if (this.stateValue === ControlConnectionState.Closed) return;
-    this.log.info({ peer: this.transport.peerAddress, calls: this.callsById.size }, 'PPTP: control connection closed by peer');
+    this.log.debug({ peer: this.transport.peerAddress, calls: this.callsById.size }, 'PPTP: control connection closed by peer');
     this.enterClosed();
     this.clearAllCalls('transport-closed');
   }
@@ -214,7 +214,7 @@ export class ControlConnection {
     }
     this.forgetCall(callId, info);
     this.sendCallDisconnectNotify(callId, resultCode, statistics);
-    this.log.info({ peer: this.transport.peerAddress, callId, peerCallId: info.peerCallId, resultCode }, 'PPTP: call disconnected by server');
+    this.log.debug({ peer: this.transport.peerAddress, callId, peerCallId: info.peerCallId, resultCode }, 'PPTP: call disconnected by server');
     if (this.callsById.size === 0) this.beginStop(StopReason.None);
   }
 
@@ -255,7 +255,7 @@ export class ControlConnection {
   private onWaitStartRequest(msg: ControlMessage): void {
     switch (msg.type) {
       case ControlMessageType.StartControlConnectionRequest: {
-        this.log.info(
+        this.log.debug(
           { peer: this.transport.peerAddress, version: msg.protocolVersion, hostName: msg.hostName, vendor: msg.vendor, firmware: msg.firmwareRevision },
           'PPTP: Start-Control-Connection-Request',
         );
@@ -306,7 +306,7 @@ export class ControlConnection {
         this.log.debug({ peer: this.transport.peerAddress, callId: msg.peerCallId, sendAccm: msg.sendAccm, recvAccm: msg.recvAccm }, 'PPTP: Set-Link-Info ignored');
         return;
       case ControlMessageType.StopControlConnectionRequest:
-        this.log.info({ peer: this.transport.peerAddress, reason: msg.reason, calls: this.callsById.size }, 'PPTP: Stop-Control-Connection-Request');
+        this.log.debug({ peer: this.transport.peerAddress, reason: msg.reason, calls: this.callsById.size }, 'PPTP: Stop-Control-Connection-Request');
         this.send({ type: ControlMessageType.StopControlConnectionReply, resultCode: 1, errorCode: GeneralError.None });
         this.closeNow('peer-stop');
         return;
@@ -374,7 +374,7 @@ export class ControlConnection {
       this.callsById.set(callId, info);
       this.callIdByPeer.set(msg.callId, callId);
       this.sendOutgoingCallReply(callId, msg.callId, OutgoingCallResult.Connected, GeneralError.None, msg.maxBps);
-      this.log.info({ ...logFields, callId, calls: this.callsById.size }, 'PPTP: call open');
+      this.log.debug({ ...logFields, callId, calls: this.callsById.size }, 'PPTP: call open');
     } else {
       this.log.info({ ...logFields, resultCode: decision.resultCode, errorCode: decision.errorCode }, 'PPTP: call refused');
       this.sendOutgoingCallReply(0, msg.callId, decision.resultCode, decision.errorCode, 0);
@@ -390,7 +390,7 @@ export class ControlConnection {
     const info = this.callsById.get(callId)!;
     this.forgetCall(callId, info);
     this.sendCallDisconnectNotify(callId, CallDisconnectResult.Request, '');
-    this.log.info({ peer: this.transport.peerAddress, callId, peerCallId }, 'PPTP: call cleared by client');
+    this.log.debug({ peer: this.transport.peerAddress, callId, peerCallId }, 'PPTP: call cleared by client');
     this.notifyCleared(callId, 'peer-call-clear-request');
   }
 

@@ -29,6 +29,11 @@ class OutBatch {
   }
 }
 
+/** IPv4 address at p as a host-order u32 (byte math: Buffer.readUInt32BE re-checks its range per call). */
+function readAddress(buf: Buffer, p: number): number {
+  return ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
+}
+
 export interface DataPlaneCounters {
   greMalformed: number;
   greUnknownCall: number;
@@ -207,7 +212,7 @@ export class DataPlane {
       return;
     }
     // Anti-spoofing: an IPv4 header whose source is the session's own address, nothing else.
-    if (len < 20 || buf[p] >> 4 !== 4 || buf.readUInt32BE(p + 12) !== s.address) {
+    if (len < 20 || buf[p] >> 4 !== 4 || readAddress(buf, p + 12) !== s.address) {
       s.counters.rxSpoofed++;
       return;
     }
@@ -230,7 +235,7 @@ export class DataPlane {
         this.counters.tunMalformed++;
         continue;
       }
-      const s = this.byAddress.get(buf.readUInt32BE(off + 16));
+      const s = this.byAddress.get(readAddress(buf, off + 16));
       if (s === undefined || !s.dataReady) {
         this.counters.tunNoSession++;
         continue;

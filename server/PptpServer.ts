@@ -262,13 +262,13 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
     );
     const conn = connection;
     this.connections.set(conn, { peer, log });
-    log.info('control connection opened');
+    log.debug('control connection opened');
     socket.on('data', (chunk) => conn.feed(chunk));
     socket.on('error', (err) => log.debug({ err: err.message }, 'control socket error'));
     socket.on('close', () => {
       this.connections.delete(conn);
       conn.transportClosed();
-      log.info('control connection closed');
+      log.debug('control connection closed');
     });
   }
 
@@ -350,7 +350,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
     });
     this.sessions.set(callId, s);
     this.dataPlane.register(s);
-    log.info({ serial: info.serial }, 'call accepted');
+    log.debug({ serial: info.serial }, 'call accepted');
     // LCP starts once the Outgoing-Call-Reply is on the wire: the client ignores GRE before it.
     setImmediate(() => {
       if (!s.closed) s.startLink();

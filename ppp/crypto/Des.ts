@@ -1,6 +1,8 @@
 // Hand-written because Node 20's OpenSSL 3 offers DES only through the legacy provider.
 // Single-block DES-ECB encryption (FIPS 46-3) as MS-CHAP uses it (RFC 2759 §8.5-8.6, RFC 2433): a handful of
-// blocks per authentication, so this favours clarity (bit arrays driven by the FIPS tables) over speed.
+// blocks per authentication, but one per session setup adds up at hundreds of setups per second: the FIPS tables
+// are compiled at load time into octet-indexed permutation tables and combined S-box/P tables (the classic
+// 32-bit-word DES layout), so a block costs table lookups, not per-bit arrays.
 
 const IP = [
   58, 50, 42, 34, 26, 18, 10, 2, 60, 52, 44, 36, 28, 20, 12, 4, 62, 54, 46, 38, 30, 22, 14, 6, 64, 56, 48, 40, 32,
@@ -46,20 +48,62 @@ const SBOX: readonly (readonly number[])[] = [
    7, 11, 4, 1, 9, 12, 14, 2, 0, 6, 10, 13, 15, 3, 5, 8, 2, 1, 14, 7, 4, 10, 8, 13, 15, 12, 9, 0, 3, 5, 6, 11],
 ];
 
-/** Octets → bits, most significant bit of octet 0 first. */
-function toBits(bytes: Uint8Array, count: number): number[] {
-  const bits = new Array<number>(count);
-  for (let n = 0; n < count; n++) bits[n] = (bytes[n >> 3] >> (7 - (n & 7))) & 1;
-  return bits;
+/**
+ * A FIPS bit permutation compiled to per-octet lookup tables: entry (octet i, value v) holds the
+ * output bits that v's set bits map to, as two 32-bit words (output bits 1-32, 33-64). Applying it
+ * is then 2 table reads and ORs per input octet instead of one step per bit.
+ */
+function compilePermutation(table: readonly number[], inOctets: number): Int32Array {
+  const out = new Int32Array(inOctets * 256 * 2);
+  for (let i = 0; i < inOctets; i++) {
+    for (let v = 0; v < 256; v++) {
+      let hi = 0;
+      let lo = 0;
+      for (let n = 0; n < table.length; n++) {
+        const src = table[n] - 1;
+        if (src >> 3 !== i || ((v >> (7 - (src & 7))) & 1) === 0) continue;
+        if (n < 32) hi |= 1 << (31 - n);
+        else lo |= 1 << (63 - n);
+      }
+      out[(i * 256 + v) * 2] = hi;
+      out[(i * 256 + v) * 2 + 1] = lo;
+    }
+  }
+  return out;
 }
 
-/** FIPS permutation: output bit n = input bit table[n] (tables are 1-based). */
-function permute(bits: readonly number[], table: readonly number[]): number[] {
-  return table.map((pos) => bits[pos - 1]);
-}
+const IP_TABLE = compilePermutation(IP, 8);
+const FP_TABLE = compilePermutation(FP, 8);
+const PC1_TABLE = compilePermutation(PC1, 8);
+const PC2_TABLE = compilePermutation(PC2, 7);
 
-function rotateLeft(bits: number[], n: number): number[] {
-  return bits.slice(n).concat(bits.slice(0, n));
+/** S-box b followed by P, indexed by b * 64 + the 6 input bits: the whole f function bar E and the key XOR. */
+const SP = (() => {
+  const sp = new Int32Array(8 * 64);
+  for (let box = 0; box < 8; box++) {
+    for (let x = 0; x < 64; x++) {
+      const row = ((x >> 4) & 2) | (x & 1);
+      const col = (x >> 1) & 0xf;
+      const s = SBOX[box][row * 16 + col] << (28 - 4 * box);
+      let f = 0;
+      for (let n = 0; n < 32; n++) if ((s >>> (32 - P[n])) & 1) f |= 1 << (31 - n);
+      sp[box * 64 + x] = f;
+    }
+  }
+  return sp;
+})();
+
+// Scratch words for one permutation result; DES runs synchronously, so sharing them is safe.
+let permHi = 0;
+let permLo = 0;
+
+function applyPermutation(t: Int32Array, b0: number, b1: number, b2: number, b3: number, b4: number, b5: number, b6: number, b7: number): void {
+  permHi = t[b0 * 2] | t[(256 + b1) * 2] | t[(512 + b2) * 2] | t[(768 + b3) * 2] | t[(1024 + b4) * 2] | t[(1280 + b5) * 2] | t[(1536 + b6) * 2];
+  permLo = t[b0 * 2 + 1] | t[(256 + b1) * 2 + 1] | t[(512 + b2) * 2 + 1] | t[(768 + b3) * 2 + 1] | t[(1024 + b4) * 2 + 1] | t[(1280 + b5) * 2 + 1] | t[(1536 + b6) * 2 + 1];
+  if (t.length > 7 * 512) {
+    permHi |= t[(1792 + b7) * 2];
+    permLo |= t[(1792 + b7) * 2 + 1];
+  }
 }
 
 /**
@@ -83,40 +127,53 @@ export function expandDesKey(key7: Uint8Array): Buffer {
 /** DES-ECB encryption of one 8-octet block with a 7-octet (56-bit) key, as MS-CHAP's DesEncrypt. */
 export function desEncryptBlock(key7: Uint8Array, block8: Uint8Array): Buffer {
   if (block8.length !== 8) throw new RangeError(`DES block must be 8 octets, got ${block8.length}`);
-  const key = toBits(expandDesKey(key7), 64);
+  const k = expandDesKey(key7);
 
-  // Key schedule (parity bits are dropped by PC1).
-  const cd = permute(key, PC1);
-  let c = cd.slice(0, 28);
-  let d = cd.slice(28);
-  const subkeys: number[][] = [];
-  for (const shift of SHIFTS) {
-    c = rotateLeft(c, shift);
-    d = rotateLeft(d, shift);
-    subkeys.push(permute(c.concat(d), PC2));
+  // Key schedule (parity bits are dropped by PC1): 16 subkeys, each as 8 six-bit groups.
+  applyPermutation(PC1_TABLE, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]);
+  let c = permHi >>> 4;
+  let d = ((permHi & 0xf) << 24) | (permLo >>> 8);
+  const subkeys = new Uint8Array(16 * 8);
+  for (let round = 0; round < 16; round++) {
+    const s = SHIFTS[round];
+    c = ((c << s) | (c >>> (28 - s))) & 0xfffffff;
+    d = ((d << s) | (d >>> (28 - s))) & 0xfffffff;
+    applyPermutation(PC2_TABLE, c >>> 20, (c >>> 12) & 0xff, (c >>> 4) & 0xff, ((c & 0xf) << 4) | (d >>> 24), (d >>> 16) & 0xff, (d >>> 8) & 0xff, d & 0xff, 0);
+    const o = round * 8;
+    subkeys[o] = (permHi >>> 26) & 63;
+    subkeys[o + 1] = (permHi >>> 20) & 63;
+    subkeys[o + 2] = (permHi >>> 14) & 63;
+    subkeys[o + 3] = (permHi >>> 8) & 63;
+    subkeys[o + 4] = (permHi >>> 2) & 63;
+    subkeys[o + 5] = ((permHi & 3) << 4) | (permLo >>> 28);
+    subkeys[o + 6] = (permLo >>> 22) & 63;
+    subkeys[o + 7] = (permLo >>> 16) & 63;
   }
 
-  const ip = permute(toBits(block8, 64), IP);
-  let left = ip.slice(0, 32);
-  let right = ip.slice(32);
-  for (const subkey of subkeys) {
-    const x = permute(right, E).map((bit, n) => bit ^ subkey[n]);
-    const sOut: number[] = [];
-    for (let box = 0; box < 8; box++) {
-      const six = x.slice(6 * box, 6 * box + 6);
-      const row = (six[0] << 1) | six[5];
-      const col = (six[1] << 3) | (six[2] << 2) | (six[3] << 1) | six[4];
-      const v = SBOX[box][row * 16 + col];
-      sOut.push((v >> 3) & 1, (v >> 2) & 1, (v >> 1) & 1, v & 1);
-    }
-    const f = permute(sOut, P);
-    const next = left.map((bit, n) => bit ^ f[n]);
-    left = right;
-    right = next;
+  applyPermutation(IP_TABLE, block8[0], block8[1], block8[2], block8[3], block8[4], block8[5], block8[6], block8[7]);
+  let left = permHi;
+  let right = permLo;
+  for (let round = 0; round < 16; round++) {
+    // E expansion: group b is bits 4b .. 4b+5 of R (1-based, wrapping), i.e. the top 6 bits of R rotated left by 4b-1.
+    const r = right;
+    const o = round * 8;
+    const f =
+      SP[((((r << 31) | (r >>> 1)) >>> 26) ^ subkeys[o])] |
+      SP[64 + ((((r << 3) | (r >>> 29)) >>> 26) ^ subkeys[o + 1])] |
+      SP[128 + ((((r << 7) | (r >>> 25)) >>> 26) ^ subkeys[o + 2])] |
+      SP[192 + ((((r << 11) | (r >>> 21)) >>> 26) ^ subkeys[o + 3])] |
+      SP[256 + ((((r << 15) | (r >>> 17)) >>> 26) ^ subkeys[o + 4])] |
+      SP[320 + ((((r << 19) | (r >>> 13)) >>> 26) ^ subkeys[o + 5])] |
+      SP[384 + ((((r << 23) | (r >>> 9)) >>> 26) ^ subkeys[o + 6])] |
+      SP[448 + ((((r << 27) | (r >>> 5)) >>> 26) ^ subkeys[o + 7])];
+    right = left ^ f;
+    left = r;
   }
 
-  const outBits = permute(right.concat(left), FP);
-  const out = Buffer.alloc(8);
-  for (let n = 0; n < 64; n++) out[n >> 3] |= outBits[n] << (7 - (n & 7));
+  // Pre-output is R16 L16.
+  applyPermutation(FP_TABLE, right >>> 24, (right >>> 16) & 0xff, (right >>> 8) & 0xff, right & 0xff, left >>> 24, (left >>> 16) & 0xff, (left >>> 8) & 0xff, left & 0xff);
+  const out = Buffer.allocUnsafe(8);
+  out.writeInt32BE(permHi, 0);
+  out.writeInt32BE(permLo, 4);
   return out;
 }

@@ -259,6 +259,22 @@ export class OptionAutomaton {
     this.dispatch(() => this.receive(packet));
   }
 
+  /**
+   * The peer has just become able to answer: our Configure-Request still unanswered goes out again now,
+   * byte for byte with the same Identifier (RFC 1661 §5.1 allows it for a retransmission, and a late
+   * Ack of the first copy still matches), instead of at the restart timer. pppd, for one, starts its
+   * other NCPs only once CCP is up when MPPE is required and drops our IPCP request until then.
+   */
+  retransmitUnanswered(): void {
+    this.dispatch(() => {
+      const negotiating = this.current === AutomatonState.ReqSent || this.current === AutomatonState.AckSent;
+      if (!negotiating || !this.awaitingReply || this.restartCounter <= 0 || this.lastRequestData === null) return;
+      this.restartCounter--;
+      this.hooks.send(ControlCode.ConfigureRequest, this.lastRequestId, this.lastRequestData);
+      this.startTimer();
+    });
+  }
+
   private dispatch(work: () => void): void {
     this.queue.push(work);
     if (this.busy) return;

@@ -163,7 +163,10 @@ export class PppLink {
       { required: this.config.mppe.required, bits, stateless: this.config.mppe.stateless },
       {
         send: (p) => this.sendFrame(PppProtocol.CCP, p),
-        up: () => this.checkNetworkUp(),
+        up: () => {
+          this.ipcp.automaton.retransmitUnanswered();
+          this.checkNetworkUp();
+        },
         down: () => {
           if (this.networkHasMppe) this.networkGoneDown('CCP down');
         },

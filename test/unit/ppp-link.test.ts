@@ -165,6 +165,9 @@ async function bringUp(h: Harness): Promise<{ ourMagic: number }> {
   h.link.input(CCP, cp(1, 1, [0x12, 0x06, 0x01, 0x00, 0x00, 0x40]));
   expect(h.take(CCP)).toEqual([cp(2, 1, [0x12, 0x06, 0x01, 0x00, 0x00, 0x40])]);
   h.link.input(CCP, cp(2, ccpReq[1]!, ccpReq.subarray(4)));
+  // CCP is up: pppd (MPPE required) only now starts IPCP, so our unanswered IPCP request goes out
+  // again at once, byte for byte with the same Identifier, instead of after the 3 s restart timer.
+  expect(h.take(IPCP)).toEqual([ipcpReq]);
 
   const vj = [0x02, 0x06, 0x00, 0x2d, 0x0f, 0x01];
   const zeros = [0x03, 0x06, 0, 0, 0, 0, 0x81, 0x06, 0, 0, 0, 0, 0x83, 0x06, 0, 0, 0, 0];

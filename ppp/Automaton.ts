@@ -169,6 +169,9 @@ interface PendingRequest {
   verdict: RequestVerdict;
 }
 
+/** Start of the finishing reason when the peer sent Terminate-Request (the session maps it to User-Request). */
+export const PEER_TERMINATED_REASON = 'peer requested termination';
+
 export class OptionAutomaton {
   readonly name: string;
   private readonly optionSet: OptionSet;
@@ -315,7 +318,7 @@ export class OptionAutomaton {
       case ControlCode.TerminateRequest:
         if (this.current === AutomatonState.Opened) {
           this.setTerminationReason(
-            packet.data.length > 0 ? `peer requested termination: ${printableText(packet.data, 80)}` : 'peer requested termination',
+            packet.data.length > 0 ? `${PEER_TERMINATED_REASON}: ${printableText(packet.data, 80)}` : PEER_TERMINATED_REASON,
             false,
           );
         }

@@ -11,6 +11,8 @@ import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
 import { AUTH_METHOD_LABEL } from '../ppp/auth/AuthMethod.js';
 import { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
 import { linkAuthMethods, PppLink, type PppLinkConfig } from '../ppp/PppLink.js';
+import { PEER_TERMINATED_REASON } from '../ppp/Automaton.js';
+import { PEER_NOT_RESPONDING_REASON } from '../ppp/lcp/Lcp.js';
 import { AddressPool } from './AddressPool.js';
 import { authenticatorForSession } from './auth/SessionAuthContext.js';
 import type { DataPlane } from './DataPlane.js';
@@ -342,7 +344,11 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       },
       finished: (reason) => {
         if (s.closed) return;
-        s.terminateCause ??= /peer|Terminate/i.test(reason) && !/not responding/.test(reason) ? 'user-request' : /not responding/.test(reason) ? 'lost-carrier' : 'nas-error';
+        s.terminateCause ??= reason.startsWith(PEER_TERMINATED_REASON)
+          ? 'user-request'
+          : reason.startsWith(PEER_NOT_RESPONDING_REASON)
+            ? 'lost-carrier'
+            : 'nas-error'; // our side ended it: policy (MPPE refused, no address), timeouts
         conn.disconnectCall(callId, CDN_ADMIN_SHUTDOWN);
         this.endSession(s, reason);
       },

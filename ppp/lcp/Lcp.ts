@@ -54,6 +54,9 @@ export interface LcpDeps {
 
 const MIN_PACKET = CONTROL_HEADER_LENGTH;
 
+/** Start of the finishing reason when our keepalive gave up (the session maps it to Lost-Carrier). */
+export const PEER_NOT_RESPONDING_REASON = 'peer not responding';
+
 export class Lcp {
   readonly automaton: OptionAutomaton;
   private readonly mru: MruOption;
@@ -109,7 +112,7 @@ export class Lcp {
       sendEchoRequest: () => this.sendEchoRequest(),
       failed: (n) => {
         this.log.warn({ unanswered: n }, 'no answer to LCP Echo-Requests: link considered dead');
-        this.automaton.close(`peer not responding (${n} LCP Echo-Requests unanswered)`);
+        this.automaton.close(`${PEER_NOT_RESPONDING_REASON} (${n} LCP Echo-Requests unanswered)`);
       },
     });
   }

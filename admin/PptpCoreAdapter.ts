@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { Logger } from '../server/Logger.js';
-import type { DataPlane } from '../server/DataPlane.js';
+import type { DataPath } from '../server/DataPlane.js';
 import type { AuthFailure, PptpServer, SessionEnded, SessionSummary } from '../server/PptpServer.js';
 import { UserStoreError, type UserStore } from '../server/users/UserStore.js';
 import {
@@ -22,7 +22,7 @@ import {
 
 export interface PptpCoreParts {
   server: PptpServer;
-  dataPlane: DataPlane;
+  dataPlane: DataPath;
   users: UserStore;
   config: PorticoConfig;
   /** The RADIUS client's view of its servers, once RADIUS is wired; absent: "RADIUS: not configured". */

@@ -11,7 +11,6 @@ import type { GreSocket, OutgoingGreBatch } from '../gre/GreSocket.js';
 import { PacketBatch } from '../gre/PacketBatch.js';
 import { Rc4 } from '../ppp/crypto/Rc4.js';
 import { sha1Into } from '../ppp/crypto/Sha1.js';
-import { MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
 import { MPPE_PAD2 } from '../ppp/mppe/MppeKeys.js';
 import type { PppLink } from '../ppp/PppLink.js';
 import type { ControlConnection } from '../pptp/ControlConnection.js';
@@ -113,10 +112,7 @@ function oursLoop(size: number, stateless: boolean): () => void {
   s.link = new LinkStub() as unknown as PppLink;
   s.startLink();
   dp.register(s);
-  s.encryptor = new MppeEncryptor(START_KEY, 128, stateless);
-  s.address = CLIENT_IP;
-  dp.bindAddress(s, CLIENT_IP);
-  s.dataReady = true;
+  dp.startData(s, CLIENT_IP, { sendKey: START_KEY, recvKey: START_KEY, bits: 128, stateless });
   const { batch, headers } = makeBatch(size);
   const handler = tun.handler!;
   return () => {

@@ -59,6 +59,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    dataPlane: z
+      .object({
+        /**
+         * Threads carrying packets (GRE <-> MPPE <-> TUN). Sessions are spread over them by Call ID, each with its
+         * own raw GRE socket and TUN queue; 'auto' = one per CPU (at most 8). Falls back to 1 where the kernel
+         * refuses TUN steering (a container without CAP_BPF/CAP_SYS_ADMIN).
+         */
+        threads: z.union([z.number().int().min(1).max(8), z.literal('auto')]).default(1),
+      })
+      .strict()
+      .prefault({}),
     pptp: z
       .object({
         echoInterval: z.number().int().min(1).max(3600).default(60),

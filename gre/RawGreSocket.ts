@@ -1,7 +1,7 @@
 // GreSocket over a raw IPv4 socket for protocol 47, read in batches by the native addon.
 // The kernel builds the outer IPv4 header on send and fragments when needed (no DF, as Poptop and
 // Linux pptp peers expect); on receive the addon strips it and records the source address.
-import { loadPorticoIo, type PollHandle, type PollStats, type PorticoIo } from '../native/PorticoIo.js';
+import { loadPorticoIo, type GreShard, type PollHandle, type PollStats, type PorticoIo } from '../native/PorticoIo.js';
 import type { GreSocket, OutgoingGreBatch } from './GreSocket.js';
 import { DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch } from './PacketBatch.js';
 
@@ -13,6 +13,14 @@ export interface RawGreSocketOptions {
    * go to process 'uncaughtException' (never swallowed).
    */
   onError?: (error: Error) => void;
+}
+
+export interface RawGreSocketOpenOptions extends RawGreSocketOptions {
+  /**
+   * Receive only this shard's share of the PPTP GRE traffic (call id % count === index, filtered
+   * in the kernel); malformed GRE goes to shard 0 only. Sending is not affected.
+   */
+  shard?: GreShard;
 }
 
 export class RawGreSocket implements GreSocket {
@@ -31,9 +39,20 @@ export class RawGreSocket implements GreSocket {
   }
 
   /** bindAddr: host-order IPv4 to receive on, 0 for every local address. */
-  static open(bindAddr = 0, options: RawGreSocketOptions = {}): RawGreSocket {
+  static open(bindAddr = 0, options: RawGreSocketOpenOptions = {}): RawGreSocket {
     const io = loadPorticoIo();
-    return new RawGreSocket(io, io.openRawGre(bindAddr), options);
+    const fd = options.shard === undefined ? io.openRawGre(bindAddr) : io.openRawGre(bindAddr, options.shard);
+    return new RawGreSocket(io, fd, options);
+  }
+
+  /**
+   * Wraps a raw GRE descriptor opened elsewhere in this process, e.g. by the main thread for a
+   * worker thread (descriptors are process-wide). The wrapper takes ownership: close() closes
+   * the descriptor, so the opener must not close it as well.
+   */
+  static fromFd(fd: number, options: RawGreSocketOptions = {}): RawGreSocket {
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`RawGreSocket.fromFd: bad descriptor ${fd}`);
+    return new RawGreSocket(loadPorticoIo(), fd, options);
   }
 
   /** Polling starts with the first handler; a later call replaces the handler. */

@@ -27,17 +27,53 @@ export interface PollStats {
 
 export type PollKind = 'gre' | 'tun';
 
+/** Which share of the GRE traffic a sharded raw socket receives: call id % count === index. */
+export interface GreShard {
+  /** Number of shards, 1..64. */
+  count: number;
+  /** This socket's shard, 0 <= index < count. */
+  index: number;
+}
+
 export interface PorticoIo {
-  /** Opens /dev/net/tun as IFF_TUN|IFF_NO_PI, non-blocking, close-on-exec. */
-  openTun(name: string): { fd: number; name: string };
+  /**
+   * Opens /dev/net/tun as IFF_TUN|IFF_NO_PI, non-blocking, close-on-exec. With multiQueue the
+   * device is IFF_MULTI_QUEUE and opening the same name again attaches one more queue: queues are
+   * numbered in attach order (the first descriptor is queue 0). The flags must match the
+   * device's: a single-queue device cannot gain queues.
+   */
+  openTun(name: string, multiQueue?: boolean): { fd: number; name: string };
+  /** The interface a TUN descriptor is attached to (TUNGETIFF). */
+  tunName(fd: number): string;
   /** Address (host-order u32) and netmask, MTU, then IFF_UP. */
   configureInterface(name: string, addr: number, prefixLen: number, mtu: number): void;
   /** Adds addr/prefixLen via the interface; an existing route is not an error. */
   addRoute(name: string, addr: number, prefixLen: number): void;
   /** Deletes addr/prefixLen via the interface; a missing route is not an error. */
   delRoute(name: string, addr: number, prefixLen: number): void;
-  /** Raw IPv4 socket for protocol 47, non-blocking, no DF, 4 MiB buffers; bindAddr 0 = any. */
-  openRawGre(bindAddr: number): number;
+  /**
+   * Raw IPv4 socket for protocol 47, non-blocking, no DF, 4 MiB buffers; bindAddr 0 = any.
+   * With shard, a classic BPF filter (SO_ATTACH_FILTER) passes only PPTP GRE packets (version 1,
+   * K bit; RFC 2637 section 4.1) whose call id % count === index; other GRE (wrong version, no
+   * key) goes to shard 0 alone, and packets too short to hold a call id are dropped. Packets
+   * queued before the filter was attached are discarded.
+   */
+  openRawGre(bindAddr: number, shard?: GreShard): number;
+  /**
+   * Steers packets leaving a multi-queue TUN to a queue by IPv4 destination: creates a BPF hash
+   * map (key: destination, host-order u32; value: queue index; at most maxEntries, 1..2^20) and
+   * attaches a socket-filter program (TUNSETSTEERINGEBPF) that returns map[destination], or 0
+   * when absent or not IPv4; the kernel takes it modulo the number of queues. The steering
+   * applies to the whole device (any queue's descriptor will do) until the device goes away or
+   * another program replaces it. Returns the map descriptor (close-on-exec) for steeringSet /
+   * steeringDelete. Throws an Error with code (EPERM, ...) and syscall (the failing step) when
+   * BPF is unavailable, e.g. in a container without CAP_BPF / CAP_SYS_ADMIN: fall back to one queue.
+   */
+  attachTunSteering(tunFd: number, maxEntries: number): number;
+  /** map[addr] = queue (0..255). Throws code E2BIG when the map is full. */
+  steeringSet(mapFd: number, addr: number, queue: number): void;
+  /** Removes addr from the map (its packets go to queue 0); a missing key is not an error. */
+  steeringDelete(mapFd: number, addr: number): void;
   /**
    * Polls fd for readability and, per wake-up, fills up to slab.length / slotSize packets,
    * then calls onBatch(count) once per filled batch (at most 8 batches per wake-up).

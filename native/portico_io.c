@@ -35,12 +35,15 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 
 #define MAX_SLOTS 1024u          /* recvmmsg vlen ceiling (UIO_MAXIOV) */
@@ -55,6 +58,7 @@ static const char *errno_name(int err) {
   switch (err) {
     case EPERM: return "EPERM";
     case ENOENT: return "ENOENT";
+    case E2BIG: return "E2BIG";
     case ESRCH: return "ESRCH";
     case EINTR: return "EINTR";
     case EIO: return "EIO";
@@ -107,7 +111,7 @@ static void throw_errno(napi_env env, int err, const char *call, const char *sub
   } else {
     snprintf(code, sizeof code, "E%d", err);
   }
-  char msg[256];
+  char msg[384];
   if (subject != NULL) {
     snprintf(msg, sizeof msg, "%s(%s): %s (%s: %s)", call, subject, code, step, strerror(err));
   } else {
@@ -246,13 +250,34 @@ static void fill_sockaddr(struct sockaddr *sa, uint32_t host_order_addr) {
 
 /* ---------------------------------------------------------------- set-up */
 
-/* openTun(name): { fd, name } */
+/* Optional boolean argument: undefined/null/absent = false. */
+static bool arg_optional_bool(napi_env env, size_t argc, napi_value *argv, size_t i,
+                              const char *what, bool *out) {
+  *out = false;
+  if (argc <= i) return true;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[i], &t) != napi_ok) return false;
+  if (t == napi_undefined || t == napi_null) return true;
+  if (t == napi_boolean && napi_get_value_bool(env, argv[i], out) == napi_ok) return true;
+  char msg[64];
+  snprintf(msg, sizeof msg, "%s must be a boolean", what);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return false;
+}
+
+/* openTun(name[, multiQueue]): { fd, name }. With multiQueue the device is
+ * IFF_MULTI_QUEUE and each further openTun of the same name attaches one more
+ * queue; the kernel numbers queues in attach order (first fd = queue 0). */
 static napi_value OpenTun(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   char name[IFNAMSIZ];
+  bool multi_queue = false;
   NAPI_OK_OR_THROW(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !arg_ifname(env, argv[0], name)) return NULL;
+  if (argc < 1 || !arg_ifname(env, argv[0], name) ||
+      !arg_optional_bool(env, argc, argv, 1, "multiQueue", &multi_queue)) {
+    return NULL;
+  }
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
@@ -262,7 +287,7 @@ static napi_value OpenTun(napi_env env, napi_callback_info info) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   /* IFF_NO_PI: bare IP packets, no 4-octet packet-information prefix. */
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0);
   memcpy(ifr.ifr_name, name, strlen(name));
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -392,13 +417,77 @@ static int set_buffer(int fd, int force_opt, int opt) {
   return setsockopt(fd, SOL_SOCKET, opt, &size, sizeof size);
 }
 
-/* openRawGre(bindAddr): fd */
+#define MAX_SHARDS 64u
+#define CBPF_ACCEPT 0xffffffffu /* keep the whole packet */
+
+/* Shard filter for a raw IPv4 GRE socket. A raw socket's filter sees the
+ * packet from the IPv4 header on (raw_rcv pushes back to the network header),
+ * so the GRE header starts at X = 4*IHL. PPTP enhanced GRE (RFC 2637 section
+ * 4.1): octets 0-1 flags/version with K = 0x2000 and version 1, octet 6 the
+ * call id. A packet too short for a load is dropped (a failed classic BPF load
+ * returns 0); one that is not version 1 with K goes to shard 0 alone, so the
+ * data plane still counts it as malformed exactly once. */
+static int attach_shard_filter(int fd, uint32_t count, uint32_t index) {
+  struct sock_filter code[] = {
+      /* 0 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),              /* X = IPv4 header length */
+      /* 1 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 0),               /* A = GRE flags/version */
+      /* 2 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x2007),         /* K bit + version */
+      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x2001, 0, 5),   /* else -> 9 */
+      /* 4 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 6),               /* A = call id */
+      /* 5 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, count),
+      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, index, 0, 1),    /* -> 7 / 8 */
+      /* 7 */ BPF_STMT(BPF_RET | BPF_K, CBPF_ACCEPT),
+      /* 8 */ BPF_STMT(BPF_RET | BPF_K, 0),
+      /* 9 */ BPF_STMT(BPF_RET | BPF_K, index == 0 ? CBPF_ACCEPT : 0),
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
+/* Packets queued between socket() and SO_ATTACH_FILTER bypassed the filter
+ * (another shard may deliver them too): discard them. */
+static void drain_socket(int fd) {
+  uint8_t octet;
+  while (recv(fd, &octet, sizeof octet, MSG_DONTWAIT | MSG_TRUNC) >= 0) {
+  }
+}
+
+static bool get_u32_property(napi_env env, napi_value obj, const char *key, const char *what,
+                             uint32_t min, uint32_t max, uint32_t *out) {
+  napi_value v;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok) return false;
+  return arg_u32(env, v, what, min, max, out);
+}
+
+/* Optional { count, index }: count 1..64, 0 <= index < count. */
+static bool arg_shard(napi_env env, size_t argc, napi_value *argv, size_t i, bool *present,
+                      uint32_t *count, uint32_t *index) {
+  *present = false;
+  if (argc <= i) return true;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[i], &t) != napi_ok) return false;
+  if (t == napi_undefined || t == napi_null) return true;
+  if (t != napi_object) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "shard must be { count, index }");
+    return false;
+  }
+  if (!get_u32_property(env, argv[i], "count", "shard.count", 1, MAX_SHARDS, count) ||
+      !get_u32_property(env, argv[i], "index", "shard.index", 0, *count - 1, index)) {
+    return false;
+  }
+  *present = true;
+  return true;
+}
+
+/* openRawGre(bindAddr[, shard]): fd */
 static napi_value OpenRawGre(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  uint32_t bind_addr = 0;
+  size_t argc = 2;
+  napi_value argv[2];
+  uint32_t bind_addr = 0, shard_count = 0, shard_index = 0;
+  bool sharded = false;
   NAPI_OK_OR_THROW(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc >= 1 && !arg_u32(env, argv[0], "bindAddr", 0, UINT32_MAX, &bind_addr)) return NULL;
+  if (!arg_shard(env, argc, argv, 1, &sharded, &shard_count, &shard_index)) return NULL;
 
   char subject[INET_ADDRSTRLEN];
   struct in_addr ia = {.s_addr = htonl(bind_addr)};
@@ -425,6 +514,13 @@ static napi_value OpenRawGre(napi_env env, napi_callback_info info) {
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(bind_addr);
     if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) { step = "bind"; goto fail; }
+  }
+  if (sharded) {
+    if (attach_shard_filter(fd, shard_count, shard_index) < 0) {
+      step = "setsockopt SO_ATTACH_FILTER";
+      goto fail;
+    }
+    drain_socket(fd);
   }
   napi_value fd_v;
   if (napi_create_int32(env, fd, &fd_v) != napi_ok) {
@@ -453,6 +549,212 @@ static napi_value Close(napi_env env, napi_callback_info info) {
     char subject[16];
     snprintf(subject, sizeof subject, "%d", fd);
     throw_errno(env, errno, "close", subject, "close");
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------- multi-queue TUN steering */
+
+#define MAX_STEERING_ENTRIES (1u << 20)
+#define MAX_TUN_QUEUES 256u /* the kernel's MAX_TAP_QUEUES */
+#define STEERING_LOG_SIZE 4096u
+
+/* tunName(fd): the interface a TUN descriptor is attached to (TUNGETIFF). */
+static napi_value TunName(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int fd;
+  NAPI_OK_OR_THROW(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !arg_fd(env, argv[0], &fd)) return NULL;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+    char subject[16];
+    snprintf(subject, sizeof subject, "%d", fd);
+    throw_errno(env, errno, "tunName", subject, "ioctl TUNGETIFF");
+    return NULL;
+  }
+  ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+  napi_value name_v;
+  NAPI_OK_OR_THROW(env, napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &name_v));
+  return name_v;
+}
+
+static int sys_bpf(int cmd, union bpf_attr *attr) {
+  return (int)syscall(__NR_bpf, cmd, attr, sizeof *attr);
+}
+
+#define INSN(c, d, s_, o, i) \
+  ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i)})
+
+/* Queue selector for TUNSETSTEERINGEBPF. The kernel runs it on the outgoing
+ * skb with data at the IPv4 header (TUN has no link-layer header); LD_ABS
+ * loads in host order. Returns map[dst] or 0 (absent, not IPv4, too short);
+ * the kernel takes the result modulo the number of queues. */
+static int load_steering_program(int map_fd, char *log, uint32_t log_size) {
+  struct bpf_insn insns[] = {
+      /*  0 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0), /* r6 = skb (LD_ABS) */
+      /*  1 */ INSN(BPF_LD | BPF_ABS | BPF_B, 0, 0, 0, 0),                    /* r0 = pkt[0] */
+      /*  2 */ INSN(BPF_ALU64 | BPF_RSH | BPF_K, BPF_REG_0, 0, 0, 4),
+      /*  3 */ INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_0, 0, 10, 4),          /* not IPv4 -> 14 */
+      /*  4 */ INSN(BPF_LD | BPF_ABS | BPF_W, 0, 0, 0, 16),                   /* r0 = destination */
+      /*  5 */ INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_0, -4, 0), /* key on the stack */
+      /*  6 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
+      /*  7 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4),
+      /*  8 */ INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd),
+      /*  9 */ INSN(0, 0, 0, 0, 0),
+      /* 10 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+      /* 11 */ INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 2, 0),           /* absent -> 14 */
+      /* 12 */ INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_0, BPF_REG_0, 0, 0),   /* r0 = queue */
+      /* 13 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+      /* 14 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0),
+      /* 15 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+  };
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+  a.insns = (uint64_t)(uintptr_t)insns;
+  a.insn_cnt = sizeof insns / sizeof insns[0];
+  a.license = (uint64_t)(uintptr_t)"GPL";
+  if (log != NULL) {
+    a.log_buf = (uint64_t)(uintptr_t)log;
+    a.log_size = log_size;
+    a.log_level = 1;
+  }
+  memcpy(a.prog_name, "portico_steer", sizeof "portico_steer");
+  return sys_bpf(BPF_PROG_LOAD, &a);
+}
+
+/* The verifier's last non-empty line, for an error message. */
+static const char *last_log_line(char *log) {
+  size_t n = strnlen(log, STEERING_LOG_SIZE);
+  while (n > 0 && (log[n - 1] == '\n' || log[n - 1] == ' ')) log[--n] = '\0';
+  char *nl = strrchr(log, '\n');
+  return nl != NULL ? nl + 1 : log;
+}
+
+/* attachTunSteering(tunFd, maxEntries): mapFd */
+static napi_value AttachTunSteering(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int tun_fd;
+  uint32_t max_entries;
+  NAPI_OK_OR_THROW(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "attachTunSteering(tunFd, maxEntries)");
+    return NULL;
+  }
+  if (!arg_fd(env, argv[0], &tun_fd) ||
+      !arg_u32(env, argv[1], "maxEntries", 1, MAX_STEERING_ENTRIES, &max_entries)) {
+    return NULL;
+  }
+  char subject[16];
+  snprintf(subject, sizeof subject, "%d", tun_fd);
+
+  /* bpf() descriptors are always close-on-exec. */
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.map_type = BPF_MAP_TYPE_HASH;
+  a.key_size = sizeof(uint32_t);   /* IPv4 destination, host order */
+  a.value_size = sizeof(uint32_t); /* queue index */
+  a.max_entries = max_entries;
+  memcpy(a.map_name, "portico_steer", sizeof "portico_steer");
+  int map_fd = sys_bpf(BPF_MAP_CREATE, &a);
+  if (map_fd < 0) {
+    throw_errno(env, errno, "attachTunSteering", subject, "bpf BPF_MAP_CREATE");
+    return NULL;
+  }
+  int prog_fd = load_steering_program(map_fd, NULL, 0);
+  if (prog_fd < 0) {
+    int err = errno;
+    char step[192];
+    snprintf(step, sizeof step, "bpf BPF_PROG_LOAD");
+    if (err == EINVAL || err == EACCES) {
+      /* Rejected by the verifier: load again with a log to say why. */
+      char *log = calloc(1, STEERING_LOG_SIZE);
+      if (log != NULL) {
+        int again = load_steering_program(map_fd, log, STEERING_LOG_SIZE);
+        if (again >= 0) close(again);
+        snprintf(step, sizeof step, "bpf BPF_PROG_LOAD, verifier: %.140s", last_log_line(log));
+        free(log);
+      }
+    }
+    close(map_fd);
+    throw_errno(env, err, "attachTunSteering", subject, step);
+    return NULL;
+  }
+  /* The TUN takes its own reference on the program (and the program on the
+   * map), so the program descriptor is not needed after this. */
+  int rc = ioctl(tun_fd, TUNSETSTEERINGEBPF, &prog_fd);
+  int err = errno;
+  close(prog_fd);
+  if (rc < 0) {
+    close(map_fd);
+    throw_errno(env, err, "attachTunSteering", subject, "ioctl TUNSETSTEERINGEBPF");
+    return NULL;
+  }
+  napi_value fd_v;
+  if (napi_create_int32(env, map_fd, &fd_v) != napi_ok) {
+    close(map_fd);
+    napi_throw_error(env, NULL, "attachTunSteering: could not return the map descriptor");
+    return NULL;
+  }
+  return fd_v;
+}
+
+/* steeringSet(mapFd, addr, queue) */
+static napi_value SteeringSet(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int map_fd;
+  uint32_t addr, queue;
+  NAPI_OK_OR_THROW(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "steeringSet(mapFd, addr, queue)");
+    return NULL;
+  }
+  if (!arg_fd(env, argv[0], &map_fd) || !arg_u32(env, argv[1], "addr", 0, UINT32_MAX, &addr) ||
+      !arg_u32(env, argv[2], "queue", 0, MAX_TUN_QUEUES - 1, &queue)) {
+    return NULL;
+  }
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.map_fd = (uint32_t)map_fd;
+  a.key = (uint64_t)(uintptr_t)&addr;
+  a.value = (uint64_t)(uintptr_t)&queue;
+  a.flags = BPF_ANY;
+  if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a) < 0) {
+    char subject[INET_ADDRSTRLEN];
+    struct in_addr ia = {.s_addr = htonl(addr)};
+    inet_ntop(AF_INET, &ia, subject, sizeof subject);
+    throw_errno(env, errno, "steeringSet", subject, "bpf BPF_MAP_UPDATE_ELEM");
+  }
+  return NULL;
+}
+
+/* steeringDelete(mapFd, addr): a missing key is not an error. */
+static napi_value SteeringDelete(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int map_fd;
+  uint32_t addr;
+  NAPI_OK_OR_THROW(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "steeringDelete(mapFd, addr)");
+    return NULL;
+  }
+  if (!arg_fd(env, argv[0], &map_fd) || !arg_u32(env, argv[1], "addr", 0, UINT32_MAX, &addr)) {
+    return NULL;
+  }
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.map_fd = (uint32_t)map_fd;
+  a.key = (uint64_t)(uintptr_t)&addr;
+  if (sys_bpf(BPF_MAP_DELETE_ELEM, &a) < 0 && errno != ENOENT) {
+    char subject[INET_ADDRSTRLEN];
+    struct in_addr ia = {.s_addr = htonl(addr)};
+    inet_ntop(AF_INET, &ia, subject, sizeof subject);
+    throw_errno(env, errno, "steeringDelete", subject, "bpf BPF_MAP_DELETE_ELEM");
   }
   return NULL;
 }
@@ -1122,6 +1424,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"sendGre", NULL, SendGre, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeTun", NULL, WriteTun, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tunName", NULL, TunName, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attachTunSteering", NULL, AttachTunSteering, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"steeringSet", NULL, SteeringSet, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"steeringDelete", NULL, SteeringDelete, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) {
     return NULL;

@@ -6,10 +6,11 @@ import type { Logger } from 'pino';
 import { GreHeaderView, GreParseResult, parseGreHeader, writeGreHeaderBefore } from '../gre/GreHeader.js';
 import type { GreSocket } from '../gre/GreSocket.js';
 import type { PacketBatch } from '../gre/PacketBatch.js';
-import { MPPE_RESET } from '../ppp/mppe/MppeCipher.js';
+import type { GreSequencer } from '../gre/GreSequencer.js';
+import { MPPE_RESET, MppeDecryptor, MppeEncryptor, type MppeBits } from '../ppp/mppe/MppeCipher.js';
 import { type PppFrameView, PppProtocol, isValidPppProtocol, parsePppFrame, writePppHeaderBefore } from '../ppp/PppProtocol.js';
 import type { TunDevice } from './tun/TunDevice.js';
-import type { Session } from './Session.js';
+import type { SessionCounters } from './SessionCounters.js';
 
 /** Room in front of a control frame for the GRE (16) and PPP (4) headers. */
 const CONTROL_HEADROOM = 24;
@@ -34,6 +35,63 @@ function readAddress(buf: Buffer, p: number): number {
   return ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
 }
 
+/**
+ * What the packet path needs of a session: the Session itself in the main thread, its stand-in in a
+ * data-plane thread (server/DataPlaneShard.ts).
+ */
+export interface DataSession {
+  readonly callId: number;
+  readonly peerCallId: number;
+  /** The control connection's peer, host-order u32: GRE from any other source is dropped. */
+  readonly peerAddress: number;
+  address: number | null;
+  closed: boolean;
+  /** True between networkUp and teardown: IPv4 may flow (RFC 3078 §9: not before MPPE is up). */
+  dataReady: boolean;
+  /** Policy: clear IPv4 (0x0021) is never accepted from this peer. */
+  mppeRequired: boolean;
+  encryptor: MppeEncryptor | null;
+  decryptor: MppeDecryptor | null;
+  readonly sequencer: GreSequencer;
+  /** An ack is owed to the peer and no data packet has carried it yet (pptp.md §5.4). */
+  ackPending: boolean;
+  readonly counters: SessionCounters;
+  /** Negotiated LCP header compression (RFC 1661 §6.5, §6.6). */
+  readonly framing: { readonly acfc: boolean; readonly pfc: boolean };
+  /** A PPP control frame from the peer (a private copy). */
+  deliverControl(protocol: number, payload: Buffer): void;
+  /** Stateful MPPE lost sync: CCP must send a Reset-Request (RFC 3078 §8). */
+  requestMppeReset(): void;
+}
+
+/** MPPE as IPCP/CCP left it when the network phase came up. */
+export interface DataMppe {
+  sendKey: Buffer;
+  recvKey: Buffer;
+  bits: MppeBits;
+  stateless: boolean;
+}
+
+/**
+ * The data path as the PPTP server drives it: one DataPlane in this thread, or several spread over
+ * threads (ShardedDataPlane). Sessions come and go through here, never by poking cipher fields.
+ */
+export interface DataPath {
+  register(session: DataSession): void;
+  unregister(session: DataSession): void;
+  /** One PPP control frame to the peer. */
+  sendControl(session: DataSession, protocol: number, payload: Buffer): void;
+  /** Network phase up (again): the address is routed to the session, IP flows, with fresh MPPE state. */
+  startData(session: DataSession, address: number, mppe: DataMppe | null): void;
+  /** Network phase down (LCP renegotiation, an NCP closed): no IP until startData again. */
+  stopData(session: DataSession): void;
+  /** The peer's CCP Reset-Request: the next packet we send restarts the stateful key stream. */
+  mppeResetRequested(session: DataSession): void;
+  /** Drop reasons summed over every thread. */
+  readonly counters: DataPlaneCounters;
+  close(): void;
+}
+
 export interface DataPlaneCounters {
   greMalformed: number;
   greUnknownCall: number;
@@ -46,62 +104,83 @@ export interface DataPlaneCounters {
   greSendDropped: number;
 }
 
-export class DataPlane {
-  private readonly byCallId: Array<Session | undefined> = new Array(65536);
-  private readonly byAddress = new Map<number, Session>();
+export const DATA_PLANE_COUNTER_NAMES: ReadonlyArray<keyof DataPlaneCounters> = [
+  'greMalformed',
+  'greUnknownCall',
+  'greWrongSource',
+  'greOutOfOrder',
+  'pppMalformed',
+  'tunNoSession',
+  'tunMalformed',
+  'tunWriteDropped',
+  'greSendDropped',
+];
+
+export class DataPlane implements DataPath {
+  private readonly byCallId: Array<DataSession | undefined> = new Array(65536);
+  private readonly byAddress = new Map<number, DataSession>();
   private readonly gre = new GreHeaderView();
   private readonly frame: PppFrameView = { protocol: 0, offset: 0, length: 0 };
   private readonly toTun = new OutBatch(256);
   private readonly toGre = new OutBatch(256);
   private readonly single = new OutBatch(1);
-  private readonly ackWaiters = new Set<Session>();
+  private readonly ackWaiters = new Set<DataSession>();
   private ackTimer: NodeJS.Timeout | null = null;
-  readonly counters: DataPlaneCounters = {
-    greMalformed: 0,
-    greUnknownCall: 0,
-    greWrongSource: 0,
-    greOutOfOrder: 0,
-    pppMalformed: 0,
-    tunNoSession: 0,
-    tunMalformed: 0,
-    tunWriteDropped: 0,
-    greSendDropped: 0,
-  };
+  readonly counters: DataPlaneCounters;
 
   constructor(
     private readonly greSocket: GreSocket,
     private readonly tun: TunDevice,
     private readonly log: Logger,
+    /** Where the drop counters live: a thread's own shared-memory view, or a plain object. */
+    counters?: DataPlaneCounters,
   ) {
+    this.counters = counters ?? (Object.fromEntries(DATA_PLANE_COUNTER_NAMES.map((n) => [n, 0])) as unknown as DataPlaneCounters);
     greSocket.onBatch((batch) => this.fromGre(batch));
     tun.onBatch((batch) => this.fromTun(batch));
   }
 
-  register(session: Session): void {
+  register(session: DataSession): void {
     this.byCallId[session.callId] = session;
   }
 
-  /** The session's address is routed to it from now on. */
-  bindAddress(session: Session, address: number): void {
+  startData(session: DataSession, address: number, mppe: DataMppe | null): void {
+    if (session.closed) return;
+    if (mppe !== null) {
+      session.encryptor = new MppeEncryptor(mppe.sendKey, mppe.bits, mppe.stateless);
+      session.decryptor = new MppeDecryptor(mppe.recvKey, mppe.bits, mppe.stateless);
+    }
+    session.address = address;
     this.byAddress.set(address, session);
+    session.dataReady = true;
   }
 
-  unregister(session: Session): void {
+  stopData(session: DataSession): void {
+    session.dataReady = false;
+    session.encryptor = null;
+    session.decryptor = null;
+  }
+
+  mppeResetRequested(session: DataSession): void {
+    session.encryptor?.onResetRequest();
+  }
+
+  unregister(session: DataSession): void {
     if (this.byCallId[session.callId] === session) this.byCallId[session.callId] = undefined;
     if (session.address !== null && this.byAddress.get(session.address) === session) this.byAddress.delete(session.address);
     this.ackWaiters.delete(session);
   }
 
   /** One PPP control frame to the peer (never encrypted: RFC 3078 §1 encrypts 0x0021..0x00FA only). */
-  sendControl(session: Session, protocol: number, payload: Buffer): void {
+  sendControl(session: DataSession, protocol: number, payload: Buffer): void {
     if (session.closed) return;
     const buf = Buffer.allocUnsafe(CONTROL_HEADROOM + payload.length);
     payload.copy(buf, CONTROL_HEADROOM);
-    const pppStart = writePppHeaderBefore(buf, CONTROL_HEADROOM, protocol, session.link.framing.acfc, session.link.framing.pfc);
+    const pppStart = writePppHeaderBefore(buf, CONTROL_HEADROOM, protocol, session.framing.acfc, session.framing.pfc);
     this.sendFrame(session, buf, pppStart, buf.length - pppStart);
   }
 
-  private sendFrame(session: Session, buf: Buffer, start: number, length: number): void {
+  private sendFrame(session: DataSession, buf: Buffer, start: number, length: number): void {
     const ack = session.sequencer.pendingAck();
     if (ack >= 0) session.ackPending = false;
     const greStart = writeGreHeaderBefore(buf, start, session.peerCallId, length, session.sequencer.nextSeq(), ack);
@@ -164,7 +243,7 @@ export class DataPlane {
     this.armAckTimer();
   }
 
-  private fromPeer(s: Session, buf: Buffer, protocol: number, off: number, len: number, out: OutBatch): void {
+  private fromPeer(s: DataSession, buf: Buffer, protocol: number, off: number, len: number, out: OutBatch): void {
     if (protocol === PppProtocol.Mppe) {
       const d = s.decryptor;
       if (d === null) {
@@ -174,7 +253,7 @@ export class DataPlane {
       const n = d.decrypt(buf, off, len);
       if (n < 0) {
         s.counters.rxUndecryptable++;
-        if (n === MPPE_RESET) s.link.sendCcpResetRequest(); // RFC 3078 §8: stateful resync
+        if (n === MPPE_RESET) s.requestMppeReset(); // RFC 3078 §8: stateful resync
         return;
       }
       // Inner protocol: one octet when odd (PFC), else two (Linux mppe_decompress).
@@ -206,7 +285,7 @@ export class DataPlane {
     s.deliverControl(protocol, Buffer.from(buf.subarray(off, off + len)));
   }
 
-  private toTunnel(s: Session, buf: Buffer, p: number, len: number, out: OutBatch): void {
+  private toTunnel(s: DataSession, buf: Buffer, p: number, len: number, out: OutBatch): void {
     if (!s.dataReady) {
       s.counters.rxNotReady++;
       return;
@@ -253,7 +332,7 @@ export class DataPlane {
         plen = len + 4;
         protocol = PppProtocol.Mppe;
       }
-      const framing = s.link.framing;
+      const framing = s.framing;
       const pppStart = writePppHeaderBefore(buf, start, protocol, framing.acfc, framing.pfc);
       plen += start - pppStart;
       const ack = s.sequencer.pendingAck();

@@ -9,14 +9,14 @@ import { CallIdAllocator } from '../pptp/CallIdAllocator.js';
 import { ControlConnection, type CallHandler, type CallRequestInfo } from '../pptp/ControlConnection.js';
 import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
 import { AUTH_METHOD_LABEL } from '../ppp/auth/AuthMethod.js';
-import { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
 import { linkAuthMethods, PppLink, type PppLinkConfig } from '../ppp/PppLink.js';
 import { PEER_TERMINATED_REASON } from '../ppp/Automaton.js';
 import { PEER_NOT_RESPONDING_REASON } from '../ppp/lcp/Lcp.js';
 import { AddressPool } from './AddressPool.js';
 import { authenticatorForSession } from './auth/SessionAuthContext.js';
-import type { DataPlane } from './DataPlane.js';
+import type { DataPath } from './DataPlane.js';
 import { Session, type TerminateCause } from './Session.js';
+import { copySessionCounters } from './SessionCounters.js';
 import type { TunDevice } from './tun/TunDevice.js';
 
 /** RFC 2637 §2.13 Call-Disconnect-Notify result codes. */
@@ -90,7 +90,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
 
   constructor(
     private readonly config: PorticoConfig,
-    private readonly dataPlane: DataPlane,
+    private readonly dataPlane: DataPath,
     private readonly tun: TunDevice,
     private readonly authenticator: ExtendedAuthenticator,
     tunPrefix: number,
@@ -201,7 +201,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       idleTimeout: s.authorization.idleTimeout ?? null,
       classes: s.authorization.classes ?? [],
       interimInterval: s.authorization.interimInterval ?? null,
-      counters: { ...s.counters },
+      counters: copySessionCounters(s.counters),
     };
   }
 
@@ -310,15 +310,10 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       networkUp: (up) => {
         if (s.closed) return;
         s.username = up.username;
-        if (up.mppe) {
-          s.encryptor = new MppeEncryptor(up.mppe.keys.sendKey, up.mppe.bits, up.mppe.stateless);
-          s.decryptor = new MppeDecryptor(up.mppe.keys.recvKey, up.mppe.bits, up.mppe.stateless);
-          s.mppeDescription = `MPPE-${up.mppe.bits} ${up.mppe.stateless ? 'stateless' : 'stateful'}`;
-        }
+        if (up.mppe) s.mppeDescription = `MPPE-${up.mppe.bits} ${up.mppe.stateless ? 'stateless' : 'stateful'}`;
         const first = s.upAt === null;
-        s.address = up.peerAddress;
-        this.dataPlane.bindAddress(s, up.peerAddress);
-        s.dataReady = true;
+        const mppe = up.mppe ? { sendKey: up.mppe.keys.sendKey, recvKey: up.mppe.keys.recvKey, bits: up.mppe.bits, stateless: up.mppe.stateless } : null;
+        this.dataPlane.startData(s, up.peerAddress, mppe);
         if (!first) return; // renegotiation: same session, same accounting
         s.upAt = Date.now();
         s.idleMark = { packets: s.counters.rxPackets + s.counters.txPackets, since: s.upAt };
@@ -329,12 +324,10 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       },
       networkDown: (reason) => {
         // LCP renegotiation or an NCP going down: no IP until networkUp again, with fresh MPPE state.
-        s.dataReady = false;
-        s.encryptor = null;
-        s.decryptor = null;
+        this.dataPlane.stopData(s);
         s.log.info({ reason }, 'network phase down');
       },
-      resetRequested: () => s.encryptor?.onResetRequest(),
+      resetRequested: () => this.dataPlane.mppeResetRequested(s),
       authenticated: ({ authorization }) => {
         s.authorization = { ...(authorization ?? {}) };
       },

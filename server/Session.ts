@@ -7,6 +7,8 @@ import { GreSequencer } from '../gre/GreSequencer.js';
 import type { PppLink } from '../ppp/PppLink.js';
 import type { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
 import type { SessionAuthorization } from '../ppp/Authenticator.js';
+import type { DataSession } from './DataPlane.js';
+import { newSessionCounters, type SessionCounters } from './SessionCounters.js';
 
 /** Why a session ended, in RADIUS Acct-Terminate-Cause terms (RFC 2866 §5.10). */
 export type TerminateCause =
@@ -19,33 +21,13 @@ export type TerminateCause =
   | 'nas-error'
   | 'auth-failed';
 
-export interface SessionCounters {
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-  /** IP packets from the client whose source is not its address (anti-spoofing, RFC 2827 spirit). */
-  rxSpoofed: number;
-  /** Data that could not be decrypted (stale coherency count, resync in progress). */
-  rxUndecryptable: number;
-  /** Data frames before the network phase was up, or without MPPE when MPPE is required. */
-  rxNotReady: number;
-  txDropped: number;
-}
+export type { SessionCounters } from './SessionCounters.js';
 
-export class Session {
+export class Session implements DataSession {
   readonly sequencer = new GreSequencer();
   readonly startedAt = Date.now();
-  readonly counters: SessionCounters = {
-    rxPackets: 0,
-    rxBytes: 0,
-    txPackets: 0,
-    txBytes: 0,
-    rxSpoofed: 0,
-    rxUndecryptable: 0,
-    rxNotReady: 0,
-    txDropped: 0,
-  };
+  /** Plain numbers, or a shared-memory row when another thread carries the session's packets. */
+  counters: SessionCounters = newSessionCounters();
   link!: PppLink;
   /** Assigned tunnel address (host-order u32) once IPCP gave one; the data path routes on it. */
   address: number | null = null;
@@ -92,6 +74,14 @@ export class Session {
   deliverControl(protocol: number, payload: Buffer): void {
     if (this.early === null) this.link.input(protocol, payload);
     else if (this.early.length < 16) this.early.push([protocol, payload]);
+  }
+
+  get framing(): { readonly acfc: boolean; readonly pfc: boolean } {
+    return this.link.framing;
+  }
+
+  requestMppeReset(): void {
+    this.link.sendCcpResetRequest();
   }
 
   /** Starts LCP and hands it whatever the peer sent meanwhile. */

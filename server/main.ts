@@ -1,14 +1,13 @@
 // The one place where the layers are wired together: config → users → TUN + raw GRE → data
 // plane → PPTP control listener. Everything else receives what it needs through its constructor.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseIpv4, coveringPrefixLength } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
-import { RawGreSocket } from '../gre/RawGreSocket.js';
 import { LocalAuthenticator } from './auth/LocalAuthenticator.js';
-import { DataPlane } from './DataPlane.js';
+import { openDataPath } from './DataPlaneThreads.js';
 import { createLogger } from './Logger.js';
 import { PptpServer } from './PptpServer.js';
-import { NativeTun } from './tun/NativeTun.js';
 import { UserStore } from './users/UserStore.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
@@ -22,11 +21,8 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   const tunAddress = parseIpv4(config.tun.address);
   // The TUN's prefix covers the pool, so pool addresses need no route of their own.
   const tunPrefix = coveringPrefixLength([tunAddress, parseIpv4(config.pool.start), parseIpv4(config.pool.end)]);
-  // A fault inside a batch handler is logged and the reader carries on: one bad packet must not end every session.
-  const onError = (layer: string) => (err: Error) => log.error({ err, layer }, 'data path handler failed');
-  const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun') });
-  const gre = RawGreSocket.open(parseIpv4(config.listen), { onError: onError('gre') });
-  const dataPlane = new DataPlane(gre, tun, log.child({ layer: 'data' }));
+  const data = openDataPath(config, parseIpv4(config.listen), tunAddress, tunPrefix, log);
+  const { dataPath: dataPlane, tun } = data;
   // The user backend. Each optional service below adds itself here and in `stoppers`.
   let authenticator: ExtendedAuthenticator = new LocalAuthenticator(users);
   const stoppers: Array<() => Promise<void> | void> = [];
@@ -58,7 +54,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   }
   // --- end admin wiring ---
   await server.listen();
-  log.info({ tun: config.tun.name, address: `${config.tun.address}/${tunPrefix}`, pool: config.pool }, 'Portico ready');
+  log.info({ tun: config.tun.name, address: `${config.tun.address}/${tunPrefix}`, pool: config.pool, dataPlaneThreads: data.threads }, 'Portico ready');
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -67,13 +63,22 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     log.info({ signal }, 'shutting down');
     await server.stop();
     for (const stop of stoppers.reverse()) await stop();
-    dataPlane.close();
+    await data.close();
     users.close();
     log.flush();
     setTimeout(() => process.exit(0), 100).unref();
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  // SIGUSR2 dumps live sessions and data-plane counters to the log (operators, tests).
-  process.on('SIGUSR2', () => log.info({ sessions: server.listSessions(), counters: dataPlane.counters }, 'status'));
+  // SIGUSR2 dumps live sessions, data-plane counters and the event loop's delay since the last
+  // dump (ms; what every session's control traffic waited at worst) to the log (operators, benches).
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  process.on('SIGUSR2', () => {
+    const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+    const eventLoop = { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max), samples: loopDelay.count };
+    log.info({ eventLoop }, 'event loop delay');
+    log.info({ sessions: server.listSessions(), counters: dataPlane.counters }, 'status');
+    loopDelay.reset(); // after the dump: a big status line must not count in the next interval
+  });
 }

@@ -3,6 +3,7 @@
 import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch } from '../../gre/PacketBatch.js';
 import { loadPorticoIo, type PollHandle, type PollStats, type PorticoIo } from '../../native/PorticoIo.js';
 import type { OutgoingTunBatch, TunDevice } from './TunDevice.js';
+import { TunSteering } from './TunSteering.js';
 
 export interface NativeTunOptions {
   slots?: number;
@@ -13,6 +14,14 @@ export interface NativeTunOptions {
    * go to process 'uncaughtException' (never swallowed).
    */
   onError?: (error: Error) => void;
+}
+
+export interface NativeTunOpenOptions extends NativeTunOptions {
+  /**
+   * Create the device with IFF_MULTI_QUEUE; this descriptor is queue 0 and NativeTun.openQueue
+   * attaches the others. Without steering the kernel spreads flows over queues by hash.
+   */
+  multiQueue?: boolean;
 }
 
 export class NativeTun implements TunDevice {
@@ -36,11 +45,11 @@ export class NativeTun implements TunDevice {
    * and brings it up. The MTU must fit a slot after the headroom: the kernel never hands the
    * TUN a packet larger than the MTU, and a larger one would not fit.
    */
-  static open(name: string, address: number, prefixLen: number, mtu: number, options: NativeTunOptions = {}): NativeTun {
-    const batch = new PacketBatch(options.slots ?? DEFAULT_SLOTS, options.slotSize ?? DEFAULT_SLOT_SIZE, options.headroom ?? DEFAULT_HEADROOM);
+  static open(name: string, address: number, prefixLen: number, mtu: number, options: NativeTunOpenOptions = {}): NativeTun {
+    const batch = NativeTun.batchFor(options);
     if (mtu > batch.capacity) throw new RangeError(`NativeTun: mtu ${mtu} exceeds slot capacity ${batch.capacity}`);
     const io = loadPorticoIo();
-    const opened = io.openTun(name);
+    const opened = options.multiQueue === true ? io.openTun(name, true) : io.openTun(name);
     try {
       io.configureInterface(opened.name, address, prefixLen, mtu);
     } catch (e) {
@@ -48,6 +57,43 @@ export class NativeTun implements TunDevice {
       throw e;
     }
     return new NativeTun(io, opened.fd, opened.name, options, batch);
+  }
+
+  /**
+   * Attaches one more queue to the multi-queue TUN `name` opened with { multiQueue: true }; it
+   * gets the next queue index (attach order). The interface is not reconfigured. The device
+   * lives while any queue is open; closing a queue moves the last queue into its index.
+   */
+  static openQueue(name: string, options: NativeTunOptions = {}): NativeTun {
+    const batch = NativeTun.batchFor(options);
+    const io = loadPorticoIo();
+    const opened = io.openTun(name, true);
+    return new NativeTun(io, opened.fd, opened.name, options, batch);
+  }
+
+  /**
+   * Wraps a TUN (queue) descriptor opened elsewhere in this process, e.g. by the main thread for
+   * a worker thread (descriptors are process-wide); the interface name is read from it. The
+   * wrapper takes ownership: close() closes the descriptor, so the opener must not close it too.
+   */
+  static fromFd(fd: number, options: NativeTunOptions = {}): NativeTun {
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`NativeTun.fromFd: bad descriptor ${fd}`);
+    const batch = NativeTun.batchFor(options);
+    const io = loadPorticoIo();
+    return new NativeTun(io, fd, io.tunName(fd), options, batch);
+  }
+
+  private static batchFor(options: NativeTunOptions): PacketBatch {
+    return new PacketBatch(options.slots ?? DEFAULT_SLOTS, options.slotSize ?? DEFAULT_SLOT_SIZE, options.headroom ?? DEFAULT_HEADROOM);
+  }
+
+  /**
+   * Steers outgoing packets to queues by IPv4 destination (see TunSteering), for the whole
+   * multi-queue device. Throws (code EPERM, ...) where BPF is not allowed: run one queue then.
+   */
+  attachSteering(maxEntries: number): TunSteering {
+    if (this.closed) throw new Error(`NativeTun ${this.name} is closed`);
+    return new TunSteering(this.io, this.io.attachTunSteering(this.fd, maxEntries));
   }
 
   /** Polling starts with the first handler; a later call replaces the handler. */

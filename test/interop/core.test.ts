@@ -111,12 +111,13 @@ describe('real Linux PPTP client against Portico', () => {
   });
 });
 
-describe('stateful MPPE when the configuration prefers it', () => {
+describe('stateful MPPE when the configuration prefers it, data plane on two threads', () => {
   let server: ServerHandle;
 
   beforeAll(async () => {
     labUp();
-    server = await startServer({ ...BASE_CONFIG, mppe: { mode: 'prefer-stateful' } }, [['labuser', 'labpass']]);
+    server = await startServer({ ...BASE_CONFIG, mppe: { mode: 'prefer-stateful' }, dataPlane: { threads: 2 } }, [['labuser', 'labpass']]);
+    expect(server.logs().find((l) => l.msg === 'Portico ready')).toMatchObject({ dataPlaneThreads: 2 });
   });
 
   afterAll(async () => {
@@ -130,5 +131,24 @@ describe('stateful MPPE when the configuration prefers it', () => {
     expect(r.mppe).toBe('128-bit stateful');
     expect(r.ping).toMatchObject({ sent: 10, received: 10 });
     expect(server.logs().find((l) => l.msg === 'session up')).toMatchObject({ mppe: 'MPPE-128 stateful' });
+  }, 180_000);
+
+  it('(h) 4 sessions spread over both data-plane threads (Call IDs of both parities): all ping, counters reach the main thread', async () => {
+    const r = await runClient(['--sessions', '4', '--pings', '3', '--mppe', '128-stateful']);
+    expect(r.sessions_connected).toBe(4);
+    for (const s of r.sessions!) expect(s.ping).toMatchObject({ sent: 3, received: 3 });
+    const callIds = server.logs().filter((l) => l.msg === 'session up').map((l) => Number(l.callId));
+    expect(new Set(callIds.map((c) => c % 2)).size).toBe(2);
+    // Each session's own counters, kept by whichever thread carried it: at least the 3 pings each way.
+    const allClosed = () => server.logs().filter((l) => l.msg === 'session closed');
+    for (let i = 0; i < 50 && allClosed().length < 5; i++) await new Promise((res) => setTimeout(res, 100)); // (f) + these 4
+    const closed = allClosed().slice(-4);
+    expect(closed.length).toBe(4);
+    for (const c of closed) {
+      const k = c.counters as { rxPackets: number; txPackets: number };
+      expect(k.rxPackets).toBeGreaterThanOrEqual(3);
+      expect(k.txPackets).toBeGreaterThanOrEqual(3);
+    }
+    expect(r.ok).toBe(true);
   }, 180_000);
 });

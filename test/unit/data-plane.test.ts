@@ -12,7 +12,11 @@ import type { PppLink } from '../../ppp/PppLink.js';
 import { PppProtocol, parsePppFrame, type PppFrameView } from '../../ppp/PppProtocol.js';
 import type { ControlConnection } from '../../pptp/ControlConnection.js';
 import { DataPlane } from '../../server/DataPlane.js';
+import { DataPlaneShard, newPlaneCounterCells } from '../../server/DataPlaneShard.js';
 import { Session } from '../../server/Session.js';
+import { newSessionCounterCells } from '../../server/SessionCounters.js';
+import { ShardedDataPlane } from '../../server/ShardedDataPlane.js';
+import { MessageChannel } from 'node:worker_threads';
 import { MemoryTun } from '../../server/tun/MemoryTun.js';
 import type { OutgoingTunBatch } from '../../server/tun/TunDevice.js';
 
@@ -125,7 +129,10 @@ class PeerSim {
   seq = 0;
   readonly enc: MppeEncryptor | null;
   readonly dec: MppeDecryptor | null;
-  constructor(mppe: MppeMode | null) {
+  constructor(
+    mppe: MppeMode | null,
+    private readonly callId = CALL_ID,
+  ) {
     this.enc = mppe ? new MppeEncryptor(RECV_KEY, mppe.bits, mppe.stateless) : null;
     this.dec = mppe ? new MppeDecryptor(SEND_KEY, mppe.bits, mppe.stateless) : null;
   }
@@ -144,11 +151,11 @@ class PeerSim {
 
   /** A data GRE packet carrying `ip`, next sequence number. */
   ipPacket(ip: Buffer): Buffer {
-    return greWrap(CALL_ID, this.ipFrame(ip), ++this.seq);
+    return greWrap(this.callId, this.ipFrame(ip), ++this.seq);
   }
 
   frame(ppp: Buffer): Buffer {
-    return greWrap(CALL_ID, ppp, ++this.seq);
+    return greWrap(this.callId, ppp, ++this.seq);
   }
 }
 
@@ -211,15 +218,7 @@ function setup(opts: { mppe?: MppeMode | null; up?: boolean; mppeRequired?: bool
   session.startLink();
   session.mppeRequired = opts.mppeRequired ?? mppe !== null;
   dp.register(session);
-  if (opts.up ?? true) {
-    if (mppe) {
-      session.encryptor = new MppeEncryptor(SEND_KEY, mppe.bits, mppe.stateless);
-      session.decryptor = new MppeDecryptor(RECV_KEY, mppe.bits, mppe.stateless);
-    }
-    session.address = CLIENT_IP;
-    dp.bindAddress(session, CLIENT_IP);
-    session.dataReady = true;
-  }
+  if (opts.up ?? true) dp.startData(session, CLIENT_IP, mppe ? { sendKey: SEND_KEY, recvKey: RECV_KEY, ...mppe } : null);
   return { gre, tun, dp, session, link, peer: new PeerSim(mppe) };
 }
 
@@ -685,5 +684,121 @@ describe('control frames before the link starts', () => {
     s.startLink();
     s.deliverControl(0xc021, Buffer.from('0202', 'hex'));
     expect(got).toEqual([[0, 'start'], [0xc021, '0101000a'], [0x8057, '01'], [0xc021, '0202']]);
+  });
+});
+
+describe('sharded over two threads (ShardedDataPlane + DataPlaneShard over a MessageChannel)', () => {
+  /** Shard 0 = this DataPlane, shard 1 = a DataPlaneShard behind a real MessagePort pair (as a worker has). */
+  function shardedSetup() {
+    const log = pino({ level: 'silent' });
+    const gre0 = new RecordingGreSocket(SERVER_ADDR);
+    const tun0 = new RecordingTun();
+    const gre1 = new RecordingGreSocket(SERVER_ADDR);
+    const tun1 = new RecordingTun();
+    const local = new DataPlane(gre0, tun0, log);
+    const { port1, port2 } = new MessageChannel();
+    const sessionCells = newSessionCounterCells();
+    const planeCells = newPlaneCounterCells();
+    const shard = new DataPlaneShard(port2, gre1, tun1, { sessionCells, planeCells }, log);
+    const steered: Array<[string, number, number?]> = [];
+    const steering = { set: (a: number, q: number) => steered.push(['set', a, q]), delete: (a: number) => steered.push(['delete', a]) };
+    const dp = new ShardedDataPlane(local, [{ channel: port1, planeCells }], steering, sessionCells, log);
+    const session = (callId: number) => {
+      const s = new Session(callId, PEER_CALL_ID, PEER_ADDR, {} as unknown as ControlConnection, log);
+      const link = new LinkStub({ acfc: false, pfc: false });
+      s.link = link as unknown as PppLink;
+      s.startLink();
+      dp.register(s);
+      return { s, link };
+    };
+    const close = async () => {
+      await dp.closeAll();
+      port1.close();
+    };
+    return { dp, shard, gre0, tun0, gre1, tun1, steered, session, close };
+  }
+  /** One turn of both ports' queues. */
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  it('an odd Call ID is carried by the thread: keys, data both ways, counters, control frames, Reset-Request, teardown', async () => {
+    const h = shardedSetup();
+    const odd = 0x1235;
+    const { s, link } = h.session(odd);
+    const { s: even } = h.session(CALL_ID);
+    expect(h.dp.shardOf(odd)).toBe(1);
+    expect(h.dp.shardOf(CALL_ID)).toBe(0);
+
+    // Control frames from the main thread leave through the thread's socket, numbered by it.
+    h.dp.sendControl(s, PppProtocol.LCP, hex('0101000a0506deadbeef'));
+    await settle();
+    expect(h.gre0.sent).toEqual([]);
+    expect(h.gre1.sent.length).toBe(1);
+    const lcp = openFromServer(h.gre1.sent[0]!.data, null);
+    expect(lcp.gre.callId).toBe(PEER_CALL_ID);
+    expect(lcp.gre.seq).toBe(1);
+    expect(lcp.ppp!.protocol).toBe(PppProtocol.LCP);
+
+    // The peer's control frame reaches the main thread's link.
+    const peer = new PeerSim({ bits: 128, stateless: true }, odd);
+    h.gre1.inject([fromPeer(peer.frame(hex('c021 0901000c 01020304 00000000')))]);
+    await settle();
+    expect(link.inputs.map((x) => x.protocol)).toEqual([PppProtocol.LCP]);
+    expect(link.inputs[0]!.payload).toEqual(hex('0901000c0102030400000000'));
+
+    // Network up with MPPE: the address is steered to queue 1, the thread gets the keys.
+    h.dp.startData(s, CLIENT_IP, { sendKey: SEND_KEY, recvKey: RECV_KEY, bits: 128, stateless: true });
+    await settle();
+    expect(h.steered).toEqual([['set', CLIENT_IP, 1]]);
+    const up = Array.from({ length: 5 }, (_, k) => ipv4(CLIENT_IP, HOST_IP, 100 + k, k));
+    h.gre1.inject(up.map((ip) => fromPeer(peer.ipPacket(ip))));
+    expect(hexAll(h.tun1.written)).toEqual(hexAll(up));
+    const down = ipv4(HOST_IP, CLIENT_IP, 60, 77);
+    h.tun1.inject([down]);
+    const sent = h.gre1.sent.at(-1)!;
+    expect(sent.to).toBe(PEER_ADDR);
+    expect(openFromServer(sent.data, peer.dec).ip).toEqual(down);
+    // Counters written by the thread, read here through the session's shared row.
+    expect(s.counters.rxPackets).toBe(5);
+    expect(s.counters.rxBytes).toBe(up.reduce((a, p) => a + p.length, 0));
+    expect(s.counters.txPackets).toBe(1);
+    expect(JSON.parse(JSON.stringify({ counters: s.counters })).counters).toMatchObject({ rxPackets: 5, txPackets: 1, rxSpoofed: 0 });
+    expect(even.counters.rxPackets).toBe(0);
+
+    // Drop counters of both threads add up.
+    h.gre1.inject([{ data: hex('3001'), from: PEER_ADDR }]);
+    h.gre0.inject([{ data: hex('3001'), from: PEER_ADDR }]);
+    expect(h.dp.counters.greMalformed).toBe(2);
+
+    // Teardown: the address is no longer steered, the thread forgets the call.
+    h.dp.unregister(s);
+    await settle();
+    expect(h.steered.at(-1)).toEqual(['delete', CLIENT_IP]);
+    h.gre1.inject([fromPeer(peer.ipPacket(up[0]!))]);
+    expect(h.tun1.written.length).toBe(5);
+    expect(h.dp.counters.greUnknownCall).toBe(1);
+    await h.close();
+  });
+
+  it('stateful MPPE: a lost packet makes the thread ask the main thread for a CCP Reset-Request; the peer\'s reset reaches the thread\'s encryptor', async () => {
+    const h = shardedSetup();
+    const odd = 0x0777;
+    const { s, link } = h.session(odd);
+    h.dp.startData(s, CLIENT_IP, { sendKey: SEND_KEY, recvKey: RECV_KEY, bits: 128, stateless: false });
+    await settle();
+    const peer = new PeerSim({ bits: 128, stateless: false }, odd);
+    const pk = [0, 1].map((k) => peer.ipPacket(ipv4(CLIENT_IP, HOST_IP, 30, k)));
+    h.gre1.inject([fromPeer(pk[1]!)]); // the first is lost
+    await settle();
+    expect(link.resetRequests).toBe(1);
+    expect(s.counters.rxUndecryptable).toBe(1);
+
+    h.dp.mppeResetRequested(s);
+    await settle();
+    h.tun1.inject([ipv4(HOST_IP, CLIENT_IP, 20, 1)]);
+    const d = h.gre1.sent.at(-1)!.data;
+    const o = openFromServer(d, peer.dec);
+    expect(d[o.ppp!.offset]! & 0x80).toBe(0x80); // A (flushed): the key stream restarted
+    expect(o.ip).toEqual(ipv4(HOST_IP, CLIENT_IP, 20, 1));
+    await h.close();
   });
 });

@@ -1,0 +1,101 @@
+// Opens the data path the configuration asks for: one DataPlane in the main thread, or
+// dataPlane.threads shards (ShardedDataPlane), each with its own GRE socket and TUN queue.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { PorticoConfig } from '../config/PorticoConfig.js';
+import { RawGreSocket } from '../gre/RawGreSocket.js';
+import { DataPlane, type DataPath } from './DataPlane.js';
+import { newPlaneCounterCells, type FromShard, type ToShard } from './DataPlaneShard.js';
+import type { DataPlaneWorkerData } from './DataPlaneWorker.js';
+import { newSessionCounterCells } from './SessionCounters.js';
+import { ShardedDataPlane } from './ShardedDataPlane.js';
+import { NativeTun } from './tun/NativeTun.js';
+import type { TunSteering } from './tun/TunSteering.js';
+
+const MAX_THREADS = 8;
+
+export interface OpenedDataPath {
+  dataPath: DataPath;
+  /** Queue 0 of the TUN: routes and the interface itself. */
+  tun: NativeTun;
+  threads: number;
+  close(): Promise<void>;
+}
+
+export function dataPlaneThreads(config: PorticoConfig): number {
+  const t = config.dataPlane.threads;
+  return t === 'auto' ? Math.min(availableParallelism(), MAX_THREADS) : t;
+}
+
+export function openDataPath(config: PorticoConfig, listen: number, tunAddress: number, tunPrefix: number, log: Logger): OpenedDataPath {
+  const wanted = dataPlaneThreads(config);
+  // A fault inside a batch handler is logged and the reader carries on: one bad packet must not end every session.
+  const onError = (layer: string) => (err: Error) => log.error({ err, layer }, 'data path handler failed');
+  const dataLog = log.child({ layer: 'data' });
+  if (wanted > 1) {
+    const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun'), multiQueue: true });
+    let steering: TunSteering | null = null;
+    try {
+      steering = tun.attachSteering(65536);
+    } catch (err) {
+      log.warn({ err, threads: wanted }, 'TUN steering refused by the kernel (needs CAP_BPF or CAP_SYS_ADMIN): data plane on one thread');
+    }
+    if (steering !== null) return openSharded(config, wanted, listen, tun, steering, onError, dataLog);
+    const gre = RawGreSocket.open(listen, { onError: onError('gre') });
+    const dataPath = new DataPlane(gre, tun, dataLog);
+    return { dataPath, tun, threads: 1, close: async () => dataPath.close() };
+  }
+  const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun') });
+  const gre = RawGreSocket.open(listen, { onError: onError('gre') });
+  const dataPath = new DataPlane(gre, tun, dataLog);
+  return { dataPath, tun, threads: 1, close: async () => dataPath.close() };
+}
+
+function openSharded(
+  config: PorticoConfig,
+  count: number,
+  listen: number,
+  tun: NativeTun,
+  steering: TunSteering,
+  onError: (layer: string) => (err: Error) => void,
+  log: Logger,
+): OpenedDataPath {
+  const sessionCells = newSessionCounterCells();
+  const local = new DataPlane(RawGreSocket.open(listen, { onError: onError('gre'), shard: { count, index: 0 } }), tun, log);
+  const workers: Worker[] = [];
+  const remotes = [];
+  for (let shard = 1; shard < count; shard++) {
+    // Opened here so that a failure stops the start, not a thread later; the worker owns them from now on.
+    // Wrappers only for their descriptors: they never poll here, and the worker closes them.
+    const greFd = RawGreSocket.open(listen, { shard: { count, index: shard } }).fd;
+    const queue = NativeTun.openQueue(config.tun.name).fd;
+    const planeCells = newPlaneCounterCells();
+    const data: DataPlaneWorkerData = { shard, greFd, tunFd: queue, logLevel: config.log.level, sessionCells, planeCells };
+    const worker = new Worker(new URL('./DataPlaneWorker.js', import.meta.url), { workerData: data, name: `portico-data-${shard}` });
+    worker.on('error', (err) => log.error({ err, shard }, 'data-plane thread failed'));
+    worker.on('exit', (code) => {
+      if (code !== 0) log.error({ shard, code }, 'data-plane thread exited');
+    });
+    workers.push(worker);
+    remotes.push({
+      channel: {
+        postMessage: (m: ToShard) => worker.postMessage(m),
+        on: (event: 'message', listener: (m: FromShard) => void) => worker.on(event, listener),
+      },
+      planeCells,
+    });
+  }
+  const dataPath = new ShardedDataPlane(local, remotes, steering, sessionCells, log);
+  log.info({ threads: count }, 'data plane on several threads (sessions spread by Call ID)');
+  return {
+    dataPath,
+    tun,
+    threads: count,
+    close: async () => {
+      await dataPath.closeAll();
+      await Promise.all(workers.map((w) => w.terminate()));
+      steering.close();
+    },
+  };
+}

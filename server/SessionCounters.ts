@@ -1,0 +1,77 @@
+// Per-session traffic counters. A session carried by another data-plane thread keeps them in shared
+// memory (one Float64Array row per Call ID): that thread writes, the main thread reads them for
+// accounting, idle time-outs and the panel. One writer per row; an aligned float64 store is atomic
+// on the platforms Node supports, so a reader never sees a torn value.
+
+export interface SessionCounters {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  /** IP packets from the client whose source is not its address (anti-spoofing, RFC 2827 spirit). */
+  rxSpoofed: number;
+  /** Data that could not be decrypted (stale coherency count, resync in progress). */
+  rxUndecryptable: number;
+  /** Data frames before the network phase was up, or without MPPE when MPPE is required. */
+  rxNotReady: number;
+  txDropped: number;
+}
+
+export const SESSION_COUNTER_NAMES: ReadonlyArray<keyof SessionCounters> = [
+  'rxPackets',
+  'rxBytes',
+  'txPackets',
+  'txBytes',
+  'rxSpoofed',
+  'rxUndecryptable',
+  'rxNotReady',
+  'txDropped',
+];
+
+export function newSessionCounters(): SessionCounters {
+  return { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 };
+}
+
+/** A plain copy (for events and snapshots: a shared-memory view keeps changing). */
+export function copySessionCounters(c: SessionCounters): SessionCounters {
+  return { rxPackets: c.rxPackets, rxBytes: c.rxBytes, txPackets: c.txPackets, txBytes: c.txBytes, rxSpoofed: c.rxSpoofed, rxUndecryptable: c.rxUndecryptable, rxNotReady: c.rxNotReady, txDropped: c.txDropped };
+}
+
+/**
+ * A class whose named numeric properties live in `cells[base + i]`. The accessors sit on the
+ * prototype, shared by every instance, so `counters.rxPackets++` on the hot path stays
+ * monomorphic; toJSON gives log lines plain numbers.
+ */
+export function sharedCounterClass<T extends object>(names: ReadonlyArray<keyof T & string>): new (cells: Float64Array, base: number) => T {
+  class View {
+    constructor(
+      readonly cells: Float64Array,
+      readonly base: number,
+    ) {}
+    toJSON(): Record<string, number> {
+      return Object.fromEntries(names.map((n, i) => [n, this.cells[this.base + i]!]));
+    }
+  }
+  names.forEach((name, i) => {
+    Object.defineProperty(View.prototype, name, {
+      get(this: View) {
+        return this.cells[this.base + i];
+      },
+      set(this: View, v: number) {
+        this.cells[this.base + i] = v;
+      },
+    });
+  });
+  return View as unknown as new (cells: Float64Array, base: number) => T;
+}
+
+const SharedSessionCounters = sharedCounterClass<SessionCounters>(SESSION_COUNTER_NAMES);
+
+/** Rows for every Call ID (0..65535) of one server: what ShardedDataPlane shares with its threads. */
+export function newSessionCounterCells(): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(65536 * SESSION_COUNTER_NAMES.length * 8));
+}
+
+export function sessionCounterView(cells: Float64Array, callId: number): SessionCounters {
+  return new SharedSessionCounters(cells, callId * SESSION_COUNTER_NAMES.length);
+}

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { grePacket, icmpEcho, internetChecksum, ip, ipv4Packet } from './TestPackets.js';
 import { MemoryGreSocket } from '../../gre/MemoryGreSocket.js';
 import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch } from '../../gre/PacketBatch.js';
 import { porticoIoPath } from '../../native/PorticoIo.js';
@@ -16,56 +17,6 @@ import { MemoryTun } from '../../server/tun/MemoryTun.js';
 
 const NETNS = `portico-io-${process.pid}`;
 const TUN_NAME = 'ptio0';
-
-function ip(text: string): number {
-  const p = text.split('.').map(Number);
-  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
-}
-
-/** RFC 1071 Internet checksum over buf; 0 when buf already carries a correct checksum. */
-function internetChecksum(buf: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
-  if (buf.length % 2 === 1) sum += buf[buf.length - 1] << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/** IPv4 header (no options) + payload, checksums filled in. */
-function ipv4Packet(src: string, dst: string, protocol: number, payload: Buffer, id = 0x1234): Buffer {
-  const h = Buffer.alloc(20);
-  h[0] = 0x45;
-  h.writeUInt16BE(20 + payload.length, 2);
-  h.writeUInt16BE(id, 4);
-  h[8] = 64;
-  h[9] = protocol;
-  h.writeUInt32BE(ip(src), 12);
-  h.writeUInt32BE(ip(dst), 16);
-  h.writeUInt16BE(internetChecksum(h), 10);
-  return Buffer.concat([h, payload]);
-}
-
-function icmpEcho(type: number, id: number, seq: number, data: Buffer): Buffer {
-  const m = Buffer.alloc(8 + data.length);
-  m[0] = type;
-  m.writeUInt16BE(id, 4);
-  m.writeUInt16BE(seq, 6);
-  data.copy(m, 8);
-  m.writeUInt16BE(internetChecksum(m), 2);
-  return m;
-}
-
-/** A PPTP-style GRE v1 header (RFC 2637 §4.1: K and S set) followed by payload. */
-function grePacket(callId: number, seq: number, payload: Buffer): Buffer {
-  const g = Buffer.alloc(12);
-  g[0] = 0x30;
-  g[1] = 0x01;
-  g.writeUInt16BE(0x880b, 2);
-  g.writeUInt16BE(payload.length, 4);
-  g.writeUInt16BE(callId, 6);
-  g.writeUInt32BE(seq, 8);
-  return Buffer.concat([g, payload]);
-}
 
 // ---------------------------------------------------------------- child scripts
 

@@ -13,6 +13,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { grePacket, ip, ipv4Packet } from './TestPackets.js';
 import { loadPorticoIo, porticoIoPath } from '../../native/PorticoIo.js';
 import { RawGreSocket } from '../../gre/RawGreSocket.js';
 import { NativeTun } from '../../server/tun/NativeTun.js';
@@ -21,47 +22,6 @@ const NETNS = `portico-shard-${process.pid}`;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const LOCAL = '198.18.30.2'; // the "server" address the sharded sockets bind to
 const PEER = '198.18.30.1';
-
-function ip(text: string): number {
-  const p = text.split('.').map(Number);
-  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
-}
-
-/** RFC 1071 Internet checksum; 0 over a header that carries a correct one. */
-function internetChecksum(buf: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
-  if (buf.length % 2 === 1) sum += buf[buf.length - 1] << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/** IPv4 header with `options` (a multiple of 4 octets, RFC 791 §3.1) + payload. */
-function ipv4Packet(src: string, dst: string, protocol: number, payload: Buffer, options = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(20 + options.length);
-  h[0] = 0x40 | (h.length / 4);
-  h.writeUInt16BE(h.length + payload.length, 2);
-  h.writeUInt16BE(0x4321, 4);
-  h[8] = 64;
-  h[9] = protocol;
-  h.writeUInt32BE(ip(src), 12);
-  h.writeUInt32BE(ip(dst), 16);
-  options.copy(h, 20);
-  h.writeUInt16BE(internetChecksum(h), 10);
-  return Buffer.concat([h, payload]);
-}
-
-/** PPTP enhanced GRE (RFC 2637 §4.1): version 1, K and S set, call id at octet 6. */
-function grePacket(callId: number, seq: number, payload: Buffer): Buffer {
-  const g = Buffer.alloc(12);
-  g[0] = 0x30;
-  g[1] = 0x01;
-  g.writeUInt16BE(0x880b, 2);
-  g.writeUInt16BE(payload.length, 4);
-  g.writeUInt16BE(callId, 6);
-  g.writeUInt32BE(seq, 8);
-  return Buffer.concat([g, payload]);
-}
 
 // ---------------------------------------------------------------- child scripts
 
@@ -393,8 +353,8 @@ describe('sharded native I/O in a private network namespace', () => {
     const opt20 = grePacket(20, 1, payload('opt20'));
     const opt21 = grePacket(21, 1, payload('opt21'));
     labelled.push(
-      { label: 'opt20', gre: opt20, ip: ipv4Packet('198.18.31.9', LOCAL, 47, opt20, Buffer.from('01010100', 'hex')) },
-      { label: 'opt21', gre: opt21, ip: ipv4Packet('198.18.31.9', LOCAL, 47, opt21, Buffer.from('0101010101010100', 'hex')) },
+      { label: 'opt20', gre: opt20, ip: ipv4Packet('198.18.31.9', LOCAL, 47, opt20, { options: Buffer.from('01010100', 'hex') }) },
+      { label: 'opt21', gre: opt21, ip: ipv4Packet('198.18.31.9', LOCAL, 47, opt21, { options: Buffer.from('0101010101010100', 'hex') }) },
     );
     const json = runInNetns<{
       received: Record<string, GrePacketSeen[]>;

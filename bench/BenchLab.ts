@@ -26,10 +26,14 @@ export interface ServerOptions {
   mppeMode?: 'stateless' | 'prefer-stateless' | 'prefer-stateful';
   logLevel?: string;
   maxCalls?: number;
-  /** CPU to pin the server to (taskset); undefined = not pinned. */
-  cpu?: number;
+  /** CPU(s) to pin the server to (taskset -c, e.g. 0 or '0,1'); undefined = not pinned. */
+  cpu?: number | string;
+  /** `dataPlane: { threads: N }` in the config; the key is left out when undefined (the server's default). */
+  dataPlaneThreads?: number;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** Extra top-level YAML lines for the config (e.g. `auth:` and `radius:` for the FreeRADIUS setup rate). */
+  extraConfig?: string[];
 }
 
 export class BenchLab {
@@ -82,6 +86,8 @@ export class BenchLab {
       `pptp: { maxCalls: ${o.maxCalls ?? 20000} }`,
       'admin: { enabled: false }',
       `log: { level: ${o.logLevel ?? 'info'} }`,
+      ...(o.dataPlaneThreads !== undefined ? [`dataPlane: { threads: ${o.dataPlaneThreads} }`] : []),
+      ...(o.extraConfig ?? []),
       '',
     ].join('\n');
     writeFileSync(this.configFile, yaml);
@@ -140,7 +146,7 @@ export class BenchLab {
 
   async stopServer(): Promise<void> {
     const s = this.server;
-    if (!s || s.exitCode !== null) return;
+    if (!s || s.exitCode !== null || s.signalCode !== null) return; // a server killed by a signal has no exit code
     const exited = new Promise((r) => s.once('exit', r));
     s.kill('SIGTERM');
     const t = setTimeout(() => s.kill('SIGKILL'), 5000);

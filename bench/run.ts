@@ -2,6 +2,7 @@
 import { dataplaneBench } from './DataplaneBench.js';
 import { dataplaneCpuBench } from './DataplaneCpuBench.js';
 import { greIoBench } from './GreIoBench.js';
+import { latencyBench } from './LatencyBench.js';
 import { sessionsBench } from './SessionsBench.js';
 import { setupRateBench } from './SetupRateBench.js';
 
@@ -11,6 +12,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   sessions: sessionsBench,
   dataplane: dataplaneBench,
   'dataplane-cpu': dataplaneCpuBench,
+  latency: latencyBench,
 };
 
 const wanted = process.argv.slice(2);

@@ -139,6 +139,10 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
   }
 
   /** Live sessions, for the CLI, the admin panel and tests (a narrow read-only view). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
   listSessions(): SessionSummary[] {
     return [...this.sessions.values()].map((s) => this.summary(s));
   }

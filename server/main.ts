@@ -76,9 +76,12 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   loopDelay.enable();
   process.on('SIGUSR2', () => {
     const ms = (ns: number) => Math.round(ns / 1e4) / 100;
-    const eventLoop = { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max), samples: loopDelay.count };
+    // The histogram counts the 10 ms sampling interval itself; `resolution` lets readers subtract it.
+    const eventLoop = { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max), samples: loopDelay.count, resolution: 10 };
     log.info({ eventLoop }, 'event loop delay');
-    log.info({ sessions: server.listSessions(), counters: dataPlane.counters }, 'status');
+    // The session list only for a modest number: with thousands, one synchronous dump stalls every session.
+    const count = server.sessionCount;
+    log.info({ sessionCount: count, ...(count <= 1000 ? { sessions: server.listSessions() } : {}), counters: dataPlane.counters }, 'status');
     loopDelay.reset(); // after the dump: a big status line must not count in the next interval
   });
 }

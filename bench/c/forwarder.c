@@ -9,17 +9,23 @@
  *   blast    --keys FILE --server A.B.C.D                   MPPE/GRE source playing the clients;
  *            reads "SIZE FIRST COUNT SECONDS RATE" lines on stdin: sessions FIRST..FIRST+COUNT-1
  *            of the keys file, RATE packets/s (0 = unpaced);
- *            answers "sent N" per line; keeps its
- *            key and sequence state across lines, as one client would
+ *            answers "sent N tried T failed F short S errno E resets R" per line (F: packets
+ *            sendmmsg did not take, S: calls that took fewer than asked, R: CCP Reset-Requests
+ *            honoured); keeps its key and sequence state across lines, as one client would, and
+ *            answers the forwarder's Reset-Requests (stateful) like a Linux peer
  *   udpblast --keys FILE --size S --sessions N --seconds T [--rate PPS]  plain UDP to session addresses
  *   sink     --keys FILE --seconds T [--verify]             drains raw GRE on the client side
  * Keys file, one session a line (client's view, as bench/client/LoadGenerator.ts --mode keys writes):
- *   clientCallId serverCallId address sendKeyHex recvKeyHex stateless
+ *   clientCallId serverCallId address sendKeyHex recvKeyHex stateless [nextGreSeq]
+ * nextGreSeq (default 1) is the first GRE sequence number blast uses for the session: the load
+ * generator already sent the handshake on that call, and a receiver drops numbers it has seen
+ * (RFC 2637 §4.3), so a blaster restarting at 1 would lose its first packets to the sequence check.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
@@ -38,8 +44,9 @@
 #define BATCH 32
 #define SLOT 2048
 #define HEADROOM 64
-#define MAX_SESSIONS 1024
+#define MAX_SESSIONS 4096
 #define SOCKET_BUFFER_OCTETS (4 << 20)
+#define CCP_RESET_REQUEST 14
 
 /* ---- RC4 and the MPPE key schedule (RFC 3078 §7.3, 128-bit keys: no reduction) ---- */
 typedef struct { uint8_t s[256]; uint8_t i, j; } rc4_t;
@@ -70,6 +77,7 @@ typedef struct {
   int cc;
   int stateless;
   int discarding;
+  int flush_pending; /* CCP Reset-Request received: next packet re-keys and carries A (RFC 3078 §8) */
 } mppe_t;
 
 static void mppe_init(mppe_t *m, const uint8_t start[16], int stateless) {
@@ -100,13 +108,15 @@ static void mppe_encrypt(mppe_t *m, uint8_t *p, int len) {
   int cc = (m->cc + 1) & 0xfff;
   m->cc = cc;
   uint8_t flags = 0x10;
-  if (m->stateless || (cc & 0xff) == 0xff) { mppe_change(m, 1); flags |= 0x80; }
+  if (m->stateless || (cc & 0xff) == 0xff || m->flush_pending) { mppe_change(m, 1); flags |= 0x80; m->flush_pending = 0; }
   p[-2] = (uint8_t)(flags | (cc >> 8));
   p[-1] = (uint8_t)cc;
   rc4_run(&m->rc4, p, len);
 }
 
-/* p = MPPE header + ciphertext; returns the plaintext length at p+2 or -1. */
+/* p = MPPE header + ciphertext; returns the plaintext length at p+2, -1 (dropped) or MPPE_GAP
+ * (stateful: loss detected, discarding until a flushed packet; send a CCP Reset-Request). */
+#define MPPE_GAP (-2)
 static int mppe_decrypt(mppe_t *m, uint8_t *p, int len) {
   if (len < 3 || !(p[0] & 0x10)) return -1;
   int cc = ((p[0] & 0x0f) << 8) | p[1];
@@ -121,7 +131,7 @@ static int mppe_decrypt(mppe_t *m, uint8_t *p, int len) {
   } else {
     if (!m->discarding) {
       m->cc = (m->cc + 1) & 0xfff;
-      if (cc != m->cc) { m->discarding = 1; return -1; }
+      if (cc != m->cc) { m->discarding = 1; return MPPE_GAP; }
     } else {
       if (!flushed) return -1;
       while ((cc & 0xf00) != (m->cc & 0xf00)) { mppe_change(m, 0); m->cc = (m->cc + 0x100) & 0xfff; }
@@ -141,7 +151,7 @@ typedef struct {
   uint8_t send_key[16], recv_key[16]; /* client's view */
   int stateless;
   mppe_t tx, rx;
-  uint32_t seq, last_rx_seq;
+  uint32_t seq, last_rx_seq, first_seq;
   int have_rx;
   uint8_t iphdr[20];
 } session_t;
@@ -161,11 +171,14 @@ static void hex16(const char *h, uint8_t *out) {
 static void load_keys(const char *file) {
   FILE *f = fopen(file, "r");
   if (!f) { perror(file); exit(1); }
-  char addr[32], sk[64], rk[64];
-  unsigned cc, sc;
+  char line[256], addr[32], sk[64], rk[64];
+  unsigned cc, sc, seq;
   int sl;
-  while (nsessions < MAX_SESSIONS && fscanf(f, "%u %u %31s %63s %63s %d", &cc, &sc, addr, sk, rk, &sl) == 6) {
+  while (nsessions < MAX_SESSIONS && fgets(line, sizeof line, f)) {
+    int fields = sscanf(line, "%u %u %31s %63s %63s %d %u", &cc, &sc, addr, sk, rk, &sl, &seq);
+    if (fields < 6) continue;
     session_t *s = &sessions[nsessions++];
+    s->first_seq = fields == 7 ? seq : 1;
     s->client_call = (uint16_t)cc;
     s->server_call = (uint16_t)sc;
     struct in_addr a;
@@ -262,7 +275,8 @@ static int forward(const char *tun_name, const char *local) {
     rmsg[i].msg_hdr = (struct msghdr){ .msg_name = &rsa[i], .msg_namelen = sizeof rsa[i], .msg_iov = &riov[i], .msg_iovlen = 1 };
     tmsg[i].msg_hdr = (struct msghdr){ .msg_name = &tsa[i], .msg_namelen = sizeof tsa[i], .msg_iov = &tiov[i], .msg_iovlen = 1 };
   }
-  unsigned long long to_tun = 0, to_gre = 0, dropped = 0;
+  unsigned long long to_tun = 0, to_gre = 0, dropped = 0, resets = 0;
+  uint8_t reset_id = 0;
   struct pollfd pfd[2] = { { .fd = gre, .events = POLLIN }, { .fd = tun, .events = POLLIN } };
   while (!stop) {
     if (poll(pfd, 2, 200) <= 0) continue;
@@ -288,6 +302,14 @@ static int forward(const char *tun_name, const char *local) {
         if (end - q < 2 || q[0] != 0x00 || q[1] != 0xfd) { dropped++; continue; } /* control frames: not here */
         q += 2;
         int n2 = mppe_decrypt(&s->rx, q, (int)(end - q));
+        if (n2 == MPPE_GAP) {
+          /* RFC 3078 §8, as the server does: ask the peer to re-key (GRE | FF 03 80 FD | 14 id 00 04). */
+          uint8_t r[20] = { 0x30, 0x01, 0x88, 0x0b, 0x00, 0x08, (uint8_t)(s->client_call >> 8), (uint8_t)s->client_call };
+          *(uint32_t *)(r + 8) = htonl(s->seq++);
+          r[12] = 0xff; r[13] = 0x03; r[14] = 0x80; r[15] = 0xfd; r[16] = CCP_RESET_REQUEST; r[17] = reset_id++; r[18] = 0x00; r[19] = 0x04;
+          struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = peer_addr };
+          if (sendto(gre, r, sizeof r, 0, (struct sockaddr *)&to, sizeof to) == (ssize_t)sizeof r) resets++;
+        }
         if (n2 < 3 || q[2] != 0x00 || q[3] != 0x21) { dropped++; continue; }
         uint8_t *ip = q + 4;
         int iplen = n2 - 2;
@@ -321,19 +343,77 @@ static int forward(const char *tun_name, const char *local) {
       if (m > 0) { int sent = sendmmsg(gre, tmsg, (unsigned)m, 0); to_gre += sent > 0 ? (unsigned)sent : 0; }
     }
   }
-  fprintf(stderr, "{\"toTun\":%llu,\"toGre\":%llu,\"dropped\":%llu}\n", to_tun, to_gre, dropped);
+  fprintf(stderr, "{\"toTun\":%llu,\"toGre\":%llu,\"dropped\":%llu,\"resetRequests\":%llu}\n", to_tun, to_gre, dropped, resets);
   return 0;
+}
+
+/*
+ * The blaster's socket receives only CCP frames (GRE with a payload whose PPP protocol is 0x80FD,
+ * with or without FF 03): the server's Reset-Requests. Everything else (GRE acks, downstream data)
+ * is dropped by the kernel before it is queued, so the blaster never sits on a full receive queue.
+ */
+static void attach_ccp_filter(int fd) {
+  struct sock_filter code[] = {
+    BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),           /* 0: X = IP header length */
+    BPF_STMT(BPF_MISC | BPF_TXA, 0),                  /* 1 */
+    BPF_STMT(BPF_ST, 0),                              /* 2: M[0] = IHL */
+    BPF_STMT(BPF_LD | BPF_H | BPF_IND, 4),            /* 3: GRE payload length */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 19, 0),    /* 4: ack-only -> drop */
+    BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),            /* 5: S bit -> 4 octets */
+    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x10),        /* 6 */
+    BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 2),           /* 7 */
+    BPF_STMT(BPF_ST, 1),                              /* 8 */
+    BPF_STMT(BPF_LD | BPF_B | BPF_IND, 1),            /* 9: A bit -> 4 octets */
+    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x80),        /* 10 */
+    BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 5),           /* 11 */
+    BPF_STMT(BPF_LDX | BPF_MEM, 1),                   /* 12 */
+    BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0),           /* 13 */
+    BPF_STMT(BPF_LDX | BPF_MEM, 0),                   /* 14 */
+    BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0),           /* 15 */
+    BPF_STMT(BPF_ALU | BPF_ADD | BPF_K, 8),           /* 16: offset of the PPP frame */
+    BPF_STMT(BPF_MISC | BPF_TAX, 0),                  /* 17 */
+    BPF_STMT(BPF_LD | BPF_H | BPF_IND, 0),            /* 18 */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x80fd, 3, 0),/* 19: CCP -> accept */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xff03, 0, 3),/* 20: address/control, else drop */
+    BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),            /* 21 */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x80fd, 0, 1),/* 22 */
+    BPF_STMT(BPF_RET | BPF_K, 0xffff),                /* 23: accept */
+    BPF_STMT(BPF_RET | BPF_K, 0),                     /* 24: drop */
+  };
+  struct sock_fprog prog = { .len = sizeof code / sizeof code[0], .filter = code };
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) { perror("SO_ATTACH_FILTER"); exit(1); }
+}
+
+/* Drains the CCP frames queued on the blaster's socket; a Reset-Request makes that session's next
+ * packet re-key and carry A, as a real peer does (RFC 3078 §8, Linux mppe_comp_reset). */
+static unsigned long long resets_honoured;
+static void drain_ccp(int fd) {
+  uint8_t p[SLOT];
+  ssize_t len;
+  while ((len = recv(fd, p, sizeof p, MSG_DONTWAIT)) > 0) {
+    int ihl = (p[0] & 0x0f) * 4;
+    if (len < ihl + 8) continue;
+    uint8_t *g = p + ihl;
+    int hl = 8 + ((g[0] & 0x10) ? 4 : 0) + ((g[1] & 0x80) ? 4 : 0);
+    uint8_t *q = g + hl, *end = p + len;
+    if (end - q >= 2 && q[0] == 0xff && q[1] == 0x03) q += 2;
+    if (end - q < 3 || q[0] != 0x80 || q[1] != 0xfd || q[2] != CCP_RESET_REQUEST) continue;
+    session_t *s = by_call[g[6] << 8 | g[7]];
+    if (s && !s->stateless) { s->tx.flush_pending = 1; resets_honoured++; }
+  }
 }
 
 /* ---- blast: the clients' upstream traffic, MPPE-encrypted GRE to the server ---- */
 static int blast(const char *server) {
   int gre = open_raw_gre(NULL);
+  attach_ccp_filter(gre);
   struct sockaddr_in dst = { .sin_family = AF_INET };
   inet_pton(AF_INET, server, &dst.sin_addr);
   for (int i = 0; i < nsessions; i++) {
     session_t *s = &sessions[i];
     mppe_init(&s->tx, s->send_key, s->stateless);
-    s->seq = 1;
+    s->seq = s->first_seq;
+    by_call[s->client_call] = s;
   }
   static uint8_t buf[BATCH][SLOT];
   struct mmsghdr msg[BATCH];
@@ -347,12 +427,13 @@ static int blast(const char *server) {
   while (fgets(line, sizeof line, stdin) && sscanf(line, "%d %d %d %lf %lf", &size, &first, &nsess, &seconds, &rate) == 5) {
     if (first < 0 || first >= nsessions) first = 0;
     if (first + nsess > nsessions) nsess = nsessions - first;
-    unsigned long long sent = 0, tried = 0;
-    int next = 0, errors = 0;
+    unsigned long long sent = 0, tried = 0, failed = 0, short_calls = 0, resets0 = resets_honoured;
+    int next = 0, errors = 0, last_errno = 0;
     double start = now(), end = start + seconds;
     while (now() < end) {
       for (int b = 0; b < 64; b++) {
         pace(start, tried, rate);
+        drain_ccp(gre);
         tried += BATCH;
         for (int k = 0; k < BATCH; k++) {
           session_t *s = &sessions[first + next];
@@ -371,10 +452,15 @@ static int blast(const char *server) {
         }
         int r = sendmmsg(gre, msg, BATCH, 0);
         if (r > 0) sent += (unsigned)r;
-        else if (errors++ < 3) perror("blast sendmmsg");
+        if (r < BATCH) {
+          /* A packet sendmmsg did not take was encrypted: the receiver's key and sequence steps over it. */
+          failed += (unsigned)(BATCH - (r > 0 ? r : 0));
+          if (r >= 0) short_calls++;
+          else { last_errno = errno; if (errors++ < 3) perror("blast sendmmsg"); }
+        }
       }
     }
-    printf("sent %llu\n", sent);
+    printf("sent %llu tried %llu failed %llu short %llu errno %d resets %llu\n", sent, tried, failed, short_calls, last_errno, resets_honoured - resets0);
     fflush(stdout);
   }
   return 0;

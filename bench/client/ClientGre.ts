@@ -27,7 +27,11 @@ export class ClientGre {
     count: 0,
   };
   private flushScheduled = false;
+  /** false: the caller flushes itself (the latency bench sends at once, not a turn later). */
+  deferFlush = true;
   readonly counters = { received: 0, unknownCall: 0, malformed: 0, sent: 0, sendDropped: 0 };
+  /** performance.now() when the batch being delivered reached JavaScript (the latency bench's clock). */
+  batchAt = 0;
 
   constructor(bindAddr: number) {
     this.socket = RawGreSocket.open(bindAddr, { slots: 256 });
@@ -63,7 +67,7 @@ export class ClientGre {
     o.lengths[o.count] = pppStart + len - start;
     o.addrs[o.count] = peer;
     o.count++;
-    if (!this.flushScheduled) {
+    if (this.deferFlush && !this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
@@ -80,6 +84,7 @@ export class ClientGre {
   }
 
   private fromNetwork(batch: PacketBatch): void {
+    this.batchAt = performance.now();
     const v = this.view;
     for (let i = 0; i < batch.count; i++) {
       if (parseGreHeader(batch.buf, batch.offsets[i]!, batch.lengths[i]!, v) !== GreParseResult.Ok) {

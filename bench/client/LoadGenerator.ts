@@ -8,9 +8,19 @@
 //            (RTT percentiles = the server's reaction time) while the server's own echoes run.
 //   keys   — bring N sessions up, write their call ids, addresses and MPPE start keys to --out
 //            (for the data-plane blasters), then wait for SIGTERM.
+//   tunnel — bring the first session up and give it a TUN in our namespace (--tun, route to
+//            --tunnel-peer), so kernel traffic (ping) crosses the session as with a real client.
+//            Per ICMP echo it times our own part: TUN read → encrypt → sendmmsg, and GRE arrival →
+//            decrypt → TUN write, plus the round trip seen from here (sendmmsg → reply in JS).
+//            Echo requests to --reflect (also routed into the TUN) are answered here, without the
+//            server or MPPE: the cost of one TUN hop through this process, for reference.
+//            stdin "stats" prints {"event":"stats",...} and resets them; SIGTERM ends.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
 import { parseIpv4, formatIpv4 } from '../../config/Ipv4.js';
+import { NativeTun } from '../../server/tun/NativeTun.js';
+import type { OutgoingTunBatch } from '../../server/tun/TunDevice.js';
 import { ClientGre } from './ClientGre.js';
 import { PptpClientSession } from './PptpClientSession.js';
 
@@ -29,6 +39,9 @@ const { values } = parseArgs({
     'echo-interval': { type: 'string', default: '5' },
     out: { type: 'string' },
     lcp: { type: 'string', default: 'passive' },
+    tun: { type: 'string', default: 'pbctun0' },
+    'tunnel-peer': { type: 'string', default: '10.99.0.1' },
+    reflect: { type: 'string', default: '10.99.0.2' },
   },
 });
 
@@ -56,6 +69,8 @@ let droppedAfterUp = 0;
 let started = 0;
 let inFlight = 0;
 let t0 = 0;
+/** Decrypted IPv4 packets of every session (tunnel mode). */
+let onData: ((s: PptpClientSession, buf: Buffer, off: number, len: number) => void) | null = null;
 
 function ramp(): Promise<number> {
   return new Promise((resolve) => {
@@ -93,6 +108,7 @@ function ramp(): Promise<number> {
               check();
             },
             echoRtt: (_s, ms) => rtts.push(ms),
+            data: (sess, buf, off, len) => onData?.(sess, buf, off, len),
           },
         );
         sessions.push(s);
@@ -162,14 +178,136 @@ if (values.mode === 'setup') {
     echoRttMsMax: rtts.length ? rtts[rtts.length - 1] : NaN,
   });
 } else if (values.mode === 'keys') {
-  // One line per session: callId peerCallId address sendKeyHex recvKeyHex stateless
+  /** The sequence number the session's next GRE payload packet would carry (its sequencer starts at 1). */
+  function nextGreSeq(s: PptpClientSession): number {
+    return (s['sequencer'].counters.sent + 1) >>> 0;
+  }
+  // One line per session: callId peerCallId address sendKeyHex recvKeyHex stateless nextGreSeq.
+  // nextGreSeq: the blaster carries on the call's GRE numbering where the handshake left it; the
+  // server refuses numbers it has already accepted (RFC 2637 §4.3), so restarting at 1 would cost
+  // each session its first handshake-count packets (and a stateful MPPE resync: up to 256 more).
   const lines = sessions
     .filter((s) => s.isUp)
-    .map((s) => `${s.callId} ${s.peerCallId} ${formatIpv4(s.address)} ${s.keys!.sendKey.toString('hex')} ${s.keys!.recvKey.toString('hex')} ${s.mppeStateless ? 1 : 0}`);
+    .map((s) => `${s.callId} ${s.peerCallId} ${formatIpv4(s.address)} ${s.keys!.sendKey.toString('hex')} ${s.keys!.recvKey.toString('hex')} ${s.mppeStateless ? 1 : 0} ${nextGreSeq(s)}`);
   writeFileSync(values.out!, `${lines.join('\n')}\n`, { mode: 0o600 });
   // The data-plane tools take over GRE from here (the control connections stay with us).
   gre.close();
   emit({ event: 'keys', count: lines.length });
   process.on('SIGTERM', () => void finish({}));
+  setInterval(() => {}, 1 << 30);
+} else if (values.mode === 'tunnel') {
+  await runTunnel();
+}
+
+/** ICMP echo identity (id << 16 | seq) of the IPv4 packet at buf[off, off+len), or -1. */
+function icmpEchoKey(buf: Buffer, off: number, len: number, type: number): number {
+  if (len < 28 || buf[off + 9] !== 1) return -1;
+  const ihl = (buf[off]! & 0x0f) * 4;
+  if (len < ihl + 8 || buf[off + ihl] !== type) return -1;
+  return ((buf[off + ihl + 4]! << 24) | (buf[off + ihl + 5]! << 16) | (buf[off + ihl + 6]! << 8) | buf[off + ihl + 7]!) >>> 0;
+}
+
+/** Turns the ICMP echo request at buf[off, off+len) into its reply in place (addresses swapped). */
+function answerEcho(buf: Buffer, off: number, len: number): void {
+  const src = buf.readUInt32BE(off + 12);
+  buf.writeUInt32BE(buf.readUInt32BE(off + 16), off + 12); // the IPv4 checksum is unchanged by a swap
+  buf.writeUInt32BE(src, off + 16);
+  const icmp = off + (buf[off]! & 0x0f) * 4;
+  buf[icmp] = 0;
+  buf.writeUInt16BE(0, icmp + 2);
+  let sum = 0;
+  for (let i = icmp; i + 1 < off + len; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
+  if ((off + len - icmp) & 1) sum += buf[off + len - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  buf.writeUInt16BE(~sum & 0xffff, icmp + 2);
+}
+
+async function runTunnel(): Promise<void> {
+  const s = sessions.find((x) => x.isUp);
+  if (!s) {
+    emit({ event: 'result', error: 'no session up', failures: Object.fromEntries(failures) });
+    process.exit(1);
+  }
+  const tun = NativeTun.open(values.tun!, s.address, 32, 1400);
+  tun.addRoute(parseIpv4(values['tunnel-peer']!), 32);
+  const reflect = parseIpv4(values.reflect!);
+  tun.addRoute(reflect, 32);
+  gre.deferFlush = false;
+  const toTun: OutgoingTunBatch = { buf: Buffer.alloc(0), offsets: new Uint32Array(1), lengths: new Uint32Array(1), count: 1 };
+  const writeTun = (buf: Buffer, off: number, len: number) => {
+    toTun.buf = buf;
+    toTun.offsets[0] = off;
+    toTun.lengths[0] = len;
+    tun.writeBatch(toTun);
+  };
+  // Per echo: when its encrypted request left (after sendmmsg), and our own work in µs, split into
+  // JavaScript (copy + MPPE + GRE/PPP headers; GRE parse + MPPE) and the syscall (sendmmsg; TUN write).
+  const sentAt = new Map<number, number>();
+  const fresh = () => ({ innerRtt: [] as number[], encrypt: [] as number[], send: [] as number[], decrypt: [] as number[], tunWrite: [] as number[] });
+  let us = fresh();
+  const keys: number[] = [];
+  tun.onBatch((batch) => {
+    const t0 = performance.now();
+    keys.length = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const off = batch.offsets[i]!;
+      const len = batch.lengths[i]!;
+      const k = icmpEchoKey(batch.buf, off, len, 8);
+      if (k >= 0 && batch.buf.readUInt32BE(off + 16) === reflect) {
+        answerEcho(batch.buf, off, len);
+        writeTun(batch.buf, off, len);
+        continue;
+      }
+      if (k >= 0) keys.push(k);
+      s.sendIp(batch.buf, off, len);
+    }
+    const t1 = performance.now();
+    gre.flush(); // not on setImmediate: the packet leaves now
+    const t2 = performance.now();
+    for (const k of keys) sentAt.set(k, t2);
+    if (keys.length > 0) {
+      us.encrypt.push(((t1 - t0) * 1000) / keys.length);
+      us.send.push(((t2 - t1) * 1000) / keys.length);
+    }
+  });
+  onData = (_sess, buf, off, len) => {
+    const t0 = performance.now(); // decrypted
+    const k = icmpEchoKey(buf, off, len, 0);
+    writeTun(buf, off, len);
+    if (k < 0) return;
+    const arrived = gre.batchAt;
+    us.decrypt.push((t0 - arrived) * 1000);
+    us.tunWrite.push((performance.now() - t0) * 1000);
+    const t = sentAt.get(k);
+    if (t !== undefined) {
+      sentAt.delete(k);
+      us.innerRtt.push((arrived - t) * 1000);
+    }
+  };
+  const summary = (xs: number[]) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return { n: v.length, p50: percentile(v, 50), p90: percentile(v, 90), p99: percentile(v, 99) };
+  };
+  const stats = () => {
+    emit({
+      event: 'stats',
+      innerRttUs: summary(us.innerRtt),
+      encryptUs: summary(us.encrypt),
+      sendUs: summary(us.send),
+      decryptUs: summary(us.decrypt),
+      tunWriteUs: summary(us.tunWrite),
+      counters: s.counters,
+    });
+    us = fresh();
+    sentAt.clear();
+  };
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() === 'stats') stats();
+  });
+  emit({ event: 'tunnel-ready', address: formatIpv4(s.address), mppeStateless: s.mppeStateless });
+  process.on('SIGTERM', () => {
+    tun.close();
+    void finish({ counters: s.counters });
+  });
   setInterval(() => {}, 1 << 30);
 }

@@ -100,6 +100,64 @@ describe('RC4', () => {
     expect(buf.subarray(2, 16).toString()).toBe('Attack at dawn');
   });
 
+  it('matches a textbook RC4 over random keys (1..256 octets at offsets), lengths and call splits', () => {
+    // Textbook RC4 (Schneier, Applied Cryptography §17.1): plain arrays, `%` for every index, one call.
+    const referenceRc4 = (key: Uint8Array, data: Uint8Array): Uint8Array => {
+      const s = Array.from({ length: 256 }, (_, n) => n);
+      for (let n = 0, j = 0; n < 256; n++) {
+        j = (j + s[n] + key[n % key.length]) % 256;
+        [s[n], s[j]] = [s[j], s[n]];
+      }
+      const out = new Uint8Array(data.length);
+      for (let p = 0, i = 0, j = 0; p < data.length; p++) {
+        i = (i + 1) % 256;
+        j = (j + s[i]) % 256;
+        [s[i], s[j]] = [s[j], s[i]];
+        out[p] = data[p] ^ s[(s[i] + s[j]) % 256];
+      }
+      return out;
+    };
+    let seed = 0x2545f491; // xorshift32: reproducible
+    const rand = (below: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % below;
+    };
+    const rc4 = new Rc4(); // one object re-keyed every round: setKey must fully reset the state
+    const keyLens = [1, 3, 4, 5, 7, 8, 12, 13, 16, 17, 32, 64, 100, 128, 255, 256];
+    for (let round = 0; round < 300; round++) {
+      const keyLen = round < keyLens.length ? keyLens[round] : 1 + rand(256);
+      const keyOff = rand(8);
+      const keyHolder = Buffer.alloc(keyOff + keyLen + rand(4));
+      for (let n = 0; n < keyHolder.length; n++) keyHolder[n] = rand(256);
+      const key = keyHolder.subarray(keyOff, keyOff + keyLen);
+      const dataLen = rand(4) === 0 ? rand(8) : rand(3000);
+      const plain = new Uint8Array(dataLen);
+      for (let n = 0; n < dataLen; n++) plain[n] = rand(256);
+      const expected = referenceRc4(key, plain);
+
+      // Our RC4 over plain placed at an offset, in several calls of random length (0 included), in a buffer
+      // that is a view at a random byteOffset (the word loop aligns on the underlying memory, not on buf[0]).
+      const bufOff = rand(5);
+      const viewOff = rand(8);
+      const bufLen = bufOff + dataLen + 3;
+      const memory = round % 2 === 0 ? Buffer.alloc(viewOff + bufLen + 5) : new Uint8Array(viewOff + bufLen + 5);
+      const buf = memory.subarray(viewOff, viewOff + bufLen).fill(0x5a);
+      buf.set(plain, bufOff);
+      rc4.setKey(keyHolder, keyOff, keyLen);
+      for (let done = 0; done < dataLen; ) {
+        const step = Math.min(dataLen - done, rand(3) === 0 ? rand(4) : rand(700));
+        rc4.process(buf, bufOff + done, step);
+        done += step;
+      }
+      const what = `round ${round}, key ${keyLen} octets, ${dataLen} octets`;
+      expect(Buffer.from(buf.subarray(bufOff, bufOff + dataLen)).equals(Buffer.from(expected)), what).toBe(true);
+      expect([...buf.subarray(0, bufOff), ...buf.subarray(bufOff + dataLen)].every((b) => b === 0x5a)).toBe(true);
+      expect([...memory.subarray(0, viewOff), ...memory.subarray(viewOff + bufLen)].every((b) => b === 0)).toBe(true);
+    }
+  });
+
   it('rejects empty keys and out-of-range regions', () => {
     expect(() => new Rc4(Buffer.alloc(0))).toThrow(RangeError);
     expect(() => new Rc4(Buffer.from('k')).process(Buffer.alloc(4), 2, 3)).toThrow(RangeError);

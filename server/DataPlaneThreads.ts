@@ -33,22 +33,18 @@ export function openDataPath(config: PorticoConfig, listen: number, tunAddress: 
   // A fault inside a batch handler is logged and the reader carries on: one bad packet must not end every session.
   const onError = (layer: string) => (err: Error) => log.error({ err, layer }, 'data path handler failed');
   const dataLog = log.child({ layer: 'data' });
+  // Several threads need a multi-queue TUN and a steering map; without the map, one thread on queue 0.
+  const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun'), multiQueue: wanted > 1 });
+  let steering: TunSteering | null = null;
   if (wanted > 1) {
-    const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun'), multiQueue: true });
-    let steering: TunSteering | null = null;
     try {
       steering = tun.attachSteering(65536);
     } catch (err) {
       log.warn({ err, threads: wanted }, 'TUN steering refused by the kernel (needs CAP_BPF or CAP_SYS_ADMIN): data plane on one thread');
     }
-    if (steering !== null) return openSharded(config, wanted, listen, tun, steering, onError, dataLog);
-    const gre = RawGreSocket.open(listen, { onError: onError('gre') });
-    const dataPath = new DataPlane(gre, tun, dataLog);
-    return { dataPath, tun, threads: 1, close: async () => dataPath.close() };
   }
-  const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun') });
-  const gre = RawGreSocket.open(listen, { onError: onError('gre') });
-  const dataPath = new DataPlane(gre, tun, dataLog);
+  if (steering !== null) return openSharded(config, wanted, listen, tun, steering, onError, dataLog);
+  const dataPath = new DataPlane(RawGreSocket.open(listen, { onError: onError('gre') }), tun, dataLog);
   return { dataPath, tun, threads: 1, close: async () => dataPath.close() };
 }
 

@@ -186,6 +186,17 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * CPU seconds of the whole machine so far (/proc/stat, all CPUs): busy = user+nice+system+irq+softirq,
+ * steal = time the hypervisor gave this VM's CPUs to someone else. Differences over a trial say how
+ * much of the machine the trial used besides the forwarder (traffic tools and the kernel's share).
+ */
+export function machineCpuSeconds(): { busy: number; steal: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal, in clock ticks (100/s)
+  return { busy: (f[0]! + f[1]! + f[2]! + f[5]! + f[6]!) / 100, steal: (f[7] ?? 0) / 100 };
+}
+
 async function* jsonLines(child: ChildProcess): AsyncIterable<Record<string, unknown>> {
   let buf = '';
   for await (const chunk of child.stdout!) {

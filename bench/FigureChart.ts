@@ -2,16 +2,8 @@
 // configuration (our server against the C forwarder measured in the same run), as an SVG file.
 //   node dist/bench/FigureChart.js FIGURES.jsonl OUT.svg [SUFFIX]
 // SUFFIX picks the figure family (default -pps; -pps-per-core, -mbps also work).
-import { readFileSync, writeFileSync } from 'node:fs';
-
-interface Line {
-  bench: string;
-  figure: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  ratio?: number | null;
-}
+import { writeFileSync } from 'node:fs';
+import { readFigureLines, type FigureLine as Line } from './Figures.js';
 
 function escape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -56,6 +48,6 @@ if (process.argv[1]?.endsWith('FigureChart.js')) {
     process.stderr.write('usage: FigureChart FIGURES.jsonl OUT.svg [SUFFIX]\n');
     process.exit(2);
   }
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+  const lines = readFigureLines(file);
   writeFileSync(outFile, dataplaneChart(lines, suffix ?? '-pps'));
 }

@@ -46,7 +46,8 @@ export interface PorticoIo {
   /** The interface a TUN descriptor is attached to (TUNGETIFF). */
   tunName(fd: number): string;
   /** Address (host-order u32) and netmask, MTU, then IFF_UP. */
-  configureInterface(name: string, addr: number, prefixLen: number, mtu: number): void;
+  /** txQueueLen: the packets the kernel may queue towards the reader (TUN: before tx_dropped); kernel default when left out. */
+  configureInterface(name: string, addr: number, prefixLen: number, mtu: number, txQueueLen?: number): void;
   /** Adds addr/prefixLen via the interface; an existing route is not an error. */
   addRoute(name: string, addr: number, prefixLen: number): void;
   /** Deletes addr/prefixLen via the interface; a missing route is not an error. */

@@ -311,11 +311,12 @@ static napi_value OpenTun(napi_env env, napi_callback_info info) {
 static int control_socket(void) { return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
 
 /* configureInterface(name, addr, prefixLen, mtu) */
+/* configureInterface(name, addr, prefixLen, mtu[, txQueueLen]) */
 static napi_value ConfigureInterface(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   char name[IFNAMSIZ];
-  uint32_t addr, prefix_len, mtu;
+  uint32_t addr, prefix_len, mtu, qlen = 0;
   NAPI_OK_OR_THROW(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 4) {
     napi_throw_type_error(env, NULL, "configureInterface(name, addr, prefixLen, mtu)");
@@ -326,6 +327,9 @@ static napi_value ConfigureInterface(napi_env env, napi_callback_info info) {
       !arg_u32(env, argv[3], "mtu", 68, 65535, &mtu)) {
     return NULL;
   }
+  napi_valuetype qt = napi_undefined;
+  if (argc >= 5) napi_typeof(env, argv[4], &qt);
+  if (qt != napi_undefined && !arg_u32(env, argv[4], "txQueueLen", 1, 1u << 20, &qlen)) return NULL;
   int s = control_socket();
   if (s < 0) {
     throw_errno(env, errno, "configureInterface", name, "socket");
@@ -345,6 +349,12 @@ static napi_value ConfigureInterface(napi_env env, napi_callback_info info) {
   memset(&ifr.ifr_ifru, 0, sizeof ifr.ifr_ifru);
   ifr.ifr_mtu = (int)mtu;
   if (ioctl(s, SIOCSIFMTU, &ifr) < 0) { step = "ioctl SIOCSIFMTU"; goto fail; }
+
+  if (qlen != 0) {
+    memset(&ifr.ifr_ifru, 0, sizeof ifr.ifr_ifru);
+    ifr.ifr_qlen = (int)qlen;
+    if (ioctl(s, SIOCSIFTXQLEN, &ifr) < 0) { step = "ioctl SIOCSIFTXQLEN"; goto fail; }
+  }
 
   memset(&ifr.ifr_ifru, 0, sizeof ifr.ifr_ifru);
   if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { step = "ioctl SIOCGIFFLAGS"; goto fail; }

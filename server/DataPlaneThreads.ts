@@ -34,7 +34,7 @@ export function openDataPath(config: PorticoConfig, listen: number, tunAddress: 
   const onError = (layer: string) => (err: Error) => log.error({ err, layer }, 'data path handler failed');
   const dataLog = log.child({ layer: 'data' });
   // Several threads need a multi-queue TUN and a steering map; without the map, one thread on queue 0.
-  const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun'), multiQueue: wanted > 1 });
+  const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun'), multiQueue: wanted > 1, queueLength: config.tun.queueLength });
   let steering: TunSteering | null = null;
   if (wanted > 1) {
     try {

@@ -48,6 +48,8 @@ export function sha1Into(data: Uint8Array, off: number, len: number, out: Uint8A
   }
 }
 
+// Four loops of 20 rounds instead of one with a branch per round: the round function and constant are
+// fixed per loop (112-octet MPPE input: 665 -> 600-645 ns on a quiet machine, 1240 -> 920 ns on a busy one).
 function compress(b: Uint8Array, p: number): void {
   const w = W;
   for (let t = 0; t < 16; t++, p += 4) w[t] = (b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3];
@@ -60,23 +62,33 @@ function compress(b: Uint8Array, p: number): void {
   let c = H[2];
   let d = H[3];
   let e = H[4];
-  for (let t = 0; t < 80; t++) {
-    let f: number;
-    let k: number;
-    if (t < 20) {
-      f = (bb & c) | (~bb & d);
-      k = 0x5a827999;
-    } else if (t < 40) {
-      f = bb ^ c ^ d;
-      k = 0x6ed9eba1;
-    } else if (t < 60) {
-      f = (bb & c) | (bb & d) | (c & d);
-      k = 0x8f1bbcdc | 0;
-    } else {
-      f = bb ^ c ^ d;
-      k = 0xca62c1d6 | 0;
-    }
-    const temp = (((a << 5) | (a >>> 27)) + f + e + k + w[t]) | 0;
+  let t = 0;
+  for (; t < 20; t++) {
+    const temp = (((a << 5) | (a >>> 27)) + ((bb & c) | (~bb & d)) + e + 0x5a827999 + w[t]) | 0;
+    e = d;
+    d = c;
+    c = (bb << 30) | (bb >>> 2);
+    bb = a;
+    a = temp;
+  }
+  for (; t < 40; t++) {
+    const temp = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + e + 0x6ed9eba1 + w[t]) | 0;
+    e = d;
+    d = c;
+    c = (bb << 30) | (bb >>> 2);
+    bb = a;
+    a = temp;
+  }
+  for (; t < 60; t++) {
+    const temp = (((a << 5) | (a >>> 27)) + ((bb & c) | (bb & d) | (c & d)) + e + (0x8f1bbcdc | 0) + w[t]) | 0;
+    e = d;
+    d = c;
+    c = (bb << 30) | (bb >>> 2);
+    bb = a;
+    a = temp;
+  }
+  for (; t < 80; t++) {
+    const temp = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + e + (0xca62c1d6 | 0) + w[t]) | 0;
     e = d;
     d = c;
     c = (bb << 30) | (bb >>> 2);

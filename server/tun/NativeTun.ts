@@ -22,6 +22,11 @@ export interface NativeTunOpenOptions extends NativeTunOptions {
    * attaches the others. Without steering the kernel spreads flows over queues by hash.
    */
   multiQueue?: boolean;
+  /**
+   * Packets the kernel may hold for this reader (txqueuelen; Linux gives a TUN 500). Deeper absorbs
+   * scheduling and GC pauses at high rates, at the price of queueing delay under overload.
+   */
+  queueLength?: number;
 }
 
 export class NativeTun implements TunDevice {
@@ -51,7 +56,7 @@ export class NativeTun implements TunDevice {
     const io = loadPorticoIo();
     const opened = options.multiQueue === true ? io.openTun(name, true) : io.openTun(name);
     try {
-      io.configureInterface(opened.name, address, prefixLen, mtu);
+      io.configureInterface(opened.name, address, prefixLen, mtu, options.queueLength);
     } catch (e) {
       io.close(opened.fd);
       throw e;

@@ -11,14 +11,15 @@ const inPool = (ip: string | null) => {
   return ip?.startsWith('198.18.100.') === true && last >= 10 && last <= 200;
 };
 
-describe('real Linux PPTP client against Portico', () => {
+describe('real Linux PPTP client against Portico, data plane on one thread', () => {
   let server: ServerHandle;
   let iperf: ChildProcess;
   let capture = '';
 
   beforeAll(async () => {
     labUp();
-    server = await startServer(BASE_CONFIG, [['labuser', 'labpass']]);
+    // One thread on purpose: the default (auto) shards on this machine's two CPUs, as the other files run.
+    server = await startServer({ ...BASE_CONFIG, dataPlane: { threads: 1 } }, [['labuser', 'labpass']]);
     iperf = startInNetns('iperf3', ['-s', '-B', TUN_IP]);
   });
 

@@ -36,9 +36,10 @@ catch (e) { out.missingInterfaceError = { message: e.message, code: e.code, sysc
 
 const tun = io.openTun(cfg.name);
 out.name = tun.name;
-io.configureInterface(tun.name, ip('198.18.200.1'), 24, 1400);
+io.configureInterface(tun.name, ip('198.18.200.1'), 24, 1400, 1234);
 out.link = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', tun.name]).toString();
 out.mtuLine = execFileSync('ip', ['-o', 'link', 'show', 'dev', tun.name]).toString();
+out.txQueueLen = execFileSync('cat', ['/sys/class/net/' + tun.name + '/tx_queue_len']).toString().trim();
 io.addRoute(tun.name, ip('198.18.202.77'), 24);
 io.addRoute(tun.name, ip('198.18.202.0'), 24); // already there: tolerated
 out.routesAfterAdd = execFileSync('ip', ['-4', 'route', 'show', 'dev', tun.name]).toString();
@@ -231,6 +232,7 @@ describe('native I/O in a private network namespace', () => {
       name: string;
       link: string;
       mtuLine: string;
+      txQueueLen: string;
       routesAfterAdd: string;
       routesAfterDel: string;
       missingInterfaceError: { message: string; code: string; syscall: string };
@@ -248,6 +250,7 @@ describe('native I/O in a private network namespace', () => {
     expect(json.link).toContain('inet 198.18.200.1/24');
     expect(json.mtuLine).toMatch(/mtu 1400\b/);
     expect(json.mtuLine).toMatch(/<[^>]*\bUP\b/);
+    expect(json.txQueueLen).toBe('1234'); // the kernel's own TUN default is 500
     expect(json.routesAfterAdd).toContain('198.18.202.0/24');
     expect(json.routesAfterDel).not.toContain('198.18.202.0/24');
     expect(json.missingInterfaceError.message).toMatch(/^configureInterface\(nosuch0\): ENODEV \(ioctl SIOCSIFADDR/);

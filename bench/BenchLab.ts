@@ -79,7 +79,7 @@ export class BenchLab {
     const yaml = [
       `listen: ${SERVER_IP}`,
       `dataDir: ${this.dir}`,
-      'tun: { name: pbtun0, address: 10.99.0.1, mtu: 1500 }',
+      `tun: { name: pbtun0, address: 10.99.0.1, mtu: 1500${process.env.PORTICO_BENCH_TUN_QUEUE ? `, queueLength: ${process.env.PORTICO_BENCH_TUN_QUEUE}` : ''} }`,
       `pool: { start: ${pool.start}, end: ${pool.end} }`,
       `mppe: { mode: ${o.mppeMode ?? 'prefer-stateless'} }`,
       `ppp: { lcpEchoInterval: ${o.lcpEchoInterval ?? 0} }`,

@@ -29,6 +29,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { coveringPrefixLength, parseIpv4 } from '../config/Ipv4.js';
+import { DEFAULT_TUN_QUEUE_LENGTH } from '../config/PorticoConfig.js';
 import { BenchLab, CLIENT_IP, LOAD_GENERATOR, SERVER_IP, cpuSeconds, machineCpuSeconds } from './BenchLab.js';
 import { emitFigure } from './Figures.js';
 
@@ -74,6 +75,8 @@ function selected<T extends string | number>(values: readonly T[]): T[] {
   return picked.length > 0 ? picked : [...values];
 }
 const TUN_ADDRESS = '10.99.0.1';
+/** The server's TUN queue (BenchLab writes PORTICO_BENCH_TUN_QUEUE into its config, else the default); the C forwarder's gets the same. */
+const TUN_QUEUE_LENGTH = Number(process.env.PORTICO_BENCH_TUN_QUEUE ?? DEFAULT_TUN_QUEUE_LENGTH);
 
 /**
  * PORTICO_BENCH_DP_DEBUG=1: per trial, the kernel counters between the blaster and the forwarder
@@ -262,8 +265,8 @@ export async function dataplaneBench(): Promise<void> {
           forwarder = spawnIn(lab.serverNs, [fwd, 'forward', '--tun', 'pbtun1', '--keys', keys, '--local', SERVER_IP, '--peer', CLIENT_IP], 0);
           await waitLine(forwarder, /^ready/);
           lab.exec(lab.serverNs, ['ip', 'addr', 'add', `${TUN_ADDRESS}/${prefix}`, 'dev', 'pbtun1']);
-          // The same TUN queue as the server's (tun.queueLength default): only the forwarders differ.
-          lab.exec(lab.serverNs, ['ip', 'link', 'set', 'pbtun1', 'mtu', '1500', 'txqueuelen', '1000', 'up']);
+          // The same TUN queue as the server's (tun.queueLength): only the forwarders differ.
+          lab.exec(lab.serverNs, ['ip', 'link', 'set', 'pbtun1', 'mtu', '1500', 'txqueuelen', String(TUN_QUEUE_LENGTH), 'up']);
           pid = forwarder.pid!;
           tunDev = 'pbtun1';
         }

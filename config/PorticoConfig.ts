@@ -8,6 +8,14 @@ import { parseIpv4 } from './Ipv4.js';
 
 const ipv4 = z.ipv4();
 
+/**
+ * txqueuelen of the TUN (the kernel gives a TUN 500, too few for one thread's 100-150 k packets/s across a
+ * few ms of scheduling). 1000 is what the per-core figures were measured with; 4096 lost less still when a
+ * data-plane thread shares its CPU (it waits up to 4-8 ms for it, perf sched), but was measured once only
+ * and costs up to ~30 ms of queueing under sustained overload (BENCHMARKS.md, third round).
+ */
+export const DEFAULT_TUN_QUEUE_LENGTH = 1000;
+
 export const configSchema = z
   .object({
     /** Address for PPTP control connections (TCP) and the raw GRE socket. */
@@ -20,11 +28,8 @@ export const configSchema = z
         name: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -').default('pptp0'),
         address: ipv4.default('10.99.0.1'),
         mtu: z.number().int().min(576).max(1500).default(1400),
-        /**
-         * Packets the kernel queues towards the data plane (txqueuelen; a TUN's own default is 500). 1000 rides
-         * out ~8 ms of scheduling or GC pause at 120 k packets/s, the rate one thread carries (BENCHMARKS.md).
-         */
-        queueLength: z.number().int().min(16).max(65536).default(1000),
+        /** Packets the kernel queues towards the data plane (see DEFAULT_TUN_QUEUE_LENGTH). */
+        queueLength: z.number().int().min(16).max(65536).default(DEFAULT_TUN_QUEUE_LENGTH),
       })
       .strict()
       .prefault({}),

@@ -30,6 +30,8 @@ export interface ServerOptions {
   cpu?: number | string;
   /** `dataPlane: { threads: N }` in the config; the key is left out when undefined (the server's default). */
   dataPlaneThreads?: number;
+  /** `tun.queueLength` in the config; left out when undefined (the server's default). */
+  tunQueueLength?: number;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
   /** Extra top-level YAML lines for the config (e.g. `auth:` and `radius:` for the FreeRADIUS setup rate). */
@@ -79,7 +81,7 @@ export class BenchLab {
     const yaml = [
       `listen: ${SERVER_IP}`,
       `dataDir: ${this.dir}`,
-      `tun: { name: pbtun0, address: 10.99.0.1, mtu: 1500${process.env.PORTICO_BENCH_TUN_QUEUE ? `, queueLength: ${process.env.PORTICO_BENCH_TUN_QUEUE}` : ''} }`,
+      `tun: { name: pbtun0, address: 10.99.0.1, mtu: 1500${o.tunQueueLength !== undefined ? `, queueLength: ${o.tunQueueLength}` : ''} }`,
       `pool: { start: ${pool.start}, end: ${pool.end} }`,
       `mppe: { mode: ${o.mppeMode ?? 'prefer-stateless'} }`,
       `ppp: { lcpEchoInterval: ${o.lcpEchoInterval ?? 0} }`,

@@ -75,7 +75,7 @@ function selected<T extends string | number>(values: readonly T[]): T[] {
   return picked.length > 0 ? picked : [...values];
 }
 const TUN_ADDRESS = '10.99.0.1';
-/** The server's TUN queue (BenchLab writes PORTICO_BENCH_TUN_QUEUE into its config, else the default); the C forwarder's gets the same. */
+/** TUN queue of both forwarders (the server's config and the C forwarder's TUN): PORTICO_BENCH_TUN_QUEUE, else the server's default. */
 const TUN_QUEUE_LENGTH = Number(process.env.PORTICO_BENCH_TUN_QUEUE ?? DEFAULT_TUN_QUEUE_LENGTH);
 
 /**
@@ -241,7 +241,7 @@ export async function dataplaneBench(): Promise<void> {
         await lab.stopServer();
         const mt = impl === 'portico-mt';
         keys = join(lab.dir, `keys-${mode}-${impl}.txt`);
-        lab.writeConfig({ lcpEchoInterval: 0, mppeMode: mode === 'stateless' ? 'stateless' : 'prefer-stateful', ...(mt ? { dataPlaneThreads: MT_THREADS } : {}) }, POOL);
+        lab.writeConfig({ lcpEchoInterval: 0, mppeMode: mode === 'stateless' ? 'stateless' : 'prefer-stateful', tunQueueLength: TUN_QUEUE_LENGTH, ...(mt ? { dataPlaneThreads: MT_THREADS } : {}) }, POOL);
         await lab.startServer({ cpu: mt ? '0,1' : 0, nodeFlags: profileFlags(`${mode}-${impl}`) });
         gen = spawnIn(lab.clientNs, [process.execPath, LOAD_GENERATOR, '--mode', 'keys', '--sessions', String(KEY_SESSIONS), '--concurrency', '32',
           '--stateless', mode === 'stateless' ? '1' : '0', '--out', keys], 1);

@@ -14,7 +14,14 @@ import type { SessionCounters } from './SessionCounters.js';
 
 /** Room in front of a control frame for the GRE (16) and PPP (4) headers. */
 const CONTROL_HEADROOM = 24;
-const ACK_DELAY_MS = 100; // MS-PTPT §3.1.2 Packet Acknowledgment Timer
+/**
+ * Ack-only packets (MS-PTPT §3.1.2 Packet Acknowledgment Timer, 100 ms): one timer ticks every
+ * ACK_TICK_MS while acks are owed and sends those owed since before the previous tick, so an ack waits
+ * 50-100 ms for data to carry it. Never one owed for less than a tick: a reply about to leave would
+ * carry it, and an ack-only packet just before it costs the peer a packet and the reply a syscall.
+ */
+const ACK_TICK_MS = 50;
+const ACK_TICKS = 2;
 
 /** Outgoing batch over someone else's slab: offsets into `buf`, filled per flush. */
 class OutBatch {
@@ -55,6 +62,8 @@ export interface DataSession {
   readonly sequencer: GreSequencer;
   /** An ack is owed to the peer and no data packet has carried it yet (pptp.md §5.4). */
   ackPending: boolean;
+  /** The data plane's ack tick when ackPending last became true. */
+  ackSince: number;
   readonly counters: SessionCounters;
   /** Negotiated LCP header compression (RFC 1661 §6.5, §6.6). */
   readonly framing: { readonly acfc: boolean; readonly pfc: boolean };
@@ -126,6 +135,7 @@ export class DataPlane implements DataPath {
   private readonly single = new OutBatch(1);
   private readonly ackWaiters = new Set<DataSession>();
   private ackTimer: NodeJS.Timeout | null = null;
+  private ackTick = 0;
   readonly counters: DataPlaneCounters;
 
   constructor(
@@ -228,6 +238,7 @@ export class DataPlane implements DataPath {
       }
       if (!s.ackPending) {
         s.ackPending = true;
+        s.ackSince = this.ackTick;
         this.ackWaiters.add(s);
       }
       if (!parsePppFrame(buf, gre.payloadOffset, gre.payloadLength, frame)) {
@@ -351,28 +362,36 @@ export class DataPlane implements DataPath {
     }
   }
 
-  /** Acks that no data packet carried go out alone after ACK_DELAY_MS (pptp.md §5.4). */
+  /** Acks that no data packet carried go out alone (pptp.md §5.4), ACK_TICKS ticks after they fell due. */
   private armAckTimer(): void {
     if (this.ackTimer !== null || this.ackWaiters.size === 0) return;
-    this.ackTimer = setTimeout(() => {
-      this.ackTimer = null;
-      for (const s of this.ackWaiters) {
-        if (!s.ackPending || s.closed) continue;
-        const ack = s.sequencer.pendingAck();
-        s.ackPending = false;
-        if (ack < 0) continue;
-        const buf = Buffer.allocUnsafe(12);
-        writeGreHeaderBefore(buf, 12, s.peerCallId, 0, -1, ack);
-        const out = this.single;
-        out.buf = buf;
-        out.offsets[0] = 0;
-        out.lengths[0] = 12;
-        out.addrs[0] = s.peerAddress;
-        out.count = 1;
-        if (this.greSocket.sendBatch(out) < 1) this.counters.greSendDropped++;
+    this.ackTimer = setTimeout(() => this.onAckTick(), ACK_TICK_MS);
+  }
+
+  private onAckTick(): void {
+    this.ackTimer = null;
+    const tick = ++this.ackTick;
+    for (const s of this.ackWaiters) {
+      if (!s.ackPending || s.closed) {
+        this.ackWaiters.delete(s);
+        continue;
       }
-      this.ackWaiters.clear();
-    }, ACK_DELAY_MS);
+      if (tick - s.ackSince < ACK_TICKS) continue;
+      this.ackWaiters.delete(s);
+      const ack = s.sequencer.pendingAck();
+      s.ackPending = false;
+      if (ack < 0) continue;
+      const buf = Buffer.allocUnsafe(12);
+      writeGreHeaderBefore(buf, 12, s.peerCallId, 0, -1, ack);
+      const out = this.single;
+      out.buf = buf;
+      out.offsets[0] = 0;
+      out.lengths[0] = 12;
+      out.addrs[0] = s.peerAddress;
+      out.count = 1;
+      if (this.greSocket.sendBatch(out) < 1) this.counters.greSendDropped++;
+    }
+    this.armAckTimer();
   }
 
   close(): void {

@@ -68,6 +68,7 @@ class ShardSession implements DataSession {
   encryptor: MppeEncryptor | null = null;
   decryptor: MppeDecryptor | null = null;
   ackPending = false;
+  ackSince = 0;
   framing: Framing = { acfc: false, pfc: false };
 
   constructor(

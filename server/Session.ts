@@ -41,6 +41,7 @@ export class Session implements DataSession {
   mppeRequired = true;
   /** An ack is owed to the peer and no data packet has carried it yet (pptp.md §5.4). */
   ackPending = false;
+  ackSince = 0;
   closed = false;
   /** Unique for the server's lifetime and across restarts: RADIUS Acct-Session-Id, panel key. */
   readonly sessionId: string;

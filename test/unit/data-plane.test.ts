@@ -571,6 +571,23 @@ describe('acknowledgements', () => {
     expect(h.gre.sent[1]!.data).toEqual(hex('2081 880b 0000 beef 00000004'));
   });
 
+  it('an ack owed for less than a tick is left for the reply, not sent alone just before it', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const h = setup();
+    h.gre.inject([fromPeer(h.peer.ipPacket(ipv4(CLIENT_IP, HOST_IP, 20, 1)))]); // ack timer armed at t=0
+    vi.advanceTimersByTime(40);
+    h.tun.inject([ipv4(HOST_IP, CLIENT_IP, 20, 1)]); // carries ack 1
+    vi.advanceTimersByTime(55);
+    h.gre.inject([fromPeer(h.peer.ipPacket(ipv4(CLIENT_IP, HOST_IP, 20, 2)))]); // t=95, 5 ms before a tick
+    vi.advanceTimersByTime(6);
+    expect(h.gre.sent.length).toBe(1); // no ack-only at t=100 for a number owed for 5 ms
+    h.tun.inject([ipv4(HOST_IP, CLIENT_IP, 20, 2)]);
+    expect(h.gre.sent.length).toBe(2);
+    expect(openFromServer(h.gre.sent[1]!.data, h.peer.dec).gre.ack).toBe(2);
+    vi.advanceTimersByTime(500);
+    expect(h.gre.sent.length).toBe(2);
+  });
+
   it('a control frame sent back also carries the owed ack', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const h = setup();

@@ -433,22 +433,26 @@ static int set_buffer(int fd, int force_opt, int opt) {
 /* Shard filter for a raw IPv4 GRE socket. A raw socket's filter sees the
  * packet from the IPv4 header on (raw_rcv pushes back to the network header),
  * so the GRE header starts at X = 4*IHL. PPTP enhanced GRE (RFC 2637 section
- * 4.1): octets 0-1 flags/version with K = 0x2000 and version 1, octet 6 the
- * call id. A packet too short for a load is dropped (a failed classic BPF load
- * returns 0); one that is not version 1 with K goes to shard 0 alone, so the
- * data plane still counts it as malformed exactly once. */
+ * 4.1): octets 0-1 flags/version with K = 0x2000 and version 1, octets 6-7 the
+ * call id. A packet too short to hold a call id, or not version 1 with K, goes
+ * to shard 0 alone, so the data plane counts it as malformed exactly once
+ * (the length is checked first: a failed load would drop it uncounted). */
 static int attach_shard_filter(int fd, uint32_t count, uint32_t index) {
+  const uint32_t other = index == 0 ? CBPF_ACCEPT : 0; /* not a call's packet */
   struct sock_filter code[] = {
-      /* 0 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),              /* X = IPv4 header length */
-      /* 1 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 0),               /* A = GRE flags/version */
-      /* 2 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x2007),         /* K bit + version */
-      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x2001, 0, 5),   /* else -> 9 */
-      /* 4 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 6),               /* A = call id */
-      /* 5 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, count),
-      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, index, 0, 1),    /* -> 7 / 8 */
-      /* 7 */ BPF_STMT(BPF_RET | BPF_K, CBPF_ACCEPT),
-      /* 8 */ BPF_STMT(BPF_RET | BPF_K, 0),
-      /* 9 */ BPF_STMT(BPF_RET | BPF_K, index == 0 ? CBPF_ACCEPT : 0),
+      /*  0 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),             /* X = IPv4 header length */
+      /*  1 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),              /* A = packet length */
+      /*  2 */ BPF_STMT(BPF_ALU | BPF_SUB | BPF_X, 0),             /* A = GRE octets */
+      /*  3 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 8, 0, 8),       /* else -> 12 */
+      /*  4 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 0),              /* A = GRE flags/version */
+      /*  5 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x2007),        /* K bit + version */
+      /*  6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x2001, 0, 5),  /* else -> 12 */
+      /*  7 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 6),              /* A = call id */
+      /*  8 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, count),
+      /*  9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, index, 0, 1),   /* -> 10 / 11 */
+      /* 10 */ BPF_STMT(BPF_RET | BPF_K, CBPF_ACCEPT),
+      /* 11 */ BPF_STMT(BPF_RET | BPF_K, 0),
+      /* 12 */ BPF_STMT(BPF_RET | BPF_K, other),
   };
   struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);

@@ -21,6 +21,13 @@ import { emitFigure } from './Figures.js';
 
 /** Echo requests per second over the three targets (light load: each path gets a third). */
 const RATE = Number(process.env.PORTICO_BENCH_LATENCY_RATE ?? 60);
+/**
+ * Busier rates measured after the light one, figures suffixed "-at-<per path>pps": the same echoes
+ * 10 and 50 times as often show how much of the light-load figure is the machine waking up (the
+ * plain kernel path slows down too when it idles between packets), not the work on the path.
+ */
+const SWEEP_RATES = (process.env.PORTICO_BENCH_LATENCY_SWEEP ?? '600,3000').split(',').filter(Boolean).map(Number);
+const SWEEP_ROUNDS = Number(process.env.PORTICO_BENCH_LATENCY_SWEEP_SAMPLES ?? 3000);
 /** Measured round trips per path and size. */
 const ROUNDS = Number(process.env.PORTICO_BENCH_LATENCY_SAMPLES ?? 2000);
 const WARMUP_ROUNDS = Number(process.env.PORTICO_BENCH_LATENCY_WARMUP ?? 3000);
@@ -65,40 +72,48 @@ export async function latencyBench(): Promise<void> {
       return next('stats');
     };
 
-    for (const payload of PAYLOADS) {
-      const size = `${payload + 28}B`;
-      ping(lab, pinger, payload, WARMUP_ROUNDS, 1000); // JIT (both processes optimise their data path), ARP, caches
-      await clientStats();
+    /** One pinger run at `rate` echoes per second over the three paths; its figures end in `suffix`. */
+    const measure = async (size: string, suffix: string, rate: number, rounds: number, payload: number): Promise<void> => {
       const tunRx0 = lab.counter(lab.serverNs, SERVER_TUN, 'rx_packets');
       const tunTx0 = lab.counter(lab.serverNs, SERVER_TUN, 'tx_packets');
-      const [plain, tunnel, reflect] = ping(lab, pinger, payload, ROUNDS, RATE);
+      const [plain, tunnel, reflect] = ping(lab, pinger, payload, rounds, rate);
       const tunRx = lab.counter(lab.serverNs, SERVER_TUN, 'rx_packets') - tunRx0;
       const tunTx = lab.counter(lab.serverNs, SERVER_TUN, 'tx_packets') - tunTx0;
       const c = await clientStats();
       const inner = c.innerRttUs as PathStats;
       const [enc, send, dec, tunWrite] = ['encryptUs', 'sendUs', 'decryptUs', 'tunWriteUs'].map((k) => c[k] as PathStats) as [PathStats, PathStats, PathStats, PathStats];
       process.stderr.write(
-        `latency ${size}: plain ${fmt(plain)}; tunnel ${fmt(tunnel)}; reflected by the load generator ${fmt(reflect)}; load generator's view: inner RTT ${fmt(inner)}; ` +
+        `latency ${size}${suffix} (${Math.round(rate / 3)} echoes/s per path): plain ${fmt(plain)}; tunnel ${fmt(tunnel)}; reflected by the load generator ${fmt(reflect)}; load generator's view: inner RTT ${fmt(inner)}; ` +
           `its own work: encrypt ${fmt(enc)}, sendmmsg ${fmt(send)}, decrypt ${fmt(dec)}, TUN write ${fmt(tunWrite)} (µs); ` +
           `server TUN rx ${tunRx} tx ${tunTx} packets for ${tunnel.n} tunnel replies\n`,
       );
       // Every tunnel echo must have crossed the server's TUN both ways (and nothing else much).
       if (tunRx < tunnel.n || tunTx < tunnel.n) throw new Error(`server TUN counted rx ${tunRx} tx ${tunTx} for ${tunnel.n} tunnel echo replies`);
       const b = 'latency';
-      emitFigure({ bench: b, figure: `plain-rtt-p50-${size}`, value: round(plain.p50), unit: 'µs' });
-      emitFigure({ bench: b, figure: `plain-rtt-p99-${size}`, value: round(plain.p99), unit: 'µs' });
-      emitFigure({ bench: b, figure: `tunnel-rtt-p50-${size}`, value: round(tunnel.p50), unit: 'µs', baseline: round(plain.p50) });
-      emitFigure({ bench: b, figure: `tunnel-rtt-p99-${size}`, value: round(tunnel.p99), unit: 'µs', baseline: round(plain.p99) });
-      emitFigure({ bench: b, figure: `added-latency-p50-${size}`, value: round(tunnel.p50 - plain.p50), unit: 'µs' });
-      emitFigure({ bench: b, figure: `added-latency-p99-${size}`, value: round(tunnel.p99 - plain.p99), unit: 'µs' });
-      emitFigure({ bench: b, figure: `added-latency-server-side-p50-${size}`, value: round(inner.p50 - plain.p50), unit: 'µs' });
-      emitFigure({ bench: b, figure: `added-latency-client-side-p50-${size}`, value: round(tunnel.p50 - inner.p50), unit: 'µs' });
+      emitFigure({ bench: b, figure: `plain-rtt-p50-${size}${suffix}`, value: round(plain.p50), unit: 'µs' });
+      emitFigure({ bench: b, figure: `plain-rtt-p99-${size}${suffix}`, value: round(plain.p99), unit: 'µs' });
+      emitFigure({ bench: b, figure: `tunnel-rtt-p50-${size}${suffix}`, value: round(tunnel.p50), unit: 'µs', baseline: round(plain.p50) });
+      emitFigure({ bench: b, figure: `tunnel-rtt-p99-${size}${suffix}`, value: round(tunnel.p99), unit: 'µs', baseline: round(plain.p99) });
+      emitFigure({ bench: b, figure: `added-latency-p50-${size}${suffix}`, value: round(tunnel.p50 - plain.p50), unit: 'µs' });
+      emitFigure({ bench: b, figure: `added-latency-p99-${size}${suffix}`, value: round(tunnel.p99 - plain.p99), unit: 'µs' });
+      emitFigure({ bench: b, figure: `added-latency-server-side-p50-${size}${suffix}`, value: round(inner.p50 - plain.p50), unit: 'µs' });
+      emitFigure({ bench: b, figure: `added-latency-client-side-p50-${size}${suffix}`, value: round(tunnel.p50 - inner.p50), unit: 'µs' });
       // The load generator's JavaScript (MPPE + GRE/PPP both ways) and its two syscalls, per echo.
-      emitFigure({ bench: b, figure: `client-js-per-echo-p50-${size}`, value: round(enc.p50 + dec.p50), unit: 'µs' });
-      emitFigure({ bench: b, figure: `client-syscalls-per-echo-p50-${size}`, value: round(send.p50 + tunWrite.p50), unit: 'µs' });
+      emitFigure({ bench: b, figure: `client-js-per-echo-p50-${size}${suffix}`, value: round(enc.p50 + dec.p50), unit: 'µs' });
+      emitFigure({ bench: b, figure: `client-syscalls-per-echo-p50-${size}${suffix}`, value: round(send.p50 + tunWrite.p50), unit: 'µs' });
       // Reference: one TUN hop through a Node process with our addon, nothing else (no server, no MPPE).
-      emitFigure({ bench: b, figure: `reflect-rtt-p50-${size}`, value: round(reflect.p50), unit: 'µs', baseline: round(plain.p50) });
-      emitFigure({ bench: b, figure: `samples-${size}`, value: Math.min(plain.n, tunnel.n), unit: 'round trips per path' });
+      emitFigure({ bench: b, figure: `reflect-rtt-p50-${size}${suffix}`, value: round(reflect.p50), unit: 'µs', baseline: round(plain.p50) });
+      emitFigure({ bench: b, figure: `samples-${size}${suffix}`, value: Math.min(plain.n, tunnel.n), unit: 'round trips per path' });
+    };
+
+    for (const payload of PAYLOADS) {
+      const size = `${payload + 28}B`;
+      ping(lab, pinger, payload, WARMUP_ROUNDS, 1000); // JIT (both processes optimise their data path), ARP, caches
+      await clientStats();
+      for (const rate of [RATE, ...SWEEP_RATES]) {
+        const suffix = rate === RATE ? '' : `-at-${Math.round(rate / 3)}pps`;
+        await measure(size, suffix, rate, rate === RATE ? ROUNDS : SWEEP_ROUNDS, payload);
+      }
     }
     process.stderr.write(`latency: target p50 added <= ${ADDED_LATENCY_TARGET_US} µs at light load\n`);
     lg.child.kill('SIGTERM');

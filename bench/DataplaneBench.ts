@@ -19,13 +19,14 @@
 //  - Forwarder (server or C) pinned to CPU 0, traffic tools to CPU 1. The figure is the RFC 2544
 //    throughput: the highest paced rate delivered with <= 0.5 % loss (doubling, then bisection,
 //    1-s trials; a rate fails when two trials in a row lose); `per-core` divides it by the forwarder's CPU use in that trial (utime+stime / wall).
-//  - PORTICO_BENCH_DP_THREADS=N (N > 1) adds a `portico-mt` phase: the server with
-//    `dataPlane: { threads: N }` on CPUs 0 and 1 (traffic tools still on CPU 1), figures `...-mt-pps`
-//    against the single-core C forwarder. PORTICO_BENCH_DP_ONLY selects a subset (see ONLY),
+//  - A `portico-mt` phase (issue 5's two-core target): the server with `dataPlane: { threads: N }`
+//    on CPUs 0 and 1 (traffic tools still on CPU 1), figures `...-mt-pps` against the single-core C
+//    forwarder. N = the CPUs this process may use (at most 2: the lab pins to CPUs 0-1);
+//    PORTICO_BENCH_DP_THREADS=N sets it, 1 leaves the phase out. PORTICO_BENCH_DP_ONLY selects a subset (see ONLY),
 //    PORTICO_BENCH_DP_DEBUG=1 prints the kernel counters along the path per trial.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { coveringPrefixLength, parseIpv4 } from '../config/Ipv4.js';
@@ -212,7 +213,7 @@ interface Measure {
 type Direction = 'up' | 'down';
 /** portico-mt: the server with `dataPlane: { threads: N }` on both CPUs (PORTICO_BENCH_DP_THREADS=N). */
 type Impl = 'portico' | 'portico-mt' | 'c';
-const MT_THREADS = Number(process.env.PORTICO_BENCH_DP_THREADS ?? 1);
+const MT_THREADS = Number(process.env.PORTICO_BENCH_DP_THREADS ?? Math.min(availableParallelism(), 2));
 
 export async function dataplaneBench(): Promise<void> {
   const fwd = buildForwarder();

@@ -38,6 +38,11 @@ export interface ServerOptions {
   extraConfig?: string[];
 }
 
+/** PORTICO_BENCH_NODE_FLAGS: more node flags for the server (e.g. --perf-basic-prof for perf, --import of bench/EventLoopSpin.js). */
+export function benchNodeFlags(): string[] {
+  return (process.env.PORTICO_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+}
+
 export class BenchLab {
   readonly serverNs: string;
   readonly clientNs: string;

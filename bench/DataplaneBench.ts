@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { coveringPrefixLength, parseIpv4 } from '../config/Ipv4.js';
 import { DEFAULT_TUN_QUEUE_LENGTH } from '../config/PorticoConfig.js';
-import { BenchLab, CLIENT_IP, LOAD_GENERATOR, SERVER_IP, cpuSeconds, machineCpuSeconds } from './BenchLab.js';
+import { BenchLab, CLIENT_IP, LOAD_GENERATOR, SERVER_IP, benchNodeFlags, cpuSeconds, machineCpuSeconds } from './BenchLab.js';
 import { emitFigure } from './Figures.js';
 
 const TRIAL_SECONDS = Number(process.env.PORTICO_BENCH_DP_SECONDS ?? 1);
@@ -404,11 +404,10 @@ export async function dataplaneBench(): Promise<void> {
   }
 }
 
-/** PORTICO_BENCH_PROFILE=DIR: V8 CPU profiles; PORTICO_BENCH_NODE_FLAGS: more server flags (e.g. --perf-basic-prof for perf). */
+/** PORTICO_BENCH_PROFILE=DIR: V8 CPU profiles; PORTICO_BENCH_NODE_FLAGS: more server flags (benchNodeFlags). */
 function profileFlags(mode: string): string[] {
   const dir = process.env.PORTICO_BENCH_PROFILE;
-  const extra = (process.env.PORTICO_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-  return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=dataplane-${mode}.cpuprofile`] : []), ...extra];
+  return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=dataplane-${mode}.cpuprofile`] : []), ...benchNodeFlags()];
 }
 
 function mbps(pps: number, size: number): number {

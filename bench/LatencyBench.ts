@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BenchLab, LOAD_GENERATOR, SERVER_IP } from './BenchLab.js';
+import { BenchLab, LOAD_GENERATOR, SERVER_IP, benchNodeFlags } from './BenchLab.js';
 import { emitFigure } from './Figures.js';
 
 /** Echo requests per second over the three targets (light load: each path gets a third). */
@@ -53,7 +53,7 @@ export async function latencyBench(): Promise<void> {
   try {
     lab.up();
     lab.writeConfig({});
-    await lab.startServer({ cpu: 0 });
+    await lab.startServer({ cpu: 0, nodeFlags: benchNodeFlags() });
     const pinger = buildPinger(lab.dir);
     const lg = lab.spawnClient([process.execPath, LOAD_GENERATOR, '--mode', 'tunnel', '--sessions', '1', '--tunnel-peer', TUN_ADDRESS, '--reflect', REFLECT_ADDRESS], 1);
     const events = lg.events[Symbol.asyncIterator]();

@@ -107,6 +107,8 @@ export const configSchema = z
         tries: z.number().int().min(1).max(10).default(3),
         /** Seconds a server that stopped answering is skipped. */
         deadTime: z.number().int().min(0).max(3600).default(60),
+        /** Seconds between Status-Server probes (RFC 5997) of a server inside its dead-time; an answer ends it. 0 = no probes. */
+        statusInterval: z.number().min(0).max(3600).default(10),
         /** BlastRADIUS protection: replies without a valid Message-Authenticator are dropped. */
         requireMessageAuthenticator: z.boolean().default(true),
         nasIdentifier: z.string().min(1).max(253).default('portico'),

@@ -1,8 +1,9 @@
 // RADIUS/UDP client of the NAS (RFC 2865 §2.5, RFC 2866, RFC 5080 §2.2, radius.md §7–§8):
-// ordered server list with failover and dead-time, retransmission of the identical datagram (same
-// Identifier, authenticator and source port), Identifier pools per socket (≤ 256 outstanding, another
-// socket past that), reply matching on (server address:port, Identifier) and verification of the
-// Response Authenticator and Message-Authenticator before anything reads an attribute. BlastRADIUS
+// ordered server list with failover and dead-time (ended early by a Status-Server probe, RFC 5997),
+// retransmission of the identical datagram (same Identifier, authenticator and source port),
+// Identifier pools per socket (≤ 256 outstanding, another socket past that), reply matching on
+// (server address:port, Identifier) and verification of the Response Authenticator and
+// Message-Authenticator before anything reads an attribute. BlastRADIUS
 // (CVE-2024-3596): Message-Authenticator is the FIRST attribute of every Access-Request, Access-*
 // replies without a valid one are dropped unless requireMessageAuthenticator is false, and the client
 // never sends Proxy-State.
@@ -45,6 +46,7 @@ export interface RadiusServerConfig {
 /** Structured logger (pino-compatible). Entries never contain secrets or attribute values. */
 export interface RadiusLog {
   debug(obj: Record<string, unknown>, msg: string): void;
+  info?(obj: Record<string, unknown>, msg: string): void;
   warn(obj: Record<string, unknown>, msg: string): void;
 }
 
@@ -58,6 +60,12 @@ export interface RadiusClientOptions {
   deadTimeSec?: number;
   /** Consecutive unanswered requests before the dead-time starts. Default 1. */
   deadAfterTimeouts?: number;
+  /**
+   * Seconds between Status-Server probes (RFC 5997) of a server port inside its dead-time; a verified
+   * answer ends the dead-time at once. Unanswered probes never extend it (a server that does not do
+   * Status-Server is simply retried when its dead-time ends). Default 0 = no probes.
+   */
+  statusIntervalSec?: number;
   /** Drop Access-Accept/Reject/Challenge without a valid Message-Authenticator. Default true (radius.md §7). */
   requireMessageAuthenticator?: boolean;
   /** Added as NAS-Identifier to every request that has none. */
@@ -160,7 +168,8 @@ export class RadiusReply {
 const MAX_OUTSTANDING_PER_SOCKET = 256;
 const MA_PLACEHOLDER: StandardAttribute = { type: Attr.MessageAuthenticator, value: Buffer.alloc(16) };
 
-type RequestKind = 'access' | 'accounting';
+/** 'status': a Status-Server probe, answered by Access-Accept on an auth port, Accounting-Response on an acct port. */
+type RequestKind = 'access' | 'accounting' | 'status';
 
 interface ServerHealth {
   consecutiveTimeouts: number;
@@ -180,6 +189,8 @@ export interface RadiusServerHealth {
 
 interface Outstanding {
   kind: RequestKind;
+  /** Reply codes that answer this request. */
+  answers: readonly number[];
   address: string;
   port: number;
   label: string;
@@ -228,6 +239,9 @@ export class RadiusClient {
   private readonly deadTimeMs: number;
   private readonly deadAfterTimeouts: number;
   private readonly requireMessageAuthenticator: boolean;
+  private readonly statusIntervalMs: number;
+  /** Server ports being probed with Status-Server ("address:port" → the next probe's timer). */
+  private readonly probes = new Map<string, NodeJS.Timeout>();
   private readonly abortCallbacks = new Set<() => void>();
   private closed = false;
 
@@ -248,6 +262,7 @@ export class RadiusClient {
     this.deadTimeMs = (options.deadTimeSec ?? 60) * 1000;
     this.deadAfterTimeouts = Math.max(1, options.deadAfterTimeouts ?? 1);
     this.requireMessageAuthenticator = options.requireMessageAuthenticator ?? true;
+    this.statusIntervalMs = (options.statusIntervalSec ?? 0) * 1000;
   }
 
   /**
@@ -287,11 +302,13 @@ export class RadiusClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const timer of this.probes.values()) clearTimeout(timer);
+    this.probes.clear();
     for (const abort of [...this.abortCallbacks]) abort();
     for (const s of this.sockets.splice(0)) closeQuietly(s.socket);
   }
 
-  private async request(kind: RequestKind, attributes: RadiusAttribute[], opts: RadiusRequestOptions): Promise<RadiusReply> {
+  private async request(kind: 'access' | 'accounting', attributes: RadiusAttribute[], opts: RadiusRequestOptions): Promise<RadiusReply> {
     if (this.closed) throw new RadiusClientClosedError();
     const base = this.prepareAttributes(kind, attributes);
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
@@ -333,7 +350,7 @@ export class RadiusClient {
     if (this.options.nasIdentifier && !findAttribute(out, Attr.NasIdentifier)) {
       out.push(textAttribute(Attr.NasIdentifier, this.options.nasIdentifier));
     }
-    return kind === 'access' ? [MA_PLACEHOLDER, ...out] : out;
+    return kind === 'accounting' ? out : [MA_PLACEHOLDER, ...out]; // RFC 5997 §3: Status-Server carries one too
   }
 
   /** Sends to one server up to `tries` times; resolves with the reply or the reason it failed. */
@@ -348,7 +365,8 @@ export class RadiusClient {
     const label = `${server.address}:${port}`;
     const family = isIP(server.address) === 6 ? 6 : 4;
     const cs = this.socketWithRoom(family);
-    const requestAuthenticator = kind === 'access' ? randomAuthenticator() : Buffer.alloc(16);
+    // Random for Access-Request and Status-Server (RFC 5997 §3); computed over the packet for accounting.
+    const requestAuthenticator = kind === 'accounting' ? Buffer.alloc(16) : randomAuthenticator();
 
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
@@ -364,6 +382,7 @@ export class RadiusClient {
       const abort = (): void => finish({ server: label, outcome: 'timeout', detail: 'client closed' });
       const entry: Outstanding = {
         kind,
+        answers: answersTo(kind, port === server.authPort),
         address: server.address,
         port,
         label,
@@ -386,8 +405,8 @@ export class RadiusClient {
                   : a,
               )
             : attributes;
-        const code = kind === 'access' ? RadiusCode.AccessRequest : RadiusCode.AccountingRequest;
-        raw = sealRequest({ code, identifier: id, attributes: attrs }, server.secret, kind === 'access' ? requestAuthenticator : undefined);
+        const code = kind === 'access' ? RadiusCode.AccessRequest : kind === 'status' ? RadiusCode.StatusServer : RadiusCode.AccountingRequest;
+        raw = sealRequest({ code, identifier: id, attributes: attrs }, server.secret, kind === 'accounting' ? undefined : requestAuthenticator);
         if (kind === 'accounting') raw.copy(requestAuthenticator, 0, 4, 20);
       } catch (e) {
         cs.outstanding.delete(id);
@@ -411,7 +430,7 @@ export class RadiusClient {
       };
       const onTimeout = (): void => {
         if (sent < tries) return transmit();
-        this.markTimeout(label);
+        if (kind !== 'status') this.markTimeout(label); // a probe only ever shortens the dead-time
         const why = entry.dropReason ? `last reply dropped: ${entry.dropReason}` : entry.sendError ? `send failed: ${entry.sendError}` : 'no reply';
         finish({ server: label, outcome: entry.sendError && !entry.dropReason ? 'send-error' : 'timeout', detail: `${sent} tries, ${why}` });
       };
@@ -461,17 +480,13 @@ export class RadiusClient {
       this.log('debug', { from, id: packet.identifier }, 'RADIUS reply matches no outstanding request, dropped');
       return;
     }
-    const expected =
-      entry.kind === 'access'
-        ? packet.code === RadiusCode.AccessAccept || packet.code === RadiusCode.AccessReject || packet.code === RadiusCode.AccessChallenge
-        : packet.code === RadiusCode.AccountingResponse;
-    if (!expected) return drop(`unexpected code ${packet.code}`);
+    if (!entry.answers.includes(packet.code)) return drop(`unexpected code ${packet.code}`);
     if (!verifyResponseAuthenticator(packet.raw, entry.requestAuthenticator, entry.secret)) {
       return drop('bad Response Authenticator');
     }
     const ma = checkMessageAuthenticator(packet, entry.requestAuthenticator, entry.secret);
     if (ma === 'invalid') return drop('bad Message-Authenticator');
-    if (ma === 'absent' && entry.kind === 'access' && this.requireMessageAuthenticator) {
+    if (ma === 'absent' && packet.code !== RadiusCode.AccountingResponse && this.requireMessageAuthenticator) {
       return drop('no Message-Authenticator (BlastRADIUS protection)');
     }
     this.log('debug', { from, id: packet.identifier, code: packet.code }, 'RADIUS reply accepted');
@@ -503,12 +518,44 @@ export class RadiusClient {
     if (this.deadTimeMs > 0 && h.consecutiveTimeouts >= this.deadAfterTimeouts) {
       h.deadUntil = Date.now() + this.deadTimeMs;
       this.log('warn', { server: label, deadTimeSec: this.deadTimeMs / 1000 }, 'RADIUS server marked dead');
+      this.scheduleProbe(label);
     }
+  }
+
+  /** Next Status-Server probe of a dead server port, unless one is pending or probes are off. */
+  private scheduleProbe(label: string): void {
+    if (this.statusIntervalMs <= 0 || this.closed || this.probes.has(label)) return;
+    const timer = setTimeout(() => void this.probe(label), this.statusIntervalMs);
+    timer.unref();
+    this.probes.set(label, timer);
+  }
+
+  private async probe(label: string): Promise<void> {
+    const [address, port] = splitLabel(label);
+    const server = this.servers.find((s) => s.address === address && (s.authPort === port || s.acctPort === port));
+    if (this.closed || server === undefined || !(this.healthOf(address, port).deadUntil > Date.now())) {
+      this.probes.delete(label); // dead-time over: ordinary requests find out
+      return;
+    }
+    const kind: RequestKind = 'status';
+    const result = await this.attempt(kind, server, port, this.prepareAttributes(kind, []), this.timeoutMs, 1);
+    this.probes.delete(label);
+    if (result instanceof RadiusReply) {
+      this.options.log?.info?.({ server: label }, 'RADIUS server answered Status-Server: back in use');
+      return;
+    }
+    this.scheduleProbe(label);
   }
 
   private log(level: 'debug' | 'warn', obj: Record<string, unknown>, msg: string): void {
     this.options.log?.[level](obj, msg);
   }
+}
+
+function answersTo(kind: RequestKind, authPort: boolean): readonly number[] {
+  if (kind === 'access') return [RadiusCode.AccessAccept, RadiusCode.AccessReject, RadiusCode.AccessChallenge];
+  if (kind === 'accounting' || !authPort) return [RadiusCode.AccountingResponse];
+  return [RadiusCode.AccessAccept]; // RFC 5997 §3: Status-Server to an authentication port
 }
 
 function splitLabel(label: string): [string, number] {

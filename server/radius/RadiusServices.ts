@@ -72,6 +72,7 @@ export class RadiusServices {
             timeoutMs: Math.round(r.timeout * 1000),
             tries: r.tries,
             deadTimeSec: r.deadTime,
+            statusIntervalSec: r.statusInterval,
             requireMessageAuthenticator: r.requireMessageAuthenticator,
             nasIdentifier: r.nasIdentifier,
             log: log.child({ layer: 'radius' }),

@@ -2,7 +2,8 @@
 // radius, and a real FreeRADIUS 3.2.1 (shared/radius) running INSIDE the test namespace so that the
 // server reaches it on 127.0.0.1. radclient (also inside the namespace) plays the Dynamic Authorization
 // Client. Five client VM runs: alice, carol, bob (Disconnect + RADIUS outage + server restart), dave
-// (CoA shortens his Idle-Timeout), alice against replies without Message-Authenticator.
+// (CoA shortens his Idle-Timeout), alice against replies without Message-Authenticator; then, without a VM,
+// the Status-Server probes (RFC 5997) that end the dead-time those unsigned replies caused.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +32,7 @@ const CONFIG = {
     servers: [{ address: '127.0.0.1', authPort: 18121, acctPort: 18131, secret: SECRET }],
     timeout: 1,
     tries: 2,
+    statusInterval: 1, // Status-Server probes of a dead server every second (last test)
     interimInterval: INTERIM,
     accountingRetryMax: 2,
     das: { listen: '127.0.0.1', port: 3799, secret: SECRET },
@@ -311,4 +313,26 @@ describe('real Linux PPTP client, Portico with auth.backend radius, real FreeRAD
     // FreeRADIUS did answer (Login OK): it is our policy that refused the unsigned Accept
     expect(readFileSync(join(RUN_DIR, 'radius.log'), 'utf8')).toMatch(/Login OK: \[alice/);
   }, 120_000);
+
+  it('Status-Server (RFC 5997): the dead server is probed, its unsigned answers are refused, and the first signed one puts it back in use without a login', async () => {
+    // The previous test left 127.0.0.1:18121 dead (every reply dropped) and FreeRADIUS answering unsigned.
+    const AUTH = '127.0.0.1:18121';
+    const unsigned = () => server.logs().filter((l) => l.msg === 'RADIUS reply dropped: no Message-Authenticator (BlastRADIUS protection)' && l.from === AUTH);
+    const back = () => server.logs().filter((l) => l.msg === 'RADIUS server answered Status-Server: back in use' && l.server === AUTH);
+    expect(server.logs().some((l) => l.msg === 'RADIUS server marked dead' && l.server === AUTH)).toBe(true);
+    const before = unsigned().length;
+    await until('an unsigned answer to a probe', () => unsigned().length > before, 10_000); // probes go on while dead
+    expect(back()).toHaveLength(0);
+
+    freeradius('stop');
+    freeradius('start'); // signed replies again (RADIUS_REPLY_MA=yes, the default)
+    const t0 = Date.now();
+    await until('the server back in use', () => back().length > 0, 10_000);
+    const seconds = (Date.now() - t0) / 1000;
+    expect(seconds).toBeLessThan(5); // one probe a second (statusInterval 1), against the 60 s dead-time
+    expect(back()).toHaveLength(1); // probing stops once it answers
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(back()).toHaveLength(1);
+    console.log(`Status-Server: ${unsigned().length - before} unsigned answers refused while dead; back in use ${seconds.toFixed(1)} s after FreeRADIUS restarted`);
+  }, 60_000);
 });

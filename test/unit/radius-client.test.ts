@@ -254,6 +254,85 @@ describe('RadiusClient access', () => {
   });
 });
 
+describe('RadiusClient Status-Server probes (RFC 5997)', () => {
+  const STATUS = RadiusCode.StatusServer;
+
+  it('probes a dead auth port with Status-Server (random authenticator, Message-Authenticator first and valid); the first verified Access-Accept ends the dead-time', async () => {
+    const srv = await fake(); // silent at first
+    const c = client([{ port: srv.port }], { tries: 1, timeoutMs: 60, deadTimeSec: 60, statusIntervalSec: 0.1, nasIdentifier: 'nas-7' });
+    await expect(c.access(PAP())).rejects.toBeInstanceOf(RadiusNoResponseError);
+    expect(c.isServerDead('127.0.0.1', srv.port)).toBe(true);
+    await waitFor(() => srv.received.filter((r) => r.packet.code === STATUS).length >= 2); // unanswered: probed again
+    expect(c.isServerDead('127.0.0.1', srv.port)).toBe(true);
+
+    srv.respond = (r) => (r.packet.code === STATUS ? reply(r, RadiusCode.AccessAccept) : undefined);
+    await waitFor(() => !c.isServerDead('127.0.0.1', srv.port));
+    const probes = srv.received.filter((r) => r.packet.code === STATUS);
+    const last = probes.at(-1)!.packet;
+    expect(last.attributes[0]!.type).toBe(Attr.MessageAuthenticator);
+    expect(checkMessageAuthenticator(last, last.authenticator, SECRET)).toBe('valid');
+    expect(last.authenticator.equals(Buffer.alloc(16))).toBe(false);
+    expect(new Set(probes.map((p) => p.packet.authenticator.toString('hex'))).size).toBe(probes.length);
+    expect(readText(findAttribute(last.attributes, Attr.NasIdentifier)!)).toBe('nas-7');
+    expect(findAttribute(last.attributes, Attr.UserName)).toBeUndefined();
+    expect(c.serverHealth().find((h) => h.role === 'auth')).toMatchObject({ state: 'up', consecutiveTimeouts: 0 });
+
+    // Back in use: probing stops, the next request goes to it.
+    const n = srv.received.length;
+    await new Promise((r) => setTimeout(r, 250));
+    expect(srv.received.length).toBe(n);
+  });
+
+  it('an acct port is answered by Accounting-Response; an Access-Accept there, a forged reply or silence keep it dead, and unanswered probes never extend the dead-time', async () => {
+    const auth = await fake();
+    const acct = await fake();
+    const c = new RadiusClient({
+      servers: [{ address: '127.0.0.1', authPort: auth.port, acctPort: acct.port, secret: SECRET }],
+      timeoutMs: 60,
+      tries: 1,
+      deadTimeSec: 1.5,
+      statusIntervalSec: 0.1,
+    });
+    cleanups.push(() => c.close());
+    await expect(c.accounting([integerAttribute(Attr.AcctStatusType, AcctStatusType.Start)])).rejects.toBeInstanceOf(RadiusNoResponseError);
+    expect(c.isServerDead('127.0.0.1', acct.port)).toBe(true);
+    acct.respond = (r) => (r.packet.code === STATUS ? [reply(r, RadiusCode.AccessAccept), reply(r, RadiusCode.AccountingResponse, [], { secret: 'wrong' })] : undefined);
+    await waitFor(() => acct.received.filter((r) => r.packet.code === STATUS).length >= 3);
+    expect(c.isServerDead('127.0.0.1', acct.port)).toBe(true); // wrong code, wrong secret: not an answer
+    const probe = acct.received.find((r) => r.packet.code === STATUS)!.packet;
+    expect(checkMessageAuthenticator(probe, probe.authenticator, SECRET)).toBe('valid');
+    expect(auth.received).toHaveLength(0); // only the dead port is probed
+
+    // Silent from now on: the dead-time still ends on time, then probing stops.
+    acct.respond = () => undefined;
+    await new Promise((r) => setTimeout(r, 1600));
+    expect(c.isServerDead('127.0.0.1', acct.port)).toBe(false);
+    const n = acct.received.length;
+    await new Promise((r) => setTimeout(r, 250));
+    expect(acct.received.length).toBe(n);
+
+    // Dead again, and this time the acct port answers properly.
+    await expect(c.accounting([integerAttribute(Attr.AcctStatusType, AcctStatusType.Start)])).rejects.toBeInstanceOf(RadiusNoResponseError);
+    acct.respond = (r) => (r.packet.code === STATUS ? reply(r, RadiusCode.AccountingResponse, [], { withMa: false }) : undefined);
+    await waitFor(() => !c.isServerDead('127.0.0.1', acct.port), 500);
+  });
+
+  it('no probes when statusIntervalSec is 0 (the default), none after close()', async () => {
+    const a = await fake();
+    const b = await fake();
+    const off = client([{ port: a.port }], { tries: 1, timeoutMs: 40, deadTimeSec: 60 });
+    const on = client([{ port: b.port }], { tries: 1, timeoutMs: 40, deadTimeSec: 60, statusIntervalSec: 0.05 });
+    await expect(off.access(PAP())).rejects.toBeInstanceOf(RadiusNoResponseError);
+    await expect(on.access(PAP())).rejects.toBeInstanceOf(RadiusNoResponseError);
+    await waitFor(() => b.received.some((r) => r.packet.code === STATUS));
+    on.close();
+    const n = b.received.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.received.length).toBe(n);
+    expect(a.received.map((r) => r.packet.code)).toEqual([RadiusCode.AccessRequest]);
+  });
+});
+
 describe('RadiusClient accounting', () => {
   it('Accounting-Request has a valid Request Authenticator and no Message-Authenticator; the Response is verified', async () => {
     const srv = await fake();

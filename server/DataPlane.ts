@@ -60,9 +60,7 @@ export interface DataSession {
   encryptor: MppeEncryptor | null;
   decryptor: MppeDecryptor | null;
   readonly sequencer: GreSequencer;
-  /** An ack is owed to the peer and no data packet has carried it yet (pptp.md §5.4). */
-  ackPending: boolean;
-  /** The data plane's ack tick when ackPending last became true. */
+  /** The data plane's ack tick when an ack last fell due (sequencer.ackOnlyDue() became true, pptp.md §5.4). */
   ackSince: number;
   readonly counters: SessionCounters;
   /** Negotiated LCP header compression (RFC 1661 §6.5, §6.6). */
@@ -192,7 +190,6 @@ export class DataPlane implements DataPath {
 
   private sendFrame(session: DataSession, buf: Buffer, start: number, length: number): void {
     const ack = session.sequencer.pendingAck();
-    if (ack >= 0) session.ackPending = false;
     const greStart = writeGreHeaderBefore(buf, start, session.peerCallId, length, session.sequencer.nextSeq(), ack);
     const out = this.single;
     out.buf = buf;
@@ -231,14 +228,14 @@ export class DataPlane implements DataPath {
         this.counters.greMalformed++; // a payload needs a sequence number (RFC 2637 §4.1)
         continue;
       }
+      const ackWasDue = s.sequencer.ackOnlyDue();
       if (!s.sequencer.acceptSeq(gre.seq)) {
         // RFC 2637 §4.3: never hand PPP an older frame (stateless MPPE can only step forward).
         this.counters.greOutOfOrder++;
         continue;
       }
-      if (!s.ackPending) {
-        s.ackPending = true;
-        s.ackSince = this.ackTick;
+      if (!ackWasDue) {
+        s.ackSince = this.ackTick; // an ack falls due now (pptp.md §5.4)
         this.ackWaiters.add(s);
       }
       if (!parsePppFrame(buf, gre.payloadOffset, gre.payloadLength, frame)) {
@@ -347,7 +344,6 @@ export class DataPlane implements DataPath {
       const pppStart = writePppHeaderBefore(buf, start, protocol, framing.acfc, framing.pfc);
       plen += start - pppStart;
       const ack = s.sequencer.pendingAck();
-      if (ack >= 0) s.ackPending = false;
       const greStart = writeGreHeaderBefore(buf, pppStart, s.peerCallId, plen, s.sequencer.nextSeq(), ack);
       const k = out.count++;
       out.offsets[k] = greStart;
@@ -372,15 +368,13 @@ export class DataPlane implements DataPath {
     this.ackTimer = null;
     const tick = ++this.ackTick;
     for (const s of this.ackWaiters) {
-      if (!s.ackPending || s.closed) {
+      if (!s.sequencer.ackOnlyDue() || s.closed) {
         this.ackWaiters.delete(s);
         continue;
       }
       if (tick - s.ackSince < ACK_TICKS) continue;
       this.ackWaiters.delete(s);
       const ack = s.sequencer.pendingAck();
-      s.ackPending = false;
-      if (ack < 0) continue;
       const buf = Buffer.allocUnsafe(12);
       writeGreHeaderBefore(buf, 12, s.peerCallId, 0, -1, ack);
       const out = this.single;

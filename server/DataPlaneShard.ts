@@ -67,7 +67,6 @@ class ShardSession implements DataSession {
   dataReady = false;
   encryptor: MppeEncryptor | null = null;
   decryptor: MppeDecryptor | null = null;
-  ackPending = false;
   ackSince = 0;
   framing: Framing = { acfc: false, pfc: false };
 

@@ -39,8 +39,7 @@ export class Session implements DataSession {
   mppeDescription = 'none';
   /** Policy: clear IPv4 (0x0021) is never accepted from this peer. */
   mppeRequired = true;
-  /** An ack is owed to the peer and no data packet has carried it yet (pptp.md §5.4). */
-  ackPending = false;
+  /** The data plane's ack tick when an ack last fell due (DataSession.ackSince). */
   ackSince = 0;
   closed = false;
   /** Unique for the server's lifetime and across restarts: RADIUS Acct-Session-Id, panel key. */

@@ -22,6 +22,21 @@ export interface AdminSessionView {
   rxPackets: number;
   txBytes: number;
   txPackets: number;
+  /** This session's packets that the data path did not deliver, by reason. */
+  drops: AdminSessionDrops;
+  /** Receives GRE from the client but has delivered nothing for a while. */
+  stuck: boolean;
+}
+
+export interface AdminSessionDrops {
+  /** From the client: IPv4 not from its own address. */
+  rxSpoofed: number;
+  /** From the client: could not be decrypted. */
+  rxUndecryptable: number;
+  /** From the client: before the network phase, or clear while MPPE is required. */
+  rxNotReady: number;
+  /** To the client: while its network phase was down. */
+  txDropped: number;
 }
 
 export interface AdminSessionEnded extends AdminSessionView {

@@ -2,7 +2,7 @@
 // at scrape time, from its live view. No user names unless admin.metricsUsernames: a label per
 // user is both a privacy leak and a cardinality risk.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AdminCore, AdminSessionEnded } from './AdminCore.js';
+import type { AdminCore, AdminSessionDrops, AdminSessionEnded } from './AdminCore.js';
 
 /** Bounded label values: a misbehaving backend must not grow the series without end. */
 const MAX_REASONS = 50;
@@ -11,18 +11,29 @@ export class AdminMetrics {
   readonly registry = new Registry();
   /** Traffic of sessions that have ended, so that the totals stay monotonic. */
   private readonly ended = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
+  /** Per-session drops of sessions that have ended, for the same reason. */
+  private readonly endedDrops: AdminSessionDrops = { rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 };
   private readonly reasons = new Set<string>();
   private readonly detach: () => void;
 
   constructor(core: AdminCore, options: { usernames: boolean; processMetrics?: boolean }) {
     const registers = [this.registry];
     const ended = this.ended;
+    const endedDrops = this.endedDrops;
     new Gauge({
       name: 'portico_sessions',
       help: 'PPTP sessions now established or being set up.',
       registers,
       collect() {
         this.set(core.sessions().length);
+      },
+    });
+    new Gauge({
+      name: 'portico_sessions_stuck',
+      help: 'Sessions that receive GRE from their client but have delivered nothing for 10 s or more.',
+      registers,
+      collect() {
+        this.set(core.sessions().filter((s) => s.stuck).length);
       },
     });
     const setups = new Counter({ name: 'portico_session_setups_total', help: 'Sessions that reached the network phase.', registers });
@@ -66,12 +77,16 @@ export class AdminMetrics {
     });
     new Counter({
       name: 'portico_dataplane_drops_total',
-      help: 'Packets the data plane dropped, by reason.',
+      help: 'Packets the data plane dropped, by reason (the data path\'s own, then the sessions\' rx/tx ones).',
       labelNames: ['reason'],
       registers,
       collect() {
         this.reset();
         for (const [reason, n] of Object.entries(core.health().dataPlane)) this.inc({ reason }, n);
+        const live = core.sessions();
+        for (const reason of Object.keys(endedDrops) as Array<keyof AdminSessionDrops>) {
+          this.inc({ reason }, endedDrops[reason] + live.reduce((n, s) => n + s.drops[reason], 0));
+        }
       },
     });
     new Gauge({
@@ -144,6 +159,7 @@ export class AdminMetrics {
       ended.txBytes += s.txBytes;
       ended.rxPackets += s.rxPackets;
       ended.txPackets += s.txPackets;
+      for (const reason of Object.keys(endedDrops) as Array<keyof AdminSessionDrops>) endedDrops[reason] += s.drops[reason];
       ends.inc({ cause: s.cause });
     };
     const onFailure = (f: { reason: string }) => failures.inc({ reason: this.reasonLabel(f.reason) });

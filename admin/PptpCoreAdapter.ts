@@ -51,6 +51,8 @@ function view(s: SessionSummary): AdminSessionView {
     rxPackets: s.counters.rxPackets,
     txBytes: s.counters.txBytes,
     txPackets: s.counters.txPackets,
+    drops: { rxSpoofed: s.counters.rxSpoofed, rxUndecryptable: s.counters.rxUndecryptable, rxNotReady: s.counters.rxNotReady, txDropped: s.counters.txDropped },
+    stuck: s.stuck,
   };
 }
 

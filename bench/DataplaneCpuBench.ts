@@ -8,7 +8,7 @@
 // ratio = ours / baseline is then our overhead on top of the cipher (1.0 = none).
 import pino from 'pino';
 import type { GreSocket, OutgoingGreBatch } from '../gre/GreSocket.js';
-import { PacketBatch } from '../gre/PacketBatch.js';
+import { PacketBatch, type ReaderStats } from '../gre/PacketBatch.js';
 import { Rc4 } from '../ppp/crypto/Rc4.js';
 import { sha1Into } from '../ppp/crypto/Sha1.js';
 import { MPPE_PAD2 } from '../ppp/mppe/MppeKeys.js';
@@ -36,6 +36,9 @@ class StubTun implements TunDevice {
   writeBatch(batch: OutgoingTunBatch): number {
     return batch.count;
   }
+  readStats(): ReaderStats {
+    return { dropped: 0, errors: 0 };
+  }
   addRoute(): void {}
   delRoute(): void {}
   close(): void {}
@@ -47,6 +50,9 @@ class CountingGre implements GreSocket {
   sendBatch(batch: OutgoingGreBatch): number {
     this.sent += batch.count;
     return batch.count;
+  }
+  readStats(): ReaderStats {
+    return { dropped: 0, errors: 0 };
   }
   close(): void {}
 }

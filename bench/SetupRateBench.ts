@@ -3,8 +3,8 @@
 // The server is pinned to CPU 0 and the load generator to CPU 1.
 // Two backends, one after the other in the same namespaces:
 //   local  — the server's own user store (figures `local-mschapv2*`);
-//   radius — auth.backend radius against a real FreeRADIUS 3 (the shared test instance,
-//            /work/shared/radius/freeradius.sh) started inside the server namespace on 127.0.0.1,
+//   radius — auth.backend radius against a real FreeRADIUS 3 (the test instance,
+//            test/lab/radius/freeradius.sh) started inside the server namespace on 127.0.0.1,
 //            so each setup also carries an Access-Request/Accept with MS-MPPE keys and the
 //            accounting Start (and Stop at the end) (figures `radius-mschapv2*`). FreeRADIUS is not
 //            pinned; its own CPU per setup is reported apart.
@@ -20,7 +20,7 @@ const CONCURRENCY = Number(process.env.PORTICO_BENCH_SETUP_CONCURRENCY ?? 64);
 /** Which backends to measure, in order: `local`, `radius` or both (default). */
 const BACKENDS = (process.env.PORTICO_BENCH_SETUP_BACKENDS ?? 'local,radius').split(',');
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const FREERADIUS = process.env.PORTICO_BENCH_FREERADIUS ?? join(process.env.PORTICO_SHARED ?? resolve(REPO, '../shared'), 'radius', 'freeradius.sh');
+const FREERADIUS = process.env.PORTICO_BENCH_FREERADIUS ?? join(REPO, 'test', 'lab', 'radius', 'freeradius.sh');
 const RADIUS_SECRET = 'testing123-pptp'; // freeradius.sh's default client secret
 const RADIUS_AUTH_PORT = 18121;
 const RADIUS_ACCT_PORT = 18131;

@@ -3,7 +3,7 @@
 // `slots` packets in a reused slab, one handler call per batch, never re-entrant (packets that
 // arrive while the handler runs are queued and delivered after it returns).
 import type { GreSocket, OutgoingGreBatch } from './GreSocket.js';
-import { DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch } from './PacketBatch.js';
+import { DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch, type ReaderStats } from './PacketBatch.js';
 
 export interface InjectedGrePacket {
   /** Starts at the GRE header (no outer IPv4 header), as the native socket delivers it. */
@@ -95,6 +95,10 @@ export class MemoryGreSocket implements GreSocket {
     }
     for (const [peer, packets] of byPeer) peer.deliverLater(packets);
     return batch.count;
+  }
+
+  readStats(): ReaderStats {
+    return { dropped: this.dropped, errors: 0 };
   }
 
   /** Resolves once every packet sent inside this socket's network has been delivered. */

@@ -8,6 +8,14 @@ export const DEFAULT_SLOT_SIZE = 2048;
 /** Room for the GRE (16), PPP (4) and MPPE (4) headers, rounded up generously. */
 export const DEFAULT_HEADROOM = 64;
 
+/** What a reader discarded before any handler saw it, and the transient read errors it rode out. */
+export interface ReaderStats {
+  /** Truncated packets, or (GRE) a malformed outer IPv4 header. */
+  dropped: number;
+  /** Transient read errors (a pending ICMP error on a raw socket, ...). */
+  errors: number;
+}
+
 export class PacketBatch {
   readonly buf: Buffer;
   readonly offsets: Uint32Array;

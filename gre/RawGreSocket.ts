@@ -1,9 +1,9 @@
 // GreSocket over a raw IPv4 socket for protocol 47, read in batches by the native addon.
 // The kernel builds the outer IPv4 header on send and fragments when needed (no DF, as Poptop and
 // Linux pptp peers expect); on receive the addon strips it and records the source address.
-import { loadPorticoIo, type GreShard, type PollHandle, type PollStats, type PorticoIo } from '../native/PorticoIo.js';
+import { loadPorticoIo, type GreShard, type PollHandle, type PorticoIo } from '../native/PorticoIo.js';
 import type { GreSocket, OutgoingGreBatch } from './GreSocket.js';
-import { DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch } from './PacketBatch.js';
+import { DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch, type ReaderStats } from './PacketBatch.js';
 
 export interface RawGreSocketOptions {
   slots?: number;
@@ -83,8 +83,10 @@ export class RawGreSocket implements GreSocket {
     return this.io.sendGre(this.fd, batch.buf, batch.offsets, batch.lengths, batch.addrs, batch.count);
   }
 
-  stats(): PollStats | null {
-    return this.poll === null ? null : this.io.pollStats(this.poll);
+  /** The native reader's counts (zero before polling starts). */
+  readStats(): ReaderStats {
+    const s = this.poll === null ? null : this.io.pollStats(this.poll);
+    return { dropped: s?.dropped ?? 0, errors: s?.softErrors ?? 0 };
   }
 
   close(): void {

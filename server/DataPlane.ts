@@ -99,7 +99,19 @@ export interface DataPath {
   close(): void;
 }
 
+/**
+ * Packets the data path could not deliver, by reason (besides each session's own rxSpoofed,
+ * rxUndecryptable, rxNotReady and txDropped): what reaches a thread either arrives or is counted here.
+ */
 export interface DataPlaneCounters {
+  /** Discarded by the native GRE reader: truncated, or a malformed outer IPv4 header. */
+  greReadDropped: number;
+  /** Discarded by the native TUN reader: longer than a slot. */
+  tunReadDropped: number;
+  /** Transient read errors both readers rode out (a pending ICMP error, ...). */
+  readErrors: number;
+  /** Control frames between the main thread and a data-plane thread for a call that ended meanwhile. */
+  controlDropped: number;
   greMalformed: number;
   greUnknownCall: number;
   greWrongSource: number;
@@ -112,6 +124,10 @@ export interface DataPlaneCounters {
 }
 
 export const DATA_PLANE_COUNTER_NAMES: ReadonlyArray<keyof DataPlaneCounters> = [
+  'greReadDropped',
+  'tunReadDropped',
+  'readErrors',
+  'controlDropped',
   'greMalformed',
   'greUnknownCall',
   'greWrongSource',
@@ -134,7 +150,9 @@ export class DataPlane implements DataPath {
   private readonly ackWaiters = new Set<DataSession>();
   private ackTimer: NodeJS.Timeout | null = null;
   private ackTick = 0;
-  readonly counters: DataPlaneCounters;
+  private closed = false;
+  /** Written on the hot path; `counters` adds the readers' own counts on the way out. */
+  private readonly drops: DataPlaneCounters;
 
   constructor(
     private readonly greSocket: GreSocket,
@@ -143,9 +161,29 @@ export class DataPlane implements DataPath {
     /** Where the drop counters live: a thread's own shared-memory view, or a plain object. */
     counters?: DataPlaneCounters,
   ) {
-    this.counters = counters ?? (Object.fromEntries(DATA_PLANE_COUNTER_NAMES.map((n) => [n, 0])) as unknown as DataPlaneCounters);
+    this.drops = counters ?? (Object.fromEntries(DATA_PLANE_COUNTER_NAMES.map((n) => [n, 0])) as unknown as DataPlaneCounters);
     greSocket.onBatch((batch) => this.fromGre(batch));
     tun.onBatch((batch) => this.fromTun(batch));
+  }
+
+  get counters(): DataPlaneCounters {
+    this.syncReadStats();
+    return this.drops;
+  }
+
+  /** Copies the native readers' counts (kept outside JS) into the drop counters. */
+  syncReadStats(): void {
+    if (this.closed) return; // the readers are gone; their last counts stay
+    const gre = this.greSocket.readStats();
+    const tun = this.tun.readStats();
+    this.drops.greReadDropped = gre.dropped;
+    this.drops.tunReadDropped = tun.dropped;
+    this.drops.readErrors = gre.errors + tun.errors;
+  }
+
+  /** A control frame for a call this thread no longer carries (it ended while the frame was on its way). */
+  countControlDropped(): void {
+    this.drops.controlDropped++;
   }
 
   register(session: DataSession): void {
@@ -197,7 +235,7 @@ export class DataPlane implements DataPath {
     out.lengths[0] = start + length - greStart;
     out.addrs[0] = session.peerAddress;
     out.count = 1;
-    if (this.greSocket.sendBatch(out) < 1) this.counters.greSendDropped++;
+    if (this.greSocket.sendBatch(out) < 1) this.drops.greSendDropped++;
   }
 
   private fromGre(batch: PacketBatch): void {
@@ -209,29 +247,30 @@ export class DataPlane implements DataPath {
     out.count = 0;
     for (let i = 0; i < batch.count; i++) {
       if (parseGreHeader(buf, batch.offsets[i], batch.lengths[i], gre) !== GreParseResult.Ok) {
-        this.counters.greMalformed++;
+        this.drops.greMalformed++;
         continue;
       }
       const s = this.byCallId[gre.callId];
       if (s === undefined) {
-        this.counters.greUnknownCall++;
+        this.drops.greUnknownCall++;
         continue;
       }
       if (s.peerAddress !== batch.addrs[i]) {
         // pptp.md §4.4: only the control connection's peer may feed this call (NAT helpers keep it).
-        this.counters.greWrongSource++;
+        this.drops.greWrongSource++;
         continue;
       }
       if (gre.hasAck) s.sequencer.onAck(gre.ack);
       if (gre.payloadLength === 0) continue; // ack-only
+      s.counters.rxFrames++;
       if (!gre.hasSeq) {
-        this.counters.greMalformed++; // a payload needs a sequence number (RFC 2637 §4.1)
+        this.drops.greMalformed++; // a payload needs a sequence number (RFC 2637 §4.1)
         continue;
       }
       const ackWasDue = s.sequencer.ackOnlyDue();
       if (!s.sequencer.acceptSeq(gre.seq)) {
         // RFC 2637 §4.3: never hand PPP an older frame (stateless MPPE can only step forward).
-        this.counters.greOutOfOrder++;
+        this.drops.greOutOfOrder++;
         continue;
       }
       if (!ackWasDue) {
@@ -239,14 +278,14 @@ export class DataPlane implements DataPath {
         this.ackWaiters.add(s);
       }
       if (!parsePppFrame(buf, gre.payloadOffset, gre.payloadLength, frame)) {
-        this.counters.pppMalformed++;
+        this.drops.pppMalformed++;
         continue;
       }
       this.fromPeer(s, buf, frame.protocol, frame.offset, frame.length, out);
     }
     if (out.count > 0) {
       const written = this.tun.writeBatch(out);
-      if (written < out.count) this.counters.tunWriteDropped += out.count - written;
+      if (written < out.count) this.drops.tunWriteDropped += out.count - written;
     }
     this.armAckTimer();
   }
@@ -275,11 +314,11 @@ export class DataPlane implements DataPath {
       const dataLen = n - (p - off - 2);
       if (dataLen < 0 || !isValidPppProtocol(inner)) {
         // A plaintext shorter than its protocol field: never read past it (the slab holds other sessions' data).
-        this.counters.pppMalformed++;
+        this.drops.pppMalformed++;
         return;
       }
       if (inner === PppProtocol.IPv4) this.toTunnel(s, buf, p, dataLen, out);
-      else s.deliverControl(inner, Buffer.from(buf.subarray(p, p + dataLen)));
+      else this.toControl(s, inner, buf, p, dataLen);
       return;
     }
     if (protocol === PppProtocol.IPv4) {
@@ -290,6 +329,11 @@ export class DataPlane implements DataPath {
       this.toTunnel(s, buf, off, len, out);
       return;
     }
+    this.toControl(s, protocol, buf, off, len);
+  }
+
+  private toControl(s: DataSession, protocol: number, buf: Buffer, off: number, len: number): void {
+    s.counters.rxControl++;
     s.deliverControl(protocol, Buffer.from(buf.subarray(off, off + len)));
   }
 
@@ -319,12 +363,16 @@ export class DataPlane implements DataPath {
       const off = batch.offsets[i];
       const len = batch.lengths[i];
       if (len < 20 || buf[off] >> 4 !== 4) {
-        this.counters.tunMalformed++;
+        this.drops.tunMalformed++;
         continue;
       }
       const s = this.byAddress.get(readAddress(buf, off + 16));
-      if (s === undefined || !s.dataReady) {
-        this.counters.tunNoSession++;
+      if (s === undefined) {
+        this.drops.tunNoSession++;
+        continue;
+      }
+      if (!s.dataReady) {
+        s.counters.txDropped++; // network phase down (renegotiation): no IP to the client
         continue;
       }
       let start = off;
@@ -354,7 +402,7 @@ export class DataPlane implements DataPath {
     }
     if (out.count > 0) {
       const sent = this.greSocket.sendBatch(out);
-      if (sent < out.count) this.counters.greSendDropped += out.count - sent;
+      if (sent < out.count) this.drops.greSendDropped += out.count - sent;
     }
   }
 
@@ -383,12 +431,15 @@ export class DataPlane implements DataPath {
       out.lengths[0] = 12;
       out.addrs[0] = s.peerAddress;
       out.count = 1;
-      if (this.greSocket.sendBatch(out) < 1) this.counters.greSendDropped++;
+      if (this.greSocket.sendBatch(out) < 1) this.drops.greSendDropped++;
     }
     this.armAckTimer();
   }
 
   close(): void {
+    if (this.closed) return;
+    this.syncReadStats();
+    this.closed = true;
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.greSocket.close();
     this.tun.close();

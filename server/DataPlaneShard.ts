@@ -100,9 +100,13 @@ function asBuffer(u: Uint8Array): Buffer {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
+/** How often a thread copies its native readers' counts into the shared drop counters. */
+const READ_STATS_MS = 1000;
+
 export class DataPlaneShard {
   private readonly plane: DataPlane;
   private readonly sessions = new Map<number, ShardSession>();
+  private readonly readStatsTimer: NodeJS.Timeout;
 
   constructor(
     private readonly channel: ShardChannel<ToShard, FromShard>,
@@ -112,11 +116,19 @@ export class DataPlaneShard {
     private readonly log: Logger,
   ) {
     this.plane = new DataPlane(gre, tun, log, planeCounterView(memory.planeCells));
+    this.readStatsTimer = setInterval(() => this.syncReadStats(), READ_STATS_MS);
+    this.readStatsTimer.unref();
     channel.on('message', (m) => this.onMessage(m));
+  }
+
+  /** Publishes the native readers' counts to the shared drop counters the main thread sums. */
+  syncReadStats(): void {
+    this.plane.syncReadStats();
   }
 
   private onMessage(m: ToShard): void {
     if (m.t === 'close') {
+      clearInterval(this.readStatsTimer);
       this.plane.close();
       this.channel.postMessage({ t: 'closed' });
       return;
@@ -132,6 +144,7 @@ export class DataPlaneShard {
     const s = this.sessions.get(m.callId);
     if (s === undefined) {
       // Normal after 'unregister' raced a frame; anything else is a bug worth seeing.
+      if (m.t === 'control') this.plane.countControlDropped();
       this.log.debug({ callId: m.callId, message: m.t }, 'data-plane thread: message for an unknown call');
       return;
     }

@@ -41,6 +41,8 @@ export interface SessionSummary {
   classes: Buffer[];
   interimInterval: number | null;
   counters: Session['counters'];
+  /** Receives GRE from the client but has delivered nothing for a while (DeliveryWatch). */
+  stuck: boolean;
 }
 
 export interface SessionEnded extends SessionSummary {
@@ -72,8 +74,8 @@ export interface SessionSelector {
   callId?: number;
 }
 
-/** How often idle sessions are looked for; Idle-Timeout is honoured to within this. */
-const IDLE_SWEEP_MS = 5000;
+/** How often idle and stuck sessions are looked for; Idle-Timeout is honoured to within this. */
+const SWEEP_MS = 5000;
 
 export class PptpServer extends EventEmitter<PptpServerEvents> {
   private readonly server: Server;
@@ -86,7 +88,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
   private readonly linkConfig: PppLinkConfig;
   /** Static addresses outside the TUN's own prefix get a host route while their session lives. */
   private readonly hostRoutes = new Set<number>();
-  private readonly idleSweep: NodeJS.Timeout;
+  private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(
     private readonly config: PorticoConfig,
@@ -122,8 +124,8 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       throw new ConfigError('auth.protocols: none of them can be verified by the user backend and key the required MPPE (mppe.required)');
     }
     this.server = createServer((socket) => this.accept(socket));
-    this.idleSweep = setInterval(() => this.sweepIdle(), IDLE_SWEEP_MS);
-    this.idleSweep.unref();
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer.unref();
     this.server.on('error', (err) => this.log.error({ err }, 'control listener error'));
   }
 
@@ -141,6 +143,11 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
   /** Live sessions, for the CLI, the admin panel and tests (a narrow read-only view). */
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /** Call IDs of the sessions flagged stuck (DeliveryWatch). */
+  stuckSessions(): number[] {
+    return [...this.sessions.values()].filter((s) => s.delivery.stuck).map((s) => s.callId);
   }
 
   listSessions(): SessionSummary[] {
@@ -206,6 +213,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       classes: s.authorization.classes ?? [],
       interimInterval: s.authorization.interimInterval ?? null,
       counters: copySessionCounters(s.counters),
+      stuck: s.delivery.stuck,
     };
   }
 
@@ -220,9 +228,10 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
     s.sessionTimer.unref();
   }
 
-  private sweepIdle(): void {
+  private sweep(): void {
     const now = Date.now();
     for (const s of this.sessions.values()) {
+      this.watchDelivery(s);
       const packets = s.counters.rxPackets + s.counters.txPackets;
       if (packets !== s.idleMark.packets) {
         s.idleMark = { packets, since: now };
@@ -235,8 +244,15 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
     }
   }
 
+  private watchDelivery(s: Session): void {
+    const c = s.counters;
+    const change = s.delivery.observe(c.rxFrames, c.rxPackets + c.rxControl);
+    if (change === 'stuck') s.log.warn({ counters: copySessionCounters(c) }, 'session receives GRE but delivers nothing');
+    else if (change === 'recovered') s.log.info({ counters: copySessionCounters(c) }, 'session delivers again');
+  }
+
   async stop(): Promise<void> {
-    clearInterval(this.idleSweep);
+    clearInterval(this.sweepTimer);
     for (const s of this.sessions.values()) this.disconnect(s.callId, 'server shutting down', 'nas-request');
     await new Promise((r) => setTimeout(r, this.sessions.size > 0 ? 300 : 0));
     for (const c of this.connections.keys()) c.stop(3); // Stop-Protocol reason 3: local shutdown

@@ -8,6 +8,7 @@ import type { PppLink } from '../ppp/PppLink.js';
 import type { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
 import type { SessionAuthorization } from '../ppp/Authenticator.js';
 import type { DataSession } from './DataPlane.js';
+import { DeliveryWatch } from './DeliveryWatch.js';
 import { newSessionCounters, type SessionCounters } from './SessionCounters.js';
 
 /** Why a session ended, in RADIUS Acct-Terminate-Cause terms (RFC 2866 §5.10). */
@@ -51,6 +52,8 @@ export class Session implements DataSession {
   terminateCause: TerminateCause | null = null;
   /** Idle tracking: traffic count at the last sweep and when it last changed. */
   idleMark = { packets: 0, since: Date.now() };
+  /** Frames from the client against what was delivered of them, per sweep. */
+  readonly delivery = new DeliveryWatch();
   sessionTimer: NodeJS.Timeout | null = null;
   /**
    * Control frames that arrived before the link started. LCP starts one turn after the

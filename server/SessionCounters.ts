@@ -4,6 +4,14 @@
 // on the platforms Node supports, so a reader never sees a torn value.
 
 export interface SessionCounters {
+  /**
+   * GRE frames with a payload that reached this session's thread from its peer, before any check of
+   * theirs: each one ends up delivered (rxPackets, rxControl) or in a drop counter. Frames arriving
+   * while nothing is delivered is the "stuck" signal (PptpServer's sweep).
+   */
+  rxFrames: number;
+  /** PPP control frames (LCP, auth, NCPs, CCP) handed to the control plane. */
+  rxControl: number;
   rxPackets: number;
   rxBytes: number;
   txPackets: number;
@@ -18,6 +26,8 @@ export interface SessionCounters {
 }
 
 export const SESSION_COUNTER_NAMES: ReadonlyArray<keyof SessionCounters> = [
+  'rxFrames',
+  'rxControl',
   'rxPackets',
   'rxBytes',
   'txPackets',
@@ -29,12 +39,12 @@ export const SESSION_COUNTER_NAMES: ReadonlyArray<keyof SessionCounters> = [
 ];
 
 export function newSessionCounters(): SessionCounters {
-  return { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 };
+  return Object.fromEntries(SESSION_COUNTER_NAMES.map((n) => [n, 0])) as unknown as SessionCounters;
 }
 
 /** A plain copy (for events and snapshots: a shared-memory view keeps changing). */
 export function copySessionCounters(c: SessionCounters): SessionCounters {
-  return { rxPackets: c.rxPackets, rxBytes: c.rxBytes, txPackets: c.txPackets, txBytes: c.txBytes, rxSpoofed: c.rxSpoofed, rxUndecryptable: c.rxUndecryptable, rxNotReady: c.rxNotReady, txDropped: c.txDropped };
+  return Object.fromEntries(SESSION_COUNTER_NAMES.map((n) => [n, c[n]])) as unknown as SessionCounters;
 }
 
 /**

@@ -115,7 +115,10 @@ export class ShardedDataPlane implements DataPath {
       return;
     }
     const s = this.remoteSessions.get(m.callId);
-    if (s === undefined || s.closed) return; // the call ended while the frame was on its way
+    if (s === undefined || s.closed) {
+      if (m.t === 'control') this.local.countControlDropped(); // the call ended while the frame was on its way
+      return;
+    }
     if (m.t === 'control') s.deliverControl(m.protocol, Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength));
     else s.requestMppeReset();
   }
@@ -123,7 +126,6 @@ export class ShardedDataPlane implements DataPath {
   get counters(): DataPlaneCounters {
     const sum = { ...this.local.counters };
     for (const c of this.remoteCounters) for (const n of DATA_PLANE_COUNTER_NAMES) sum[n] += c[n];
-    return sum;
     return sum;
   }
 

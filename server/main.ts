@@ -81,7 +81,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     log.info({ eventLoop }, 'event loop delay');
     // The session list only for a modest number: with thousands, one synchronous dump stalls every session.
     const count = server.sessionCount;
-    log.info({ sessionCount: count, ...(count <= 1000 ? { sessions: server.listSessions() } : {}), counters: dataPlane.counters }, 'status');
+    log.info({ sessionCount: count, stuck: server.stuckSessions(), ...(count <= 1000 ? { sessions: server.listSessions() } : {}), counters: dataPlane.counters }, 'status');
     loopDelay.reset(); // after the dump: a big status line must not count in the next interval
   });
 }

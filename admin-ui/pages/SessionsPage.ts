@@ -27,6 +27,16 @@ function stacked(cell: HTMLElement, main: string, sub: string): void {
   setText(cell.lastChild as HTMLElement, sub);
 }
 
+/** The user's name, and a "stuck" badge while the session receives GRE but delivers nothing. */
+function stuckBadge(cell: HTMLElement, user: string, stuck: boolean): void {
+  if (!cell.firstChild) {
+    const badge = h('span', { class: 'badge off', 'data-flag': 'stuck', title: 'Receives GRE from the client but has delivered nothing for 10 s or more' }, 'stuck');
+    cell.append(h('span', { class: 'main' }), ' ', badge);
+  }
+  setText(cell.firstChild as HTMLElement, user);
+  (cell.lastChild as HTMLElement).hidden = !stuck;
+}
+
 interface Row {
   tr: HTMLTableRowElement;
   cells: Record<string, HTMLTableCellElement>;
@@ -115,7 +125,7 @@ export function mountSessionsPage(root: HTMLElement): void {
 
   const update = (row: Row, s: LiveSession, at: number) => {
     const c = row.cells;
-    setText(c.user!, s.user ?? '(authenticating)');
+    stuckBadge(c.user!, s.user ?? '(authenticating)', s.stuck);
     setText(c.peer!, s.peer);
     setText(c.address!, s.address ?? '—');
     setText(c.callIds!, `${s.callId} / ${s.peerCallId}`);

@@ -26,6 +26,12 @@ const liveSession = {
     rxPackets: { type: 'integer' },
     txBytes: { type: 'integer', description: 'To the client' },
     txPackets: { type: 'integer' },
+    drops: {
+      type: 'object',
+      description: 'This session\'s packets not delivered, by reason',
+      properties: { rxSpoofed: { type: 'integer' }, rxUndecryptable: { type: 'integer' }, rxNotReady: { type: 'integer' }, txDropped: { type: 'integer' } },
+    },
+    stuck: { type: 'boolean', description: 'Receives GRE from the client but has delivered nothing for 10 s or more' },
     rxRate: { type: 'number', description: 'bit/s from the client, last second' },
     txRate: { type: 'number', description: 'bit/s to the client, last second' },
   },

@@ -1,7 +1,7 @@
 // TunDevice over /dev/net/tun through the native addon: batched non-blocking reads into a
 // headroom-reserving slab, one write() per outgoing packet.
-import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch } from '../../gre/PacketBatch.js';
-import { loadPorticoIo, type PollHandle, type PollStats, type PorticoIo } from '../../native/PorticoIo.js';
+import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch, type ReaderStats } from '../../gre/PacketBatch.js';
+import { loadPorticoIo, type PollHandle, type PorticoIo } from '../../native/PorticoIo.js';
 import type { OutgoingTunBatch, TunDevice } from './TunDevice.js';
 import { TunSteering } from './TunSteering.js';
 
@@ -137,8 +137,10 @@ export class NativeTun implements TunDevice {
     this.io.delRoute(this.name, addr, prefixLen);
   }
 
-  stats(): PollStats | null {
-    return this.poll === null ? null : this.io.pollStats(this.poll);
+  /** The native reader's counts (zero before polling starts). */
+  readStats(): ReaderStats {
+    const s = this.poll === null ? null : this.io.pollStats(this.poll);
+    return { dropped: s?.dropped ?? 0, errors: s?.softErrors ?? 0 };
   }
 
   /** Closing the descriptor removes a non-persistent TUN and its routes. */

@@ -386,11 +386,11 @@ describe('sessions, events, metrics, settings', () => {
   it('metrics: sessions, setups, failures by reason, traffic; user names only when enabled', async () => {
     const h = await harness();
     const { cookie } = await login(h);
-    h.core.live = [fakeSession({ rxBytes: 300, txBytes: 700, rxPackets: 3, txPackets: 7 })];
+    h.core.live = [fakeSession({ rxBytes: 300, txBytes: 700, rxPackets: 3, txPackets: 7, stuck: true, drops: { rxSpoofed: 1, rxUndecryptable: 4, rxNotReady: 0, txDropped: 0 } })];
     h.core.emit('session-up', h.core.live[0]!);
     h.core.emit('auth-failure', { user: 'x', peer: '203.0.113.1', reason: 'E=691: wrong password', at: 0 });
     h.core.emit('auth-failure', { user: 'y', peer: '203.0.113.1', reason: 'E=691: wrong password', at: 0 });
-    h.core.emit('session-down', { ...fakeSession({ sessionId: 'gone', rxBytes: 1000, txBytes: 2000, rxPackets: 10, txPackets: 20 }), reason: 'peer', cause: 'user-request', endedAt: 0 });
+    h.core.emit('session-down', { ...fakeSession({ sessionId: 'gone', rxBytes: 1000, txBytes: 2000, rxPackets: 10, txPackets: 20, drops: { rxSpoofed: 2, rxUndecryptable: 0, rxNotReady: 0, txDropped: 5 } }), reason: 'peer', cause: 'user-request', endedAt: 0 });
     const text = (await h.inject({ url: '/metrics', headers: { cookie } })).body;
     expect(text).toMatch(/^portico_sessions 1$/m);
     expect(text).toMatch(/^portico_session_setups_total 1$/m);
@@ -400,6 +400,11 @@ describe('sessions, events, metrics, settings', () => {
     expect(text).toMatch(/^portico_traffic_bytes_total\{direction="out"\} 2700$/m);
     expect(text).toMatch(/^portico_traffic_packets_total\{direction="out"\} 27$/m);
     expect(text).toMatch(/^portico_dataplane_drops_total\{reason="greUnknownCall"\} 2$/m);
+    // Each session's own drops, live and ended, and the sessions flagged stuck.
+    expect(text).toMatch(/^portico_dataplane_drops_total\{reason="rxSpoofed"\} 3$/m);
+    expect(text).toMatch(/^portico_dataplane_drops_total\{reason="rxUndecryptable"\} 4$/m);
+    expect(text).toMatch(/^portico_dataplane_drops_total\{reason="txDropped"\} 5$/m);
+    expect(text).toMatch(/^portico_sessions_stuck 1$/m);
     expect(text).not.toMatch(/alice/);
     expect(text).not.toMatch(/portico_radius/);
 
@@ -581,6 +586,6 @@ function fakeSummary(user: string, callId: number) {
     idleTimeout: null,
     classes: [],
     interimInterval: null,
-    counters: { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
+    counters: { rxFrames: 0, rxControl: 0, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
   };
 }

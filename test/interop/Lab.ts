@@ -1,5 +1,6 @@
-// Drives the real peers of ../shared/interop: a network namespace this test creates, our server
-// inside it, and the QEMU client VM (pptp-linux + pppd + kernel MPPE) on its bridge.
+// Drives the real peers of the lab in test/lab (the repository's copy of shared/interop): a network
+// namespace this test creates, our server inside it, and the QEMU client VM (pptp-linux + pppd +
+// kernel MPPE) on its bridge.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,8 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const SHARED = process.env.PORTICO_SHARED ?? resolve(REPO, '../shared');
-export const INTEROP = join(SHARED, 'interop');
+export const INTEROP = join(REPO, 'test', 'lab');
 /** Our own namespace: never the developer's lab-wan, never the root namespace. */
 export const NETNS = process.env.PORTICO_TEST_NETNS ?? 'portico-it';
 export const SERVER_IP = '198.18.0.1';

@@ -1,5 +1,5 @@
-// Issue 3's proof: the real Linux PPTP client (shared/interop VM) against Portico with auth.backend
-// radius, and a real FreeRADIUS 3.2.1 (shared/radius) running INSIDE the test namespace so that the
+// Issue 3's proof: the real Linux PPTP client (test/lab VM) against Portico with auth.backend
+// radius, and a real FreeRADIUS 3.2.1 (test/lab/radius) running INSIDE the test namespace so that the
 // server reaches it on 127.0.0.1. radclient (also inside the namespace) plays the Dynamic Authorization
 // Client. Five client VM runs: alice, carol, bob (Disconnect + RADIUS outage + server restart), dave
 // (CoA shortens his Idle-Timeout), alice against replies without Message-Authenticator; then, without a VM,
@@ -14,10 +14,10 @@ import type { ClientResult, ServerHandle } from './Lab.js';
 // Our own namespace (common.md): a describe-level default that PORTICO_TEST_NETNS overrides. Lab.ts
 // reads the variable when it is loaded, hence the dynamic import.
 process.env.PORTICO_TEST_NETNS ??= 'portico-radius';
-const { BASE_CONFIG, NETNS, SHARED, TUN_IP, labDown, labUp, restartServer, runClient, startServer } = await import('./Lab.js');
+const { BASE_CONFIG, INTEROP, NETNS, TUN_IP, labDown, labUp, restartServer, runClient, startServer } = await import('./Lab.js');
 
 const SECRET = 'testing123-pptp';
-const FREERADIUS = join(SHARED, 'radius', 'freeradius.sh');
+const FREERADIUS = join(INTEROP, 'radius', 'freeradius.sh');
 const RUN_DIR = mkdtempSync(join(tmpdir(), 'portico-it-radius-'));
 const ACCT_DETAIL = join(RUN_DIR, 'acct', 'detail');
 const AUTH_DETAIL = join(RUN_DIR, 'auth', 'detail');

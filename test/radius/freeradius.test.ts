@@ -1,4 +1,4 @@
-// Interop with a real FreeRADIUS 3.2.1 (shared/radius/freeradius.sh): PAP, MS-CHAPv1/v2 with MPPE
+// Interop with a real FreeRADIUS 3.2.1 (test/lab/radius/freeradius.sh): PAP, MS-CHAPv1/v2 with MPPE
 // keys, Reject paths, accounting, BlastRADIUS policy, failover; radclient as Dynamic Authorization
 // Client against our DasServer. Only 127.0.0.1 is used.
 
@@ -39,8 +39,7 @@ import {
 } from '../../ppp/auth/MsChapCrypto.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const SHARED = path.resolve(REPO, '../shared');
-const SCRIPT = path.join(SHARED, 'radius', 'freeradius.sh');
+const SCRIPT = path.join(REPO, 'test', 'lab', 'radius', 'freeradius.sh');
 const SECRET = 'testing123-pptp';
 const AUTH_PORT = 18121;
 const ACCT_PORT = 18131;

@@ -1,4 +1,5 @@
-// Packet builders shared by the native I/O tests: IPv4 (with options), ICMP echo, PPTP GRE.
+// Packet builders shared by the unit tests: IPv4 (with options), ICMP echo, PPTP GRE, and a seeded PRNG.
+import { writeGreHeaderBefore } from '../../gre/GreHeader.js';
 
 export function ip(text: string): number {
   const p = text.split('.').map(Number);
@@ -50,4 +51,39 @@ export function grePacket(callId: number, seq: number, payload: Buffer): Buffer 
   g.writeUInt16BE(callId, 6);
   g.writeUInt32BE(seq, 8);
   return Buffer.concat([g, payload]);
+}
+
+/** IPv4 header (valid checksum) + a payload pattern derived from tag. */
+export function ipv4(src: number, dst: number, payloadLen: number, tag: number): Buffer {
+  const p = Buffer.alloc(20 + payloadLen);
+  p[0] = 0x45;
+  p.writeUInt16BE(p.length, 2);
+  p.writeUInt16BE(tag & 0xffff, 4);
+  p[8] = 64;
+  p[9] = 17;
+  p.writeUInt32BE(src >>> 0, 12);
+  p.writeUInt32BE(dst >>> 0, 16);
+  for (let i = 20; i < p.length; i++) p[i] = (i * 31 + tag * 7) & 0xff;
+  p.writeUInt16BE(internetChecksum(p.subarray(0, 20)), 10);
+  return p;
+}
+
+/** GRE v1 packet around an already built PPP frame; seq/ack < 0 = absent. */
+export function greWrap(callId: number, ppp: Buffer, seq: number, ack = -1): Buffer {
+  const buf = Buffer.alloc(16 + ppp.length);
+  ppp.copy(buf, 16);
+  const start = writeGreHeaderBefore(buf, 16, callId, ppp.length, seq, ack);
+  return buf.subarray(start);
+}
+
+/** Deterministic PRNG (mulberry32): the fuzz is reproducible. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -3,7 +3,7 @@
 // with the server's recv key and decrypts with the server's send key.
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { GreHeaderView, GreParseResult, parseGreHeader, writeGreHeaderBefore } from '../../gre/GreHeader.js';
+import { GreHeaderView, GreParseResult, parseGreHeader } from '../../gre/GreHeader.js';
 import type { OutgoingGreBatch } from '../../gre/GreSocket.js';
 import { MemoryGreSocket, type InjectedGrePacket } from '../../gre/MemoryGreSocket.js';
 import type { PacketBatch } from '../../gre/PacketBatch.js';
@@ -19,6 +19,7 @@ import { ShardedDataPlane } from '../../server/ShardedDataPlane.js';
 import { MessageChannel } from 'node:worker_threads';
 import { MemoryTun } from '../../server/tun/MemoryTun.js';
 import type { OutgoingTunBatch } from '../../server/tun/TunDevice.js';
+import { greWrap, ipv4, prng } from './TestPackets.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 /** Hex strings: a fast, readable comparison for long packet lists. */
@@ -41,43 +42,8 @@ interface MppeMode {
   stateless: boolean;
 }
 
-/** IPv4 header (valid checksum) + a payload pattern derived from tag. */
-function ipv4(src: number, dst: number, payloadLen: number, tag: number): Buffer {
-  const p = Buffer.alloc(20 + payloadLen);
-  p[0] = 0x45;
-  p.writeUInt16BE(p.length, 2);
-  p.writeUInt16BE(tag & 0xffff, 4);
-  p[8] = 64;
-  p[9] = 17;
-  p.writeUInt32BE(src >>> 0, 12);
-  p.writeUInt32BE(dst >>> 0, 16);
-  for (let i = 20; i < p.length; i++) p[i] = (i * 31 + tag * 7) & 0xff;
-  let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += p.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  p.writeUInt16BE(~sum & 0xffff, 10);
-  return p;
-}
 
-/** GRE v1 packet around an already built PPP frame; seq/ack < 0 = absent. */
-function greWrap(callId: number, ppp: Buffer, seq: number, ack = -1): Buffer {
-  const buf = Buffer.alloc(16 + ppp.length);
-  ppp.copy(buf, 16);
-  const start = writeGreHeaderBefore(buf, 16, callId, ppp.length, seq, ack);
-  return buf.subarray(start);
-}
 
-/** Deterministic PRNG (mulberry32): the fuzz is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** PppLink stand-in: records what the data plane hands to the control plane. */
 class LinkStub {
@@ -446,7 +412,7 @@ describe('drops are counted, never thrown', () => {
     for (const x of [a, b, c, d]) expect(x.tun.written).toEqual([]);
   });
 
-  it('TUN packet to an address without a (ready) session: tunNoSession; malformed TUN packets: tunMalformed', () => {
+  it('TUN packet to an address without a session: tunNoSession; to a session whose network is down: its txDropped; malformed: tunMalformed', () => {
     const h = setup();
     const good = ipv4(HOST_IP, CLIENT_IP, 20, 0);
     const nobody = ipv4(HOST_IP, ip4(192, 168, 75, 99), 20, 1);
@@ -461,7 +427,8 @@ describe('drops are counted, never thrown', () => {
 
     h.session.dataReady = false; // networkDown
     h.tun.inject([good]);
-    expect(h.dp.counters.tunNoSession).toBe(2);
+    expect(h.dp.counters.tunNoSession).toBe(1);
+    expect(h.session.counters.txDropped).toBe(1);
     expect(h.gre.sent.length).toBe(1);
   });
 
@@ -503,13 +470,15 @@ describe('drops are counted, never thrown', () => {
     let unknown = 0;
     let wrongSource = 0;
     let noPayload = 0;
+    let noSeq = 0;
     for (const p of packets) {
       if (parseGreHeader(p.data, 0, p.data.length, v) !== GreParseResult.Ok) malformed++;
       else if (v.callId !== CALL_ID) unknown++;
       else if (p.from !== PEER_ADDR) wrongSource++;
       else if (v.payloadLength === 0) noPayload++;
-      else if (!v.hasSeq) malformed++; // a payload without a sequence number is counted as malformed
+      else if (!v.hasSeq) noSeq++; // a payload without a sequence number is counted as malformed
     }
+    malformed += noSeq;
 
     expect(() => h.gre.inject(packets)).not.toThrow();
 
@@ -522,6 +491,10 @@ describe('drops are counted, never thrown', () => {
       c.greMalformed + c.greUnknownCall + c.greWrongSource + noPayload + c.greOutOfOrder + c.pppMalformed
       + s.rxNotReady + s.rxUndecryptable + s.rxSpoofed + s.rxPackets + h.link.inputs.length;
     expect(total).toBe(2000);
+    // Every frame with a payload that reached the session is delivered or in exactly one drop counter.
+    expect(s.rxControl).toBe(h.link.inputs.length);
+    expect(s.rxFrames).toBe(2000 - malformed + noSeq - unknown - wrongSource - noPayload);
+    expect(s.rxFrames).toBe(noSeq + c.greOutOfOrder + c.pppMalformed + s.rxNotReady + s.rxUndecryptable + s.rxSpoofed + s.rxPackets + s.rxControl);
     expect(h.tun.written.length).toBe(s.rxPackets);
     for (const w of h.tun.written) expect(w.readUInt32BE(12)).toBe(CLIENT_IP);
     for (const x of [c.greMalformed, c.greUnknownCall, c.greWrongSource, c.greOutOfOrder, s.rxUndecryptable, h.link.inputs.length]) {
@@ -793,6 +766,31 @@ describe('sharded over two threads (ShardedDataPlane + DataPlaneShard over a Mes
     h.gre1.inject([fromPeer(peer.ipPacket(up[0]!))]);
     expect(h.tun1.written.length).toBe(5);
     expect(h.dp.counters.greUnknownCall).toBe(1);
+    await h.close();
+  });
+
+  it('what a thread cannot deliver is counted in the totals: the readers\' own drops, control frames for a call that ended meanwhile', async () => {
+    const h = shardedSetup();
+    const odd = 0x0101;
+    const { s, link } = h.session(odd);
+    await settle();
+    // Longer than a slot: the readers drop them before any handler (the native ones count the same way).
+    h.gre1.inject([{ data: Buffer.alloc(GRE_SLOT + 1), from: PEER_ADDR }]);
+    h.tun1.inject([Buffer.alloc(GRE_SLOT)]);
+    h.gre0.inject([{ data: Buffer.alloc(GRE_SLOT + 1), from: PEER_ADDR }]);
+    h.shard.syncReadStats(); // what the thread's timer does every second
+    expect(h.dp.counters).toMatchObject({ greReadDropped: 2, tunReadDropped: 1 });
+
+    // The peer's LCP frame is on its way to the main thread when the call ends there.
+    const peer = new PeerSim({ bits: 128, stateless: true }, odd);
+    h.gre1.inject([fromPeer(peer.frame(hex('c021 0901000c 01020304 00000000')))]);
+    expect(s.counters.rxFrames).toBe(1);
+    expect(s.counters.rxControl).toBe(1);
+    s.closed = true;
+    h.dp.unregister(s);
+    await settle();
+    expect(link.inputs).toEqual([]);
+    expect(h.dp.counters.controlDropped).toBe(1);
     await h.close();
   });
 

@@ -11,6 +11,7 @@ import {
   reduceKey,
 } from '../../ppp/mppe/MppeKeys.js';
 import { MPPE_DROP, MPPE_RESET, MppeDecryptor, MppeEncryptor, type MppeBits } from '../../ppp/mppe/MppeCipher.js';
+import { prng } from './TestPackets.js';
 
 const H = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const rc4 = (key: Buffer, text: string): Buffer => {
@@ -137,17 +138,6 @@ describe('computed fixtures (mppe-keys.md §7.7)', () => {
 
 // ---------------------------------------------------------------- packet cipher behaviour
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HEADROOM = 4; // 00 FD + MPPE header
 

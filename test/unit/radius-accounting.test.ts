@@ -155,7 +155,7 @@ function summary(over: Partial<SessionSummary> = {}): SessionSummary {
     idleTimeout: null,
     classes: [Buffer.from('pptp-class-alice')],
     interimInterval: null,
-    counters: { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
+    counters: { rxFrames: 0, rxControl: 0, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
     ...over,
   };
 }

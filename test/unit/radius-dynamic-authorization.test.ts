@@ -27,7 +27,7 @@ function summary(callId: number, user: string, address: string, peer = '198.18.0
     idleTimeout: null,
     classes: [],
     interimInterval: null,
-    counters: { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
+    counters: { rxFrames: 0, rxControl: 0, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
   };
 }
 

@@ -17,12 +17,7 @@ export class TrafficChart {
 
   constructor() {
     this.plot = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': 'traffic over the last two minutes' });
-    this.element = h(
-      'div',
-      { class: 'chart-box' },
-      this.plot,
-      h('div', { class: 'legend' }, h('span', { class: 'swatch rx' }), 'from client ', h('span', { class: 'swatch tx' }), 'to client'),
-    );
+    this.element = h('div', { class: 'chart-box' }, this.plot, h('div', { class: 'legend' }, h('span', { class: 'swatch rx' }), 'from client ', h('span', { class: 'swatch tx' }), 'to client'));
     this.draw();
   }
 

@@ -49,9 +49,7 @@ export class AdminAccounts {
 
   /** The stored account name (its own spelling) when the password matches, else null. */
   async verify(name: string, password: string): Promise<string | null> {
-    const row = this.db.prepare('SELECT name, password_hash FROM admin_accounts WHERE name = ?').get(name) as
-      | { name: string; password_hash: string }
-      | undefined;
+    const row = this.db.prepare('SELECT name, password_hash FROM admin_accounts WHERE name = ?').get(name) as { name: string; password_hash: string } | undefined;
     if (!row) {
       this.decoy ??= hashPassword(randomPassword());
       await verifyPassword(password, await this.decoy);

@@ -15,9 +15,7 @@ export interface AdminConfig {
   admin: { listen: string; enabled: boolean; tls?: { cert: string; key: string } | undefined; metricsUsernames: boolean };
 }
 
-export type Principal =
-  | { kind: 'session'; account: string; csrf: string; cookie: string }
-  | { kind: 'token'; account: string; tokenId: string; scope: TokenScope };
+export type Principal = { kind: 'session'; account: string; csrf: string; cookie: string } | { kind: 'token'; account: string; tokenId: string; scope: TokenScope };
 
 export interface AdminContext {
   core: AdminCore;

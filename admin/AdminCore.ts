@@ -72,10 +72,10 @@ export interface AdminUser {
 export interface NewUser {
   name: string;
   password: string;
-  staticAddress?: string | null;
-  enabled?: boolean;
-  sessionTimeout?: number | null;
-  idleTimeout?: number | null;
+  staticAddress?: string | null | undefined;
+  enabled?: boolean | undefined;
+  sessionTimeout?: number | null | undefined;
+  idleTimeout?: number | null | undefined;
 }
 
 export type UserChanges = Partial<Omit<NewUser, 'name'>>;

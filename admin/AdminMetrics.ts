@@ -77,7 +77,7 @@ export class AdminMetrics {
     });
     new Counter({
       name: 'portico_dataplane_drops_total',
-      help: 'Packets the data plane dropped, by reason (the data path\'s own, then the sessions\' rx/tx ones).',
+      help: "Packets the data plane dropped, by reason (the data path's own, then the sessions' rx/tx ones).",
       labelNames: ['reason'],
       registers,
       collect() {
@@ -138,7 +138,7 @@ export class AdminMetrics {
       });
       new Gauge({
         name: 'portico_user_traffic_bytes',
-        help: 'IP bytes of each user\'s live sessions (admin.metricsUsernames is on).',
+        help: "IP bytes of each user's live sessions (admin.metricsUsernames is on).",
         labelNames: ['user', 'direction'],
         registers,
         collect() {

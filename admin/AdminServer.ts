@@ -46,8 +46,7 @@ export interface AdminServerOptions {
 
 /** No third-party origin for anything: the pages work offline and nothing may frame them. */
 const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
@@ -74,9 +73,7 @@ export async function createAdminServer(core: AdminCore, config: AdminConfig, lo
   const initialPassword = await accounts.createInitial();
   if (initialPassword !== null) {
     // The one secret Portico ever logs, and only this once: there is no other way to hand it over.
-    log.warn(
-      `created console account "admin" with password ${initialPassword} (shown once: the only secret Portico ever writes to its log; change it with "portico admin passwd")`,
-    );
+    log.warn(`created console account "admin" with password ${initialPassword} (shown once: the only secret Portico ever writes to its log; change it with "portico admin passwd")`);
   }
   const logins = new LoginSessions(db, now);
   const tokens = new ApiTokens(db, now);
@@ -190,11 +187,7 @@ export async function createAdminServer(core: AdminCore, config: AdminConfig, lo
   registerSystemRoutes(app, context);
   registerEventRoutes(app, context);
   registerTokenRoutes(app, context);
-  app.get(
-    '/api/openapi.json',
-    { config: { doc: { tag: 'system', summary: 'This document (OpenAPI 3.1)' } } },
-    async () => buildOpenApiDocument(apiRoutes),
-  );
+  app.get('/api/openapi.json', { config: { doc: { tag: 'system', summary: 'This document (OpenAPI 3.1)' } } }, async () => buildOpenApiDocument(apiRoutes));
 
   await app.ready();
   return {
@@ -238,4 +231,3 @@ function validationFields(error: FastifyError): Record<string, string> {
   }
   return fields;
 }
-

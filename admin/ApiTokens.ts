@@ -28,9 +28,7 @@ export class ApiTokens {
     const id = randomBytes(6).toString('hex');
     const token = `${PREFIX}${randomBytes(32).toString('base64url')}`;
     const now = this.now();
-    this.db
-      .prepare('INSERT INTO api_tokens (id, name, token_hash, scope, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(id, name, digest(token), scope, now, createdBy);
+    this.db.prepare('INSERT INTO api_tokens (id, name, token_hash, scope, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)').run(id, name, digest(token), scope, now, createdBy);
     return { token, info: { id, name, scope, createdAt: now, createdBy, lastUsed: null } };
   }
 

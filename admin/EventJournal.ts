@@ -43,13 +43,15 @@ export class EventJournal {
    * handling: a journal fault (disk full) is reported to `onError`, never thrown back into it.
    */
   follow(core: AdminCore, onError: (err: unknown) => void = () => undefined): void {
-    const guarded = <T>(f: (x: T) => void) => (x: T) => {
-      try {
-        f(x);
-      } catch (err) {
-        onError(err);
-      }
-    };
+    const guarded =
+      <T>(f: (x: T) => void) =>
+      (x: T) => {
+        try {
+          f(x);
+        } catch (err) {
+          onError(err);
+        }
+      };
     const up = guarded((s: AdminSessionView) =>
       this.record({
         type: 'login',

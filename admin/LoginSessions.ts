@@ -29,9 +29,7 @@ export class LoginSessions {
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
     const now = this.now();
-    this.db
-      .prepare('INSERT INTO login_sessions (id_hash, account, csrf, created_at, last_seen, client) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(digest(id), account, csrf, now, now, client);
+    this.db.prepare('INSERT INTO login_sessions (id_hash, account, csrf, created_at, last_seen, client) VALUES (?, ?, ?, ?, ?, ?)').run(digest(id), account, csrf, now, now, client);
     this.prune();
     return { id, csrf };
   }

@@ -59,7 +59,8 @@ export function buildOpenApiDocument(routes: RouteOptions[]): Schema {
         responses,
         ...(isPublic ? { security: [] } : {}),
       };
-      (paths[path] ??= {})[method.toLowerCase()] = operation;
+      paths[path] ??= {};
+      paths[path][method.toLowerCase()] = operation;
     }
   }
   return {

@@ -86,13 +86,15 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
     if (limits && (limits.sessionTimeout !== null || limits.idleTimeout !== null)) server.setLimits(s.callId, limits);
   };
   // The server emits from inside its session handling: nothing of the panel may throw back into it.
-  const guarded = <T>(what: string, f: (x: T) => void) => (x: T) => {
-    try {
-      f(x);
-    } catch (err) {
-      parts.log.error({ err }, `admin: handling ${what} failed`);
-    }
-  };
+  const guarded =
+    <T>(what: string, f: (x: T) => void) =>
+    (x: T) => {
+      try {
+        f(x);
+      } catch (err) {
+        parts.log.error({ err }, `admin: handling ${what} failed`);
+      }
+    };
   server.on(
     'session-up',
     guarded('session-up', (s: SessionSummary) => {
@@ -100,8 +102,14 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
       events.emit('session-up', view(server.findSessions({ callId: s.callId })[0] ?? s));
     }),
   );
-  server.on('session-down', guarded('session-down', (s: SessionEnded) => events.emit('session-down', { ...view(s), reason: s.reason, cause: s.cause, endedAt: s.endedAt })));
-  server.on('auth-failure', guarded('auth-failure', (f: AuthFailure) => events.emit('auth-failure', { ...f })));
+  server.on(
+    'session-down',
+    guarded('session-down', (s: SessionEnded) => events.emit('session-down', { ...view(s), reason: s.reason, cause: s.cause, endedAt: s.endedAt })),
+  );
+  server.on(
+    'auth-failure',
+    guarded('auth-failure', (f: AuthFailure) => events.emit('auth-failure', { ...f })),
+  );
 
   const liveOf = (name: string) => server.findSessions({ user: name });
   const toUser = (name: string): AdminUser | null => {

@@ -21,7 +21,7 @@ export const PPTP_LIMITATIONS = [
   'MS-CHAPv2 falls to an offline attack: one recorded login is reducible to a single DES key (2^56 work: under a day on dedicated hardware already in 2012), which yields the NT hash — enough to log in as that user and to decrypt every recorded session of theirs.',
   'MPPE is RC4 with keys derived from that password hash: no forward secrecy, and no integrity protection — an attacker on the path can flip bits in packets undetected.',
   'The PPTP control connection (TCP 1723) and the GRE headers are not encrypted: user names, host names, call IDs and traffic timing are visible to anyone on the path.',
-  'The server is not authenticated by anything stronger than the user\'s own password hash; there are no certificates.',
+  "The server is not authenticated by anything stronger than the user's own password hash; there are no certificates.",
   'Use PPTP only where legacy clients leave no other choice; for confidential traffic use IKEv2/IPsec, WireGuard or OpenVPN.',
 ];
 

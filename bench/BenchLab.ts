@@ -75,7 +75,10 @@ export class BenchLab {
     run('ip', ['netns', 'add', this.clientNs]);
     const veth = `pb${process.pid % 100000}`;
     run('ip', ['link', 'add', `${veth}s`, 'netns', this.serverNs, 'type', 'veth', 'peer', 'name', `${veth}c`, 'netns', this.clientNs]);
-    for (const [ns, dev, addr] of [[this.serverNs, `${veth}s`, SERVER_IP], [this.clientNs, `${veth}c`, CLIENT_IP]] as const) {
+    for (const [ns, dev, addr] of [
+      [this.serverNs, `${veth}s`, SERVER_IP],
+      [this.clientNs, `${veth}c`, CLIENT_IP],
+    ] as const) {
       run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       run('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
       run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
@@ -208,8 +211,7 @@ async function* jsonLines(child: ChildProcess): AsyncIterable<Record<string, unk
   let buf = '';
   for await (const chunk of child.stdout!) {
     buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (line.startsWith('{')) yield JSON.parse(line) as Record<string, unknown>;

@@ -70,7 +70,12 @@ const MODES = ['stateless', 'stateful'] as const;
  * (stateless, stateful), directions (up, down), sizes (1400, 64), session counts (1, 100) and
  * implementations (portico, portico-mt, c); a dimension without a token keeps all its values. Unset = everything.
  */
-const ONLY = new Set((process.env.PORTICO_BENCH_DP_ONLY ?? '').split(',').map((t) => t.trim()).filter((t) => t !== ''));
+const ONLY = new Set(
+  (process.env.PORTICO_BENCH_DP_ONLY ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== ''),
+);
 function selected<T extends string | number>(values: readonly T[]): T[] {
   const picked = values.filter((v) => ONLY.has(String(v)));
   return picked.length > 0 ? picked : [...values];
@@ -91,8 +96,11 @@ function pathCounters(lab: BenchLab, tunDev: string): Map<string, number> {
   // The TUN's tx_dropped: packets the kernel routed to the forwarder while its queue (txqueuelen) was full.
   const tun = lab.exec(lab.serverNs, ['sh', '-c', `cd /sys/class/net/${tunDev}/statistics 2>/dev/null && grep -H . rx_packets rx_dropped tx_packets tx_dropped || true`]);
   for (const m of tun.matchAll(/^(\w+):(\d+)$/gm)) out.set(`s.tun.${m[1]}`, Number(m[2]));
-  const vc = lab.vethServer.slice(0, -1) + 'c';
-  for (const [ns, tag, dev] of [[lab.clientNs, 'c', vc], [lab.serverNs, 's', lab.vethServer]] as const) {
+  const vc = `${lab.vethServer.slice(0, -1)}c`;
+  for (const [ns, tag, dev] of [
+    [lab.clientNs, 'c', vc],
+    [lab.serverNs, 's', lab.vethServer],
+  ] as const) {
     const text = lab.exec(ns, ['sh', '-c', `cd /sys/class/net/${dev}/statistics && grep -H . rx_packets rx_dropped tx_packets tx_dropped; cat /proc/net/snmp /proc/net/netstat`]);
     for (const m of text.matchAll(/^(\w+):(\d+)$/gm)) out.set(`${tag}.veth.${m[1]}`, Number(m[2]));
     // /proc/net/snmp and netstat: a header line of names, then a line of values, per protocol.
@@ -145,7 +153,11 @@ function diffCounters(a: Map<string, number>, b: Map<string, number>): string {
 async function serverCounters(lab: BenchLab): Promise<string> {
   process.kill(lab.serverPid(), 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 500));
-  const line = lab.serverLog().split('\n').reverse().find((l) => l.includes('"status"'));
+  const line = lab
+    .serverLog()
+    .split('\n')
+    .reverse()
+    .find((l) => l.includes('"status"'));
   if (!line) return 'no status line';
   const status = JSON.parse(line) as { counters?: unknown; sessions?: Array<{ counters: Record<string, number> }> };
   const sum: Record<string, number> = {};
@@ -171,8 +183,7 @@ function waitLine(child: ChildProcess, re: RegExp, timeoutMs = 60_000): Promise<
     const onExit = () => reject(new Error(`process exited while waiting for ${re}`));
     const onData = (d: Buffer) => {
       buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         const m = re.exec(line);
@@ -242,10 +253,16 @@ export async function dataplaneBench(): Promise<void> {
         await lab.stopServer();
         const mt = impl === 'portico-mt';
         keys = join(lab.dir, `keys-${mode}-${impl}.txt`);
-        lab.writeConfig({ lcpEchoInterval: 0, mppeMode: mode === 'stateless' ? 'stateless' : 'prefer-stateful', tunQueueLength: TUN_QUEUE_LENGTH, ...(mt ? { dataPlaneThreads: MT_THREADS } : {}) }, POOL);
+        lab.writeConfig(
+          { lcpEchoInterval: 0, mppeMode: mode === 'stateless' ? 'stateless' : 'prefer-stateful', tunQueueLength: TUN_QUEUE_LENGTH, ...(mt ? { dataPlaneThreads: MT_THREADS } : {}) },
+          POOL,
+        );
         await lab.startServer({ cpu: mt ? '0,1' : 0, nodeFlags: profileFlags(`${mode}-${impl}`) });
-        gen = spawnIn(lab.clientNs, [process.execPath, LOAD_GENERATOR, '--mode', 'keys', '--sessions', String(KEY_SESSIONS), '--concurrency', '32',
-          '--stateless', mode === 'stateless' ? '1' : '0', '--out', keys], 1);
+        gen = spawnIn(
+          lab.clientNs,
+          [process.execPath, LOAD_GENERATOR, '--mode', 'keys', '--sessions', String(KEY_SESSIONS), '--concurrency', '32', '--stateless', mode === 'stateless' ? '1' : '0', '--out', keys],
+          1,
+        );
         const ramped = JSON.parse((await waitLine(gen, /^\{"event":"ramped".*/, 120_000))[0]) as { up: number; failures: unknown; seconds: number };
         if (ramped.up !== KEY_SESSIONS) throw new Error(`${impl}: ${ramped.up} of ${KEY_SESSIONS} sessions up: ${JSON.stringify(ramped.failures)}`);
         await waitLine(gen, /"event":"keys"/);
@@ -314,7 +331,10 @@ export async function dataplaneBench(): Promise<void> {
           const m1 = machineCpuSeconds();
           const machine = { busy: (m1.busy - m0.busy) / wall, steal: (m1.steal - m0.steal) / wall };
           const delivered = lab.counter(lab.serverNs, dev, stat) - c0;
-          if (k0) process.stderr.write(`  trial ${impl} ${dir} ${size}B ${n}s rate ${rate}: sent ${sent} delivered ${delivered} cpu ${cpu.toFixed(2)} | ${sentInfo}\n    ${diffCounters(k0, pathCounters(lab, tunDev))}\n`);
+          if (k0)
+            process.stderr.write(
+              `  trial ${impl} ${dir} ${size}B ${n}s rate ${rate}: sent ${sent} delivered ${delivered} cpu ${cpu.toFixed(2)} | ${sentInfo}\n    ${diffCounters(k0, pathCounters(lab, tunDev))}\n`,
+            );
           return { pps: delivered / TRIAL_SECONDS, cpu, offered: sent / TRIAL_SECONDS, loss: sent > 0 ? Math.max(0, 1 - delivered / sent) : 1, machine };
         };
         // RFC 2544 §26.1 throughput: the highest offered rate forwarded with (almost) no loss. Doubling
@@ -362,7 +382,9 @@ export async function dataplaneBench(): Promise<void> {
             for (const dir of selected<Direction>(['up', 'down'])) {
               const m = await search(dir, size, n);
               results.set(key(impl, mode, size, n, dir), m);
-              process.stderr.write(`dataplane ${impl} ${mode} ${size}B ${n} sessions ${dir}: ${Math.round(m.pps)} packets/s (offered ${Math.round(m.offered)}, loss ${(m.loss * 100).toFixed(2)} %), CPU ${m.cpu.toFixed(2)}${m.machine ? `, machine busy ${m.machine.busy.toFixed(2)} of ${cpus().length} cores, steal ${m.machine.steal.toFixed(2)}` : ''}${m.sourceLimited ? ' SOURCE-LIMITED' : ''}\n`);
+              process.stderr.write(
+                `dataplane ${impl} ${mode} ${size}B ${n} sessions ${dir}: ${Math.round(m.pps)} packets/s (offered ${Math.round(m.offered)}, loss ${(m.loss * 100).toFixed(2)} %), CPU ${m.cpu.toFixed(2)}${m.machine ? `, machine busy ${m.machine.busy.toFixed(2)} of ${cpus().length} cores, steal ${m.machine.steal.toFixed(2)}` : ''}${m.sourceLimited ? ' SOURCE-LIMITED' : ''}\n`,
+              );
             }
           }
         }

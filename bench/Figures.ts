@@ -7,7 +7,7 @@ export interface Figure {
   figure: string;
   value: number;
   unit: string;
-  baseline?: number;
+  baseline?: number | undefined;
 }
 
 /** A figure line as printed (and as read back by FigureChart and FigureMedians). */

@@ -14,6 +14,7 @@ const LOOPBACK = 0x7f000001;
 const RAW_SOCKET_DIR = process.env.PORTICO_BENCH_DEPS ?? '/var/cache/portico-bench';
 
 /** `raw-socket` is measured, not depended on: it is installed into a cache folder on first use. */
+// biome-ignore lint/suspicious/noExplicitAny: raw-socket ships no types; only the benchmark touches it
 function loadRawSocket(): any {
   const entry = `${RAW_SOCKET_DIR}/node_modules/raw-socket`;
   if (!existsSync(entry)) {

@@ -27,9 +27,7 @@ export function selfTimeByFunction(p: Profile): Array<{ name: string; ms: number
     totals.set(name, (totals.get(name) ?? 0) + dt);
     all += dt;
   }
-  return [...totals.entries()]
-    .map(([name, us]) => ({ name, ms: us / 1000, share: all ? us / all : 0 }))
-    .sort((a, b) => b.ms - a.ms);
+  return [...totals.entries()].map(([name, us]) => ({ name, ms: us / 1000, share: all ? us / all : 0 })).sort((a, b) => b.ms - a.ms);
 }
 
 if (process.argv[1]?.endsWith('ProfileSummary.js')) {

@@ -25,8 +25,21 @@ export async function sessionsBench(): Promise<void> {
     const loop = new EventLoopProbe(lab);
     await loop.dump(); // resets the histogram: the ramp's starts here
     const { events } = lab.spawnClient(
-      [process.execPath, '--max-old-space-size=4096', LOAD_GENERATOR, '--mode', 'hold', '--sessions', String(SESSIONS), '--concurrency', '64',
-        '--hold', String(HOLD_SECONDS), '--echo-interval', String(CLIENT_ECHO_INTERVAL)],
+      [
+        process.execPath,
+        '--max-old-space-size=4096',
+        LOAD_GENERATOR,
+        '--mode',
+        'hold',
+        '--sessions',
+        String(SESSIONS),
+        '--concurrency',
+        '64',
+        '--hold',
+        String(HOLD_SECONDS),
+        '--echo-interval',
+        String(CLIENT_ECHO_INTERVAL),
+      ],
       1,
     );
     let ramped: Record<string, unknown> | null = null;

@@ -10,7 +10,7 @@
 //            pinned; its own CPU per setup is reported apart.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_PASSWORD, BENCH_USER, BenchLab, LOAD_GENERATOR, cpuSeconds, type ServerOptions } from './BenchLab.js';
 import { emitFigure } from './Figures.js';
@@ -53,10 +53,7 @@ export async function setupRateBench(): Promise<void> {
       } else if (backend === 'radius') {
         radiusRunDir = join(lab.dir, 'freeradius');
         const pidFile = startFreeRadius(lab, radiusRunDir);
-        const extraConfig = [
-          'auth: { backend: radius }',
-          `radius: { servers: [{ address: 127.0.0.1, authPort: ${RADIUS_AUTH_PORT}, acctPort: ${RADIUS_ACCT_PORT}, secret: ${RADIUS_SECRET} }] }`,
-        ];
+        const extraConfig = ['auth: { backend: radius }', `radius: { servers: [{ address: 127.0.0.1, authPort: ${RADIUS_AUTH_PORT}, acctPort: ${RADIUS_ACCT_PORT}, secret: ${RADIUS_SECRET} }] }`];
         lab.writeConfig({ extraConfig });
         const r = await ramp(lab, { extraConfig }, pidFile);
         process.stderr.write(`setup-rate radius: ${JSON.stringify(r.result)}, FreeRADIUS CPU ${round(r.radiusCpu)} s (target >= ${RADIUS_SETUP_RATE_TARGET}/s)\n`);

@@ -20,7 +20,7 @@ export function formatIpv4(value: number): string {
 export function coveringPrefixLength(addresses: number[]): number {
   let prefix = 32;
   for (const a of addresses) {
-    while (prefix > 0 && ((a ^ addresses[0]) >>> (32 - prefix)) !== 0) prefix--;
+    while (prefix > 0 && (a ^ addresses[0]) >>> (32 - prefix) !== 0) prefix--;
   }
   return prefix;
 }

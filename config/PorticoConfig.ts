@@ -25,7 +25,10 @@ export const configSchema = z
     serverName: z.string().min(1).max(63).default('portico'),
     tun: z
       .object({
-        name: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -').default('pptp0'),
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -')
+          .default('pptp0'),
         address: ipv4.default('10.99.0.1'),
         mtu: z.number().int().min(576).max(1500).default(1400),
         /** Packets the kernel queues towards the data plane (see DEFAULT_TUN_QUEUE_LENGTH). */
@@ -48,14 +51,20 @@ export const configSchema = z
          * CHAP-MD5 > PAP) and only when the backend can verify them. mschap, chap and pap are weak; chap and
          * pap give no MPPE keys, so they are offered only when mppe.required is false.
          */
-        protocols: z.array(z.enum(['mschapv2', 'mschap', 'chap', 'pap'])).min(1).default(['mschapv2']),
+        protocols: z
+          .array(z.enum(['mschapv2', 'mschap', 'chap', 'pap']))
+          .min(1)
+          .default(['mschapv2']),
       })
       .strict()
       .prefault({}),
     mppe: z
       .object({
         required: z.boolean().default(true),
-        keyLengths: z.array(z.union([z.literal(40), z.literal(56), z.literal(128)])).min(1).default([128]),
+        keyLengths: z
+          .array(z.union([z.literal(40), z.literal(56), z.literal(128)]))
+          .min(1)
+          .default([128]),
         /** stateless: only H=1; prefer-stateless: H=1 unless the peer cannot; prefer-stateful: Nak to H=0. */
         mode: z.enum(['stateless', 'prefer-stateless', 'prefer-stateful']).default('prefer-stateless'),
       })
@@ -140,7 +149,10 @@ export const configSchema = z
           .regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|localhost):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8080')
           .default('127.0.0.1:8080'),
         enabled: z.boolean().default(true),
-        tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+        tls: z
+          .object({ cert: z.string().min(1), key: z.string().min(1) })
+          .strict()
+          .optional(),
         /** Prometheus metrics carry user names only when this is true. */
         metricsUsernames: z.boolean().default(false),
       })
@@ -158,12 +170,10 @@ export const configSchema = z
     if (start > end) ctx.addIssue({ code: 'custom', path: ['pool', 'end'], message: `must not be below pool.start (${c.pool.start})` });
     const tun = parseIpv4(c.tun.address);
     if (tun >= start && tun <= end) ctx.addIssue({ code: 'custom', path: ['tun', 'address'], message: 'must lie outside the pool' });
-    if (c.auth.backend !== 'local' && c.radius.servers.length === 0)
-      ctx.addIssue({ code: 'custom', path: ['radius', 'servers'], message: `auth.backend ${c.auth.backend} needs at least one server` });
+    if (c.auth.backend !== 'local' && c.radius.servers.length === 0) ctx.addIssue({ code: 'custom', path: ['radius', 'servers'], message: `auth.backend ${c.auth.backend} needs at least one server` });
     const host = c.admin.listen.replace(/:\d+$/, '');
     const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';
-    if (c.admin.enabled && !loopback && !c.admin.tls)
-      ctx.addIssue({ code: 'custom', path: ['admin', 'tls'], message: `required when admin.listen (${c.admin.listen}) is not a loopback address` });
+    if (c.admin.enabled && !loopback && !c.admin.tls) ctx.addIssue({ code: 'custom', path: ['admin', 'tls'], message: `required when admin.listen (${c.admin.listen}) is not a loopback address` });
   });
 
 export type PorticoConfig = z.infer<typeof configSchema>;

@@ -103,14 +103,7 @@ export function parseGreHeader(buf: Buffer, off: number, len: number, out: GreHe
  * so a sender reserves 16 octets of headroom and never copies the payload. seq/ack < 0 = absent.
  * Returns the header's start offset. Throws RangeError if the headroom is too small (a caller bug).
  */
-export function writeGreHeaderBefore(
-  buf: Buffer,
-  payloadOffset: number,
-  callId: number,
-  payloadLength: number,
-  seq: number,
-  ack: number,
-): number {
+export function writeGreHeaderBefore(buf: Buffer, payloadOffset: number, callId: number, payloadLength: number, seq: number, ack: number): number {
   const hasSeq = seq >= 0;
   const hasAck = ack >= 0;
   const start = payloadOffset - greHeaderLength(hasSeq, hasAck);

@@ -135,6 +135,6 @@ export class GreSequencer {
     if (this.lastSent < 0) return 0;
     if (!this.haveAckReceived) return this.counters.sent;
     const diff = (this.lastSent - this.ackReceived) | 0;
-    return diff > 0 ? diff : 0;
+    return Math.max(diff, 0);
   }
 }

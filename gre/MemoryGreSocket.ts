@@ -89,7 +89,10 @@ export class MemoryGreSocket implements GreSocket {
       const peer = this.network?.get(to);
       if (peer !== undefined && peer !== this) {
         let list = byPeer.get(peer);
-        if (list === undefined) byPeer.set(peer, (list = []));
+        if (list === undefined) {
+          list = [];
+          byPeer.set(peer, list);
+        }
         list.push({ data, from: this.localAddr });
       }
     }

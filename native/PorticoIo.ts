@@ -113,7 +113,7 @@ function packageRoot(): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('portico_io: package.json not found above ' + fileURLToPath(import.meta.url));
+    if (parent === dir) throw new Error(`portico_io: package.json not found above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }

@@ -3,15 +3,7 @@
 // negotiates is supplied by an OptionSet, its extra codes by hooks.
 
 import { systemClock, type Clock, type TimerHandle } from './Clock.js';
-import {
-  ControlCode,
-  CONTROL_HEADER_LENGTH,
-  encodeOptions,
-  MalformedPacketError,
-  parseOptions,
-  type ConfigOption,
-  type ControlPacket,
-} from './ControlPacket.js';
+import { ControlCode, CONTROL_HEADER_LENGTH, encodeOptions, MalformedPacketError, parseOptions, type ConfigOption, type ControlPacket } from './ControlPacket.js';
 import { printableText, silentLogger, type PppLogger } from './PppLogger.js';
 
 export type { Clock } from './Clock.js';
@@ -30,16 +22,11 @@ export const AutomatonState = {
 } as const;
 export type AutomatonState = (typeof AutomatonState)[keyof typeof AutomatonState];
 
-export const STATE_NAMES: readonly string[] = [
-  'Initial', 'Starting', 'Closed', 'Stopped', 'Closing', 'Stopping', 'Req-Sent', 'Ack-Rcvd', 'Ack-Sent', 'Opened',
-];
+export const STATE_NAMES: readonly string[] = ['Initial', 'Starting', 'Closed', 'Stopped', 'Closing', 'Stopping', 'Req-Sent', 'Ack-Rcvd', 'Ack-Sent', 'Opened'];
 
-export type AutomatonEvent =
-  | 'Up' | 'Down' | 'Open' | 'Close' | 'TO+' | 'TO-' | 'RCR+' | 'RCR-' | 'RCA' | 'RCN'
-  | 'RTR' | 'RTA' | 'RUC' | 'RXJ+' | 'RXJ-' | 'RXR';
+export type AutomatonEvent = 'Up' | 'Down' | 'Open' | 'Close' | 'TO+' | 'TO-' | 'RCR+' | 'RCR-' | 'RCA' | 'RCN' | 'RTR' | 'RTA' | 'RUC' | 'RXJ+' | 'RXJ-' | 'RXR';
 
-export type AutomatonAction =
-  | 'tlu' | 'tld' | 'tls' | 'tlf' | 'irc' | 'zrc' | 'scr' | 'sca' | 'scn' | 'str' | 'sta' | 'scj' | 'ser';
+export type AutomatonAction = 'tlu' | 'tld' | 'tls' | 'tlf' | 'irc' | 'zrc' | 'scr' | 'sca' | 'scn' | 'str' | 'sta' | 'scj' | 'ser';
 
 export interface Transition {
   readonly actions: readonly AutomatonAction[];
@@ -52,22 +39,22 @@ export interface Transition {
 // Stopped/Stopping/Opened just stays.
 const TABLE_SPEC: Readonly<Record<AutomatonEvent, readonly string[]>> = {
   //       0 Initial 1 Starting   2 Closed     3 Stopped          4 Closing  5 Stopping 6 Req-Sent   7 Ack-Rcvd   8 Ack-Sent   9 Opened
-  'Up':   ['2',     'irc,scr/6', '-',         '-',               '-',       '-',       '-',         '-',         '-',         '-'],
-  'Down': ['-',     '-',         '0',         'tls/1',           '0',       '1',       '1',         '1',         '1',         'tld/1'],
-  'Open': ['tls/1', '1',         'irc,scr/6', '3',               '5',       '5',       '6',         '7',         '8',         '9'],
-  'Close':['0',     'tlf/0',     '2',         '2',               '4',       '4',       'irc,str/4', 'irc,str/4', 'irc,str/4', 'tld,irc,str/4'],
-  'TO+':  ['-',     '-',         '-',         '-',               'str/4',   'str/5',   'scr/6',     'scr/6',     'scr/8',     '-'],
-  'TO-':  ['-',     '-',         '-',         '-',               'tlf/2',   'tlf/3',   'tlf/3',     'tlf/3',     'tlf/3',     '-'],
-  'RCR+': ['-',     '-',         'sta/2',     'irc,scr,sca/8',   '4',       '5',       'sca/8',     'sca,tlu/9', 'sca/8',     'tld,irc,scr,sca/8'],
-  'RCR-': ['-',     '-',         'sta/2',     'irc,scr,scn/6',   '4',       '5',       'scn/6',     'scn/7',     'scn/6',     'tld,irc,scr,scn/6'],
-  'RCA':  ['-',     '-',         'sta/2',     'sta/3',           '4',       '5',       'irc/7',     'scr/6',     'irc,tlu/9', 'tld,irc,scr/6'],
-  'RCN':  ['-',     '-',         'sta/2',     'sta/3',           '4',       '5',       'irc,scr/6', 'scr/6',     'irc,scr/8', 'tld,irc,scr/6'],
-  'RTR':  ['-',     '-',         'sta/2',     'sta/3',           'sta/4',   'sta/5',   'sta/6',     'sta/6',     'sta/6',     'tld,zrc,sta/5'],
-  'RTA':  ['-',     '-',         '2',         '3',               'tlf/2',   'tlf/3',   '6',         '6',         '8',         'tld,irc,scr/6'],
-  'RUC':  ['-',     '-',         'scj/2',     'scj/3',           'scj/4',   'scj/5',   'scj/6',     'scj/7',     'scj/8',     'scj/9'],
-  'RXJ+': ['-',     '-',         '2',         '3',               '4',       '5',       '6',         '6',         '8',         '9'],
-  'RXJ-': ['-',     '-',         'tlf/2',     'tlf/3',           'tlf/2',   'tlf/3',   'tlf/3',     'tlf/3',     'tlf/3',     'tld,irc,str/5'],
-  'RXR':  ['-',     '-',         '2',         '3',               '4',       '5',       '6',         '7',         '8',         'ser/9'],
+  Up: ['2', 'irc,scr/6', '-', '-', '-', '-', '-', '-', '-', '-'],
+  Down: ['-', '-', '0', 'tls/1', '0', '1', '1', '1', '1', 'tld/1'],
+  Open: ['tls/1', '1', 'irc,scr/6', '3', '5', '5', '6', '7', '8', '9'],
+  Close: ['0', 'tlf/0', '2', '2', '4', '4', 'irc,str/4', 'irc,str/4', 'irc,str/4', 'tld,irc,str/4'],
+  'TO+': ['-', '-', '-', '-', 'str/4', 'str/5', 'scr/6', 'scr/6', 'scr/8', '-'],
+  'TO-': ['-', '-', '-', '-', 'tlf/2', 'tlf/3', 'tlf/3', 'tlf/3', 'tlf/3', '-'],
+  'RCR+': ['-', '-', 'sta/2', 'irc,scr,sca/8', '4', '5', 'sca/8', 'sca,tlu/9', 'sca/8', 'tld,irc,scr,sca/8'],
+  'RCR-': ['-', '-', 'sta/2', 'irc,scr,scn/6', '4', '5', 'scn/6', 'scn/7', 'scn/6', 'tld,irc,scr,scn/6'],
+  RCA: ['-', '-', 'sta/2', 'sta/3', '4', '5', 'irc/7', 'scr/6', 'irc,tlu/9', 'tld,irc,scr/6'],
+  RCN: ['-', '-', 'sta/2', 'sta/3', '4', '5', 'irc,scr/6', 'scr/6', 'irc,scr/8', 'tld,irc,scr/6'],
+  RTR: ['-', '-', 'sta/2', 'sta/3', 'sta/4', 'sta/5', 'sta/6', 'sta/6', 'sta/6', 'tld,zrc,sta/5'],
+  RTA: ['-', '-', '2', '3', 'tlf/2', 'tlf/3', '6', '6', '8', 'tld,irc,scr/6'],
+  RUC: ['-', '-', 'scj/2', 'scj/3', 'scj/4', 'scj/5', 'scj/6', 'scj/7', 'scj/8', 'scj/9'],
+  'RXJ+': ['-', '-', '2', '3', '4', '5', '6', '6', '8', '9'],
+  'RXJ-': ['-', '-', 'tlf/2', 'tlf/3', 'tlf/2', 'tlf/3', 'tlf/3', 'tlf/3', 'tlf/3', 'tld,irc,str/5'],
+  RXR: ['-', '-', '2', '3', '4', '5', '6', '7', '8', 'ser/9'],
 };
 
 function parseCell(cell: string): Transition | null {
@@ -86,10 +73,7 @@ const TIMED_STATES: ReadonlySet<number> = new Set([4, 5, 6, 7, 8]);
 /** States with a Configure-Request outstanding or just answered. */
 const NEGOTIATING_STATES: ReadonlySet<number> = new Set([6, 7, 8]);
 
-export type RequestVerdict =
-  | { kind: 'ack' }
-  | { kind: 'nak'; options: ConfigOption[] }
-  | { kind: 'reject'; options: ConfigOption[] };
+export type RequestVerdict = { kind: 'ack' } | { kind: 'nak'; options: ConfigOption[] } | { kind: 'reject'; options: ConfigOption[] };
 
 export type ReplyOutcome =
   | { kind: 'ok' }
@@ -156,7 +140,7 @@ export interface OptionAutomatonOptions {
   hooks: AutomatonHooks;
   clock?: Clock;
   log?: PppLogger;
-  limits?: Partial<AutomatonLimits>;
+  limits?: Partial<AutomatonLimits> | undefined;
   /** The peer's MRU: bounds the copy in a Code-Reject. */
   peerMru?: () => number;
 }
@@ -317,10 +301,7 @@ export class OptionAutomaton {
         return;
       case ControlCode.TerminateRequest:
         if (this.current === AutomatonState.Opened) {
-          this.setTerminationReason(
-            packet.data.length > 0 ? `${PEER_TERMINATED_REASON}: ${printableText(packet.data, 80)}` : PEER_TERMINATED_REASON,
-            false,
-          );
+          this.setTerminationReason(packet.data.length > 0 ? `${PEER_TERMINATED_REASON}: ${printableText(packet.data, 80)}` : PEER_TERMINATED_REASON, false);
         }
         this.run('RTR', packet);
         return;
@@ -390,9 +371,7 @@ export class OptionAutomaton {
         this.discard(packet, err);
         return;
       }
-      const outcome = packet.code === ControlCode.ConfigureNak
-        ? this.optionSet.applyNak(options)
-        : this.optionSet.applyReject(options);
+      const outcome = packet.code === ControlCode.ConfigureNak ? this.optionSet.applyNak(options) : this.optionSet.applyReject(options);
       if (outcome.kind === 'invalid') {
         this.log.debug({ protocol: this.name, why: outcome.why }, 'invalid Configure-Nak/Reject discarded');
         return;
@@ -431,8 +410,7 @@ export class OptionAutomaton {
 
   private isReplyToLastRequest(packet: ControlPacket): boolean {
     if (this.awaitingReply && packet.identifier === this.lastRequestId) return true;
-    this.log.debug({ protocol: this.name, id: packet.identifier, expected: this.lastRequestId, awaiting: this.awaitingReply },
-      'reply with unexpected Identifier discarded');
+    this.log.debug({ protocol: this.name, id: packet.identifier, expected: this.lastRequestId, awaiting: this.awaitingReply }, 'reply with unexpected Identifier discarded');
     return false;
   }
 

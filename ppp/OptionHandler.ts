@@ -1,10 +1,7 @@
 // One Configuration Option of one control protocol (accel-ppp style: a small handler per option,
 // registered with its protocol; adding an option touches one file).
 
-export type OptionVerdict =
-  | { readonly kind: 'ack' }
-  | { readonly kind: 'nak'; readonly data: Buffer }
-  | { readonly kind: 'reject' };
+export type OptionVerdict = { readonly kind: 'ack' } | { readonly kind: 'nak'; readonly data: Buffer } | { readonly kind: 'reject' };
 
 export const ACK: OptionVerdict = { kind: 'ack' };
 export const REJECT: OptionVerdict = { kind: 'reject' };

@@ -61,7 +61,7 @@ export interface PppLinkHooks {
   /** CCP Reset-Request from the peer (stateful MPPE): reset the encryptor. */
   resetRequested(): void;
   /** The peer proved its identity (before the network phase); carries the backend's authorization. */
-  authenticated?(info: { username: string; authorization?: SessionAuthorization }): void;
+  authenticated?(info: { username: string; authorization?: SessionAuthorization | undefined }): void;
   /** Authentication failed; `reason` is for the log and the panel (never sent to the peer as is). */
   authFailed?(info: { username: string | null; reason: string }): void;
   /** The link is finished (LCP down after TermReq/TermAck, timeouts, auth failure, echo failure); the session clears the call. */
@@ -114,7 +114,10 @@ export class PppLink {
   /** Optional MPPE is off the table (refused, CCP finished, or the network came up without it). */
   private ccpGaveUp = false;
 
-  constructor(private readonly config: PppLinkConfig, private readonly hooks: PppLinkHooks) {
+  constructor(
+    private readonly config: PppLinkConfig,
+    private readonly hooks: PppLinkHooks,
+  ) {
     for (const b of config.mppe.bits) {
       if (!VALID_KEY_BITS.has(b)) throw new RangeError(`invalid MPPE key length ${String(b)}`);
     }

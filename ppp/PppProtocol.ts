@@ -22,9 +22,21 @@ export const PppProtocol = {
 } as const;
 
 const NAMES: ReadonlyMap<number, string> = new Map([
-  [0x0021, 'IPv4'], [0x002d, 'VJ-compressed'], [0x002f, 'VJ-uncompressed'], [0x003d, 'MP'],
-  [0x0057, 'IPv6'], [0x00fd, 'MPPE'], [0x8021, 'IPCP'], [0x8057, 'IPV6CP'], [0x80fd, 'CCP'],
-  [0xc021, 'LCP'], [0xc023, 'PAP'], [0xc025, 'LQR'], [0xc029, 'CBCP'], [0xc223, 'CHAP'], [0xc227, 'EAP'],
+  [0x0021, 'IPv4'],
+  [0x002d, 'VJ-compressed'],
+  [0x002f, 'VJ-uncompressed'],
+  [0x003d, 'MP'],
+  [0x0057, 'IPv6'],
+  [0x00fd, 'MPPE'],
+  [0x8021, 'IPCP'],
+  [0x8057, 'IPV6CP'],
+  [0x80fd, 'CCP'],
+  [0xc021, 'LCP'],
+  [0xc023, 'PAP'],
+  [0xc025, 'LQR'],
+  [0xc029, 'CBCP'],
+  [0xc223, 'CHAP'],
+  [0xc227, 'EAP'],
 ]);
 
 export function pppProtocolName(protocol: number): string {
@@ -33,8 +45,7 @@ export function pppProtocolName(protocol: number): string {
 
 /** RFC 1661 §2: the low octet is odd and the high octet even. */
 export function isValidPppProtocol(protocol: number): boolean {
-  return Number.isInteger(protocol) && protocol >= 0 && protocol <= 0xffff
-    && (protocol & 0x0001) === 1 && (protocol & 0x0100) === 0;
+  return Number.isInteger(protocol) && protocol >= 0 && protocol <= 0xffff && (protocol & 0x0001) === 1 && (protocol & 0x0100) === 0;
 }
 
 /** Where a frame's information field is; filled in place by parsePppFrame (no allocation per packet). */

@@ -305,11 +305,7 @@ export function decodeControlMessage(buf: Buffer): ControlMessage {
     throw new ControlFormatError(`unknown Control Message Type ${type}`, GeneralError.BadFormat, type);
   }
   if (length !== expected) {
-    throw new ControlFormatError(
-      `Control Message Type ${type} must be ${expected} octets, got ${length}`,
-      GeneralError.BadFormat,
-      type,
-    );
+    throw new ControlFormatError(`Control Message Type ${type} must be ${expected} octets, got ${length}`, GeneralError.BadFormat, type);
   }
 
   switch (type) {
@@ -587,10 +583,7 @@ export class ControlStreamReassembler {
     if (chunk.length === 0) return;
     const buffered = this.bufferedBytes;
     if (buffered + chunk.length > this.maxBufferedBytes) {
-      this.failure = new ControlFormatError(
-        `control stream reassembler over its ${this.maxBufferedBytes}-octet limit (next() not drained)`,
-        GeneralError.NoResource,
-      );
+      this.failure = new ControlFormatError(`control stream reassembler over its ${this.maxBufferedBytes}-octet limit (next() not drained)`, GeneralError.NoResource);
       throw this.failure;
     }
     if (buffered === 0) {

@@ -10,15 +10,7 @@ import { isIP } from 'node:net';
 import { Attr, ErrorCause, readAddress, readInteger, readText, readTime, integerAttribute } from './Dictionary.js';
 import { checkMessageAuthenticator, constantTimeEqual, sealResponse, verifyAccountingRequestAuthenticator, type RadiusSecret } from './RadiusCrypto.js';
 import type { RadiusLog } from './RadiusClient.js';
-import {
-  decodePacket,
-  findAllAttributes,
-  findAttribute,
-  RadiusCode,
-  RadiusFormatError,
-  type DecodedRadiusPacket,
-  type RadiusAttribute,
-} from './RadiusPacket.js';
+import { decodePacket, findAllAttributes, findAttribute, RadiusCode, RadiusFormatError, type DecodedRadiusPacket, type RadiusAttribute } from './RadiusPacket.js';
 
 export const DAS_DEFAULT_PORT = 3799;
 
@@ -37,23 +29,21 @@ export interface DasRequest {
   attributes: RadiusAttribute[];
   source: { address: string; port: number };
   hasMessageAuthenticator: boolean;
-  userName?: string;
-  acctSessionId?: string;
-  acctMultiSessionId?: string;
-  nasIpAddress?: string;
-  nasIdentifier?: string;
-  nasPort?: number;
-  nasPortId?: string;
-  framedIpAddress?: string;
-  callingStationId?: string;
-  calledStationId?: string;
-  serviceType?: number;
-  eventTimestamp?: Date;
+  userName?: string | undefined;
+  acctSessionId?: string | undefined;
+  acctMultiSessionId?: string | undefined;
+  nasIpAddress?: string | undefined;
+  nasIdentifier?: string | undefined;
+  nasPort?: number | undefined;
+  nasPortId?: string | undefined;
+  framedIpAddress?: string | undefined;
+  callingStationId?: string | undefined;
+  calledStationId?: string | undefined;
+  serviceType?: number | undefined;
+  eventTimestamp?: Date | undefined;
 }
 
-export type DasResult =
-  | { ack: true; attributes?: RadiusAttribute[] }
-  | { ack: false; errorCause: number; attributes?: RadiusAttribute[] };
+export type DasResult = { ack: true; attributes?: RadiusAttribute[] } | { ack: false; errorCause: number; attributes?: RadiusAttribute[] };
 
 export type DasHandler = (request: DasRequest) => Promise<DasResult>;
 
@@ -187,9 +177,7 @@ export class DasServer {
     this.cache.delete(key);
     const entry: CacheEntry = { authenticator: Buffer.from(packet.authenticator), at: now };
     this.cache.set(key, entry);
-    this.process(packet, secret, rinfo, entry, ma === 'valid').catch((e: unknown) =>
-      this.log('warn', { ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS request processing failed'),
-    );
+    this.process(packet, secret, rinfo, entry, ma === 'valid').catch((e: unknown) => this.log('warn', { ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS request processing failed'));
   }
 
   private async process(packet: DecodedRadiusPacket, secret: RadiusSecret, rinfo: RemoteInfo, entry: CacheEntry, hadMa: boolean): Promise<void> {
@@ -209,9 +197,7 @@ export class DasServer {
       }
     }
 
-    const replyCode = packet.code === RadiusCode.DisconnectRequest
-      ? result.ack ? RadiusCode.DisconnectAck : RadiusCode.DisconnectNak
-      : result.ack ? RadiusCode.CoaAck : RadiusCode.CoaNak;
+    const replyCode = packet.code === RadiusCode.DisconnectRequest ? (result.ack ? RadiusCode.DisconnectAck : RadiusCode.DisconnectNak) : result.ack ? RadiusCode.CoaAck : RadiusCode.CoaNak;
     const attributes: RadiusAttribute[] = [];
     // Message-Authenticator first when the request had one (or the client requires it; radius.md §9 step 6).
     if (hadMa || this.options.requireMessageAuthenticator) attributes.push({ type: Attr.MessageAuthenticator, value: Buffer.alloc(16) });

@@ -198,12 +198,9 @@ export const MppeEncryptionPolicy = { Allowed: 1, Required: 2 } as const;
 /** RFC 2548 §2.4.5 bits (RFC numbering, not FreeRADIUS's dictionary labels; radius.md §5). */
 export const MppeEncryptionTypes = { Rc4_40: 0x02, Rc4_128: 0x04 } as const;
 
-const D = (name: string, type: number, dataType: AttributeDataType, sensitive?: true): AttributeDefinition =>
-  sensitive ? { name, type, dataType, sensitive } : { name, type, dataType };
+const D = (name: string, type: number, dataType: AttributeDataType, sensitive?: true): AttributeDefinition => (sensitive ? { name, type, dataType, sensitive } : { name, type, dataType });
 const MS = (name: string, type: number, dataType: AttributeDataType, sensitive?: true): AttributeDefinition =>
-  sensitive
-    ? { name, type, vendorId: VENDOR_MICROSOFT, dataType, sensitive }
-    : { name, type, vendorId: VENDOR_MICROSOFT, dataType };
+  sensitive ? { name, type, vendorId: VENDOR_MICROSOFT, dataType, sensitive } : { name, type, vendorId: VENDOR_MICROSOFT, dataType };
 
 const DEFINITIONS: readonly AttributeDefinition[] = [
   D('User-Name', Attr.UserName, 'text'),
@@ -361,7 +358,9 @@ function ipv6(address: string): Buffer {
   const tail = gap < 0 ? [] : groups(address.slice(gap + 2));
   const all = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
   const b = Buffer.alloc(16);
-  all.forEach((g, i) => b.writeUInt16BE(g, i * 2));
+  all.forEach((g, i) => {
+    b.writeUInt16BE(g, i * 2);
+  });
   return b;
 }
 
@@ -402,8 +401,7 @@ function checkTag(tag: number): void {
 export function makeAttribute(name: string, value: string | number | Buffer | Date): RadiusAttribute {
   const d = attributeByName(name);
   if (!d) throw new RadiusFormatError(`unknown attribute name "${name}"`);
-  const wrap = (a: StandardAttribute): RadiusAttribute =>
-    d.vendorId === undefined ? a : { vendorId: d.vendorId, type: d.type, value: a.value };
+  const wrap = (a: StandardAttribute): RadiusAttribute => (d.vendorId === undefined ? a : { vendorId: d.vendorId, type: d.type, value: a.value });
   const mismatch = (): never => {
     throw new RadiusFormatError(`attribute ${d.name} (${d.dataType}) cannot take a ${value instanceof Buffer ? 'Buffer' : typeof value}`);
   };

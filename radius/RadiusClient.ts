@@ -97,10 +97,7 @@ export class RadiusNoResponseError extends Error {
     readonly requestKind: 'access' | 'accounting',
     readonly attempts: RadiusServerAttempt[],
   ) {
-    super(
-      `no RADIUS server answered the ${requestKind} request: ` +
-        (attempts.length ? attempts.map((a) => `${a.server} ${a.outcome} (${a.detail})`).join('; ') : 'no servers'),
-    );
+    super(`no RADIUS server answered the ${requestKind} request: ${attempts.length ? attempts.map((a) => `${a.server} ${a.outcome} (${a.detail})`).join('; ') : 'no servers'}`);
   }
 }
 
@@ -354,14 +351,7 @@ export class RadiusClient {
   }
 
   /** Sends to one server up to `tries` times; resolves with the reply or the reason it failed. */
-  private attempt(
-    kind: RequestKind,
-    server: Required<RadiusServerConfig>,
-    port: number,
-    attributes: RadiusAttribute[],
-    timeoutMs: number,
-    tries: number,
-  ): Promise<RadiusReply | RadiusServerAttempt> {
+  private attempt(kind: RequestKind, server: Required<RadiusServerConfig>, port: number, attributes: RadiusAttribute[], timeoutMs: number, tries: number): Promise<RadiusReply | RadiusServerAttempt> {
     const label = `${server.address}:${port}`;
     const family = isIP(server.address) === 6 ? 6 : 4;
     const cs = this.socketWithRoom(family);
@@ -399,11 +389,7 @@ export class RadiusClient {
       try {
         const attrs =
           kind === 'access'
-            ? attributes.map((a) =>
-                !isVendorAttribute(a) && a.type === Attr.UserPassword
-                  ? { type: a.type, value: hideUserPassword(a.value, server.secret, requestAuthenticator) }
-                  : a,
-              )
+            ? attributes.map((a) => (!isVendorAttribute(a) && a.type === Attr.UserPassword ? { type: a.type, value: hideUserPassword(a.value, server.secret, requestAuthenticator) } : a))
             : attributes;
         const code = kind === 'access' ? RadiusCode.AccessRequest : kind === 'status' ? RadiusCode.StatusServer : RadiusCode.AccountingRequest;
         raw = sealRequest({ code, identifier: id, attributes: attrs }, server.secret, kind === 'accounting' ? undefined : requestAuthenticator);
@@ -463,7 +449,7 @@ export class RadiusClient {
 
   private onDatagram(cs: ClientSocket, msg: Buffer, rinfo: RemoteInfo): void {
     const from = `${rinfo.address}:${rinfo.port}`;
-    let packet;
+    let packet: ReturnType<typeof decodePacket>;
     try {
       packet = decodePacket(msg);
     } catch (e) {

@@ -87,12 +87,7 @@ export function unhideUserPassword(hidden: Buffer, secret: RadiusSecret, request
 
 /** MD5(Code ‖ ID ‖ Length ‖ `authenticatorField` ‖ Attributes ‖ S) over a packet's octets. */
 function packetDigest(raw: Buffer, authenticatorField: Buffer, secret: Buffer): Buffer {
-  return createHash('md5')
-    .update(raw.subarray(0, 4))
-    .update(authenticatorField)
-    .update(raw.subarray(RADIUS_HEADER_LENGTH))
-    .update(secret)
-    .digest();
+  return createHash('md5').update(raw.subarray(0, 4)).update(authenticatorField).update(raw.subarray(RADIUS_HEADER_LENGTH)).update(secret).digest();
 }
 
 /** Response Authenticator of a reply (RFC 2865 §3; also Accounting-Response, Disconnect/CoA-ACK/NAK). */
@@ -140,11 +135,7 @@ export function messageAuthenticator(raw: Buffer, maOffset: number, authenticato
 export type MessageAuthenticatorCheck = 'absent' | 'valid' | 'invalid';
 
 /** Checks a decoded packet's Message-Authenticator; see messageAuthenticator for `authenticatorField`. */
-export function checkMessageAuthenticator(
-  packet: DecodedRadiusPacket,
-  authenticatorField: Buffer,
-  secret: RadiusSecret,
-): MessageAuthenticatorCheck {
+export function checkMessageAuthenticator(packet: DecodedRadiusPacket, authenticatorField: Buffer, secret: RadiusSecret): MessageAuthenticatorCheck {
   const off = packet.messageAuthenticatorOffset;
   if (off < 0) return 'absent';
   const expected = messageAuthenticator(packet.raw, off, authenticatorField, secret);

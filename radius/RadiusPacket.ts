@@ -237,11 +237,7 @@ export function findAllAttributes(attributes: readonly RadiusAttribute[], type: 
 }
 
 /** First vendor sub-attribute (vendorId, type), or undefined. */
-export function findVendorAttribute(
-  attributes: readonly RadiusAttribute[],
-  vendorId: number,
-  type: number,
-): VendorAttribute | undefined {
+export function findVendorAttribute(attributes: readonly RadiusAttribute[], vendorId: number, type: number): VendorAttribute | undefined {
   for (const a of attributes) if (isVendorAttribute(a) && a.vendorId === vendorId && a.type === type) return a;
   return undefined;
 }

@@ -30,10 +30,7 @@ export type ToShard =
   | { t: 'close' };
 
 /** Data-plane thread → main thread. */
-export type FromShard =
-  | { t: 'control'; callId: number; protocol: number; payload: Uint8Array }
-  | { t: 'mppe-reset'; callId: number }
-  | { t: 'closed' };
+export type FromShard = { t: 'control'; callId: number; protocol: number; payload: Uint8Array } | { t: 'mppe-reset'; callId: number } | { t: 'closed' };
 
 /** The channel to the other side: a worker's parentPort, or a MessagePort in tests. */
 export interface ShardChannel<In, Out> {
@@ -155,11 +152,7 @@ export class DataPlaneShard {
         break;
       case 'up':
         s.framing = m.framing;
-        this.plane.startData(
-          s,
-          m.address,
-          m.mppe === null ? null : { ...m.mppe, sendKey: asBuffer(m.mppe.sendKey), recvKey: asBuffer(m.mppe.recvKey) },
-        );
+        this.plane.startData(s, m.address, m.mppe === null ? null : { ...m.mppe, sendKey: asBuffer(m.mppe.sendKey), recvKey: asBuffer(m.mppe.recvKey) });
         break;
       case 'down':
         this.plane.stopData(s);

@@ -48,15 +48,7 @@ export function openDataPath(config: PorticoConfig, listen: number, tunAddress: 
   return { dataPath, tun, threads: 1, close: async () => dataPath.close() };
 }
 
-function openSharded(
-  config: PorticoConfig,
-  count: number,
-  listen: number,
-  tun: NativeTun,
-  steering: TunSteering,
-  onError: (layer: string) => (err: Error) => void,
-  log: Logger,
-): OpenedDataPath {
+function openSharded(config: PorticoConfig, count: number, listen: number, tun: NativeTun, steering: TunSteering, onError: (layer: string) => (err: Error) => void, log: Logger): OpenedDataPath {
   const sessionCells = newSessionCounterCells();
   const local = new DataPlane(RawGreSocket.open(listen, { onError: onError('gre'), shard: { count, index: 0 } }), tun, log);
   const workers: Worker[] = [];

@@ -357,11 +357,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       },
       finished: (reason) => {
         if (s.closed) return;
-        s.terminateCause ??= reason.startsWith(PEER_TERMINATED_REASON)
-          ? 'user-request'
-          : reason.startsWith(PEER_NOT_RESPONDING_REASON)
-            ? 'lost-carrier'
-            : 'nas-error'; // our side ended it: policy (MPPE refused, no address), timeouts
+        s.terminateCause ??= reason.startsWith(PEER_TERMINATED_REASON) ? 'user-request' : reason.startsWith(PEER_NOT_RESPONDING_REASON) ? 'lost-carrier' : 'nas-error'; // our side ended it: policy (MPPE refused, no address), timeouts
         conn.disconnectCall(callId, CDN_ADMIN_SHUTDOWN);
         this.endSession(s, reason);
       },

@@ -12,15 +12,7 @@ import { DeliveryWatch } from './DeliveryWatch.js';
 import { newSessionCounters, type SessionCounters } from './SessionCounters.js';
 
 /** Why a session ended, in RADIUS Acct-Terminate-Cause terms (RFC 2866 §5.10). */
-export type TerminateCause =
-  | 'user-request'
-  | 'lost-carrier'
-  | 'idle-timeout'
-  | 'session-timeout'
-  | 'admin-reset'
-  | 'nas-request'
-  | 'nas-error'
-  | 'auth-failed';
+export type TerminateCause = 'user-request' | 'lost-carrier' | 'idle-timeout' | 'session-timeout' | 'admin-reset' | 'nas-request' | 'nas-error' | 'auth-failed';
 
 export type { SessionCounters } from './SessionCounters.js';
 

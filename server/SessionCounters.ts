@@ -72,7 +72,10 @@ export function sharedCounterClass<T extends object>(names: ReadonlyArray<keyof 
       },
     });
   });
-  return View as unknown as new (cells: Float64Array, base: number) => T;
+  return View as unknown as new (
+    cells: Float64Array,
+    base: number,
+  ) => T;
 }
 
 const SharedSessionCounters = sharedCounterClass<SessionCounters>(SESSION_COUNTER_NAMES);

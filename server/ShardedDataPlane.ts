@@ -46,7 +46,7 @@ export class ShardedDataPlane implements DataPath {
   ) {
     this.shards = remotes.length + 1;
     this.remoteCounters = remotes.map((r) => planeCounterView(r.planeCells));
-    remotes.forEach((r) => r.channel.on('message', (m) => this.fromShard(m)));
+    for (const r of remotes) r.channel.on('message', (m) => this.fromShard(m));
   }
 
   shardOf(callId: number): number {

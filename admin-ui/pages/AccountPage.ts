@@ -26,7 +26,9 @@ export function mountAccountPage(root: HTMLElement, account: string): void {
     errors[f] = h('small', { class: 'field-error', 'data-error-for': f });
     pwForm.appendChild(h('div', { class: 'field' }, h('label', { for: inputs[f].id }, labels[f]), inputs[f], errors[f]));
   }
-  pwForm.appendChild(h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Change password'), h('small', { class: 'hint' }, ' Every login of this account ends; you log in again.')));
+  pwForm.appendChild(
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Change password'), h('small', { class: 'hint' }, ' Every login of this account ends; you log in again.')),
+  );
   pwForm.addEventListener('submit', (event) => {
     event.preventDefault();
     for (const f of fields) errors[f].textContent = '';
@@ -69,7 +71,16 @@ export function mountAccountPage(root: HTMLElement, account: string): void {
       const revoke = h('button', { type: 'button', class: 'danger small' }, 'Revoke');
       revoke.addEventListener('click', () => void api('DELETE', `/api/tokens/${t.id}`).then(load));
       tbody.appendChild(
-        h('tr', {}, h('td', {}, t.name), h('td', {}, t.scope), h('td', {}, t.createdBy), h('td', {}, time(t.createdAt)), h('td', {}, t.lastUsed === null ? 'never' : time(t.lastUsed)), h('td', {}, revoke)),
+        h(
+          'tr',
+          {},
+          h('td', {}, t.name),
+          h('td', {}, t.scope),
+          h('td', {}, t.createdBy),
+          h('td', {}, time(t.createdAt)),
+          h('td', {}, t.lastUsed === null ? 'never' : time(t.lastUsed)),
+          h('td', {}, revoke),
+        ),
       );
     }
   };
@@ -90,8 +101,39 @@ export function mountAccountPage(root: HTMLElement, account: string): void {
   });
 
   root.append(
-    h('div', { class: 'cards two' }, h('section', { class: 'card' }, pwForm), h('section', { class: 'card' }, h('h2', {}, 'Automation'), h('p', {}, 'The REST API the pages use is described at ', h('a', { href: '/api/openapi.json' }, '/api/openapi.json'), '. Send a token as ', h('code', {}, 'Authorization: Bearer ptk_…'), '; Prometheus scrapes ', h('code', {}, '/metrics'), ' with a read token.'))),
-    h('section', { class: 'card' }, h('h2', {}, 'API tokens'), tokenForm, reveal, h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'tokens-table' }, h('thead', {}, h('tr', {}, ...['Name', 'Scope', 'Made by', 'Made', 'Last used', ''].map((t) => h('th', {}, t)))), tbody))),
+    h(
+      'div',
+      { class: 'cards two' },
+      h('section', { class: 'card' }, pwForm),
+      h(
+        'section',
+        { class: 'card' },
+        h('h2', {}, 'Automation'),
+        h(
+          'p',
+          {},
+          'The REST API the pages use is described at ',
+          h('a', { href: '/api/openapi.json' }, '/api/openapi.json'),
+          '. Send a token as ',
+          h('code', {}, 'Authorization: Bearer ptk_…'),
+          '; Prometheus scrapes ',
+          h('code', {}, '/metrics'),
+          ' with a read token.',
+        ),
+      ),
+    ),
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', {}, 'API tokens'),
+      tokenForm,
+      reveal,
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h('table', { class: 'data', id: 'tokens-table' }, h('thead', {}, h('tr', {}, ...['Name', 'Scope', 'Made by', 'Made', 'Last used', ''].map((t) => h('th', {}, t)))), tbody),
+      ),
+    ),
   );
   void load();
 }

@@ -49,12 +49,7 @@ export function mountSessionsPage(root: HTMLElement): void {
   const status = h('p', { class: 'notice', hidden: true, role: 'status' });
   const tbody = h('tbody');
   const empty = h('tr', { class: 'empty' }, h('td', { colspan: COLUMNS.length }, 'No sessions.'));
-  const table = h(
-    'table',
-    { class: 'data sessions', id: 'sessions-table' },
-    h('thead', {}, h('tr', {}, ...COLUMNS.map(([, title]) => h('th', {}, title)))),
-    tbody,
-  );
+  const table = h('table', { class: 'data sessions', id: 'sessions-table' }, h('thead', {}, h('tr', {}, ...COLUMNS.map(([, title]) => h('th', {}, title)))), tbody);
   root.append(h('div', { class: 'page-head' }, h('h1', {}, 'Sessions'), h('span', { class: 'live-dot', title: 'live' }, 'live')), summary, status, h('div', { class: 'table-wrap' }, table));
 
   const rows = new Map<string, Row>();

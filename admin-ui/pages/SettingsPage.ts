@@ -25,7 +25,11 @@ export function mountSettingsPage(root: HTMLElement): void {
   const renderAudit = (audit: SecurityAuditReport) => {
     clear(auditBox);
     const findings = audit.findings.length
-      ? h('ul', { class: 'findings' }, ...audit.findings.map((f) => h('li', { class: `finding ${f.severity}` }, h('span', { class: `badge sev-${f.severity}` }, f.severity), ' ', h('code', {}, f.setting), ' — ', f.message)))
+      ? h(
+          'ul',
+          { class: 'findings' },
+          ...audit.findings.map((f) => h('li', { class: `finding ${f.severity}` }, h('span', { class: `badge sev-${f.severity}` }, f.severity), ' ', h('code', {}, f.setting), ' — ', f.message)),
+        )
       : h('p', { class: 'ok-text' }, 'No weak setting is in force.');
     auditBox.appendChild(
       h(
@@ -88,7 +92,14 @@ export function mountSettingsPage(root: HTMLElement): void {
             'tbody',
             {},
             ...radius.servers.map((r) =>
-              h('tr', {}, h('td', {}, r.server), h('td', {}, r.role), h('td', {}, h('span', { class: `badge ${r.state === 'up' ? 'ok' : r.state === 'dead' ? 'off' : ''}` }, r.state)), h('td', {}, r.lastRttMs === null ? '—' : `${r.lastRttMs} ms`)),
+              h(
+                'tr',
+                {},
+                h('td', {}, r.server),
+                h('td', {}, r.role),
+                h('td', {}, h('span', { class: `badge ${r.state === 'up' ? 'ok' : r.state === 'dead' ? 'off' : ''}` }, r.state)),
+                h('td', {}, r.lastRttMs === null ? '—' : `${r.lastRttMs} ms`),
+              ),
             ),
           ),
         );
@@ -114,7 +125,11 @@ export function mountSettingsPage(root: HTMLElement): void {
             {},
             radiusBody,
             s.radius.servers.length
-              ? h('p', { class: 'muted small' }, `Message-Authenticator required: ${s.radius.requireMessageAuthenticator ? 'yes' : 'no'} · timeout ${s.radius.timeout} s × ${s.radius.tries}${s.radius.das ? ` · DAS on ${s.radius.das.listen}:${s.radius.das.port}` : ''}`)
+              ? h(
+                  'p',
+                  { class: 'muted small' },
+                  `Message-Authenticator required: ${s.radius.requireMessageAuthenticator ? 'yes' : 'no'} · timeout ${s.radius.timeout} s × ${s.radius.tries}${s.radius.das ? ` · DAS on ${s.radius.das.listen}:${s.radius.das.port}` : ''}`,
+                )
               : null,
           ),
         ),

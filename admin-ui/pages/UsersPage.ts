@@ -126,9 +126,7 @@ export function mountUsersPage(root: HTMLElement): void {
       });
       inputs[f.name] = input;
       errors[f.name] = h('small', { class: 'field-error', 'data-error-for': f.name, role: 'alert' });
-      const label = f.type === 'checkbox'
-        ? h('label', { class: 'check', for: input.id }, input, ` ${f.label}`)
-        : h('label', { for: input.id }, f.label);
+      const label = f.type === 'checkbox' ? h('label', { class: 'check', for: input.id }, input, ` ${f.label}`) : h('label', { for: input.id }, f.label);
       grid.appendChild(
         h('div', { class: `field${f.type === 'checkbox' ? ' field-check' : ''}` }, label, f.type === 'checkbox' ? null : input, f.hint ? h('small', { class: 'hint' }, f.hint) : null, errors[f.name]),
       );
@@ -162,9 +160,7 @@ export function mountUsersPage(root: HTMLElement): void {
         idleTimeout: limit(inputs.idleTimeout.value),
       };
       // An edit sends only what changed: the journal then says what the operator did.
-      const body = editing
-        ? Object.fromEntries(Object.entries(values).filter(([k, v]) => v !== (editing as unknown as Record<string, unknown>)[k]))
-        : { ...values, name: inputs.name.value };
+      const body = editing ? Object.fromEntries(Object.entries(values).filter(([k, v]) => v !== (editing as unknown as Record<string, unknown>)[k])) : { ...values, name: inputs.name.value };
       if (!editing || inputs.password.value !== '') body.password = inputs.password.value;
       if (editing && Object.keys(body).length === 0) {
         formBox.hidden = true;

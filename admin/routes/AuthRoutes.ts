@@ -40,7 +40,10 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AdminContext): voi
       const { username, password } = request.body as { username: string; password: string };
       const client = request.ip;
       const refuse = (wait: number) =>
-        reply.code(429).header('retry-after', String(wait)).send({ error: `Too many failed logins. Try again in ${minutes(wait)}.`, retryAfter: wait });
+        reply
+          .code(429)
+          .header('retry-after', String(wait))
+          .send({ error: `Too many failed logins. Try again in ${minutes(wait)}.`, retryAfter: wait });
       const wait = ctx.throttle.retryAfter(client, username);
       if (wait > 0) {
         ctx.log.warn({ client, account: username, retryAfter: wait }, 'console login refused: too many failures');
@@ -62,16 +65,12 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AdminContext): voi
     },
   );
 
-  app.post(
-    '/api/logout',
-    { config: { sessionOnly: true, doc: { tag: 'auth', summary: 'End this console login', success: { status: 204, description: 'Logged out' } } } },
-    async (request, reply) => {
-      const p = request.principal!;
-      if (p.kind === 'session') ctx.logins.destroy(p.cookie);
-      reply.clearCookie(ctx.cookieName, { path: '/' });
-      return reply.code(204).send();
-    },
-  );
+  app.post('/api/logout', { config: { sessionOnly: true, doc: { tag: 'auth', summary: 'End this console login', success: { status: 204, description: 'Logged out' } } } }, async (request, reply) => {
+    const p = request.principal!;
+    if (p.kind === 'session') ctx.logins.destroy(p.cookie);
+    reply.clearCookie(ctx.cookieName, { path: '/' });
+    return reply.code(204).send();
+  });
 
   app.get(
     '/api/me',
@@ -109,7 +108,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AdminContext): voi
         sessionOnly: true,
         doc: {
           tag: 'auth',
-          summary: 'Change this account\'s password',
+          summary: "Change this account's password",
           description: `At least ${ADMIN_PASSWORD_MIN} characters. Every login of the account ends, this one included.`,
           success: { status: 204, description: 'Changed; log in again' },
           errors: { 429: 'Too many wrong current passwords.' },
@@ -120,7 +119,11 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AdminContext): voi
       const p = request.principal!;
       const { current, password } = request.body as { current: string; password: string };
       const wait = ctx.throttle.retryAfter(request.ip, p.account);
-      if (wait > 0) return reply.code(429).header('retry-after', String(wait)).send({ error: `Too many failed attempts. Try again in ${minutes(wait)}.` });
+      if (wait > 0)
+        return reply
+          .code(429)
+          .header('retry-after', String(wait))
+          .send({ error: `Too many failed attempts. Try again in ${minutes(wait)}.` });
       ctx.throttle.fail(request.ip, p.account);
       if ((await ctx.accounts.verify(p.account, current)) === null) {
         return reply.code(400).send({ error: 'The current password is wrong.', fields: { current: 'wrong password' } });

@@ -28,7 +28,7 @@ const liveSession = {
     txPackets: { type: 'integer' },
     drops: {
       type: 'object',
-      description: 'This session\'s packets not delivered, by reason',
+      description: "This session's packets not delivered, by reason",
       properties: { rxSpoofed: { type: 'integer' }, rxUndecryptable: { type: 'integer' }, rxNotReady: { type: 'integer' }, txDropped: { type: 'integer' } },
     },
     stuck: { type: 'boolean', description: 'Receives GRE from the client but has delivered nothing for 10 s or more' },
@@ -42,10 +42,8 @@ const idParam = { type: 'object', required: ['id'], properties: { id: { type: 's
 export function registerSessionRoutes(app: FastifyInstance, ctx: AdminContext): void {
   let streams = 0;
 
-  app.get(
-    '/api/sessions',
-    { config: { doc: { tag: 'sessions', summary: 'Live sessions with their current rates', success: { status: 200, description: 'Snapshot', schema: snapshot } } } },
-    async () => ctx.monitor.snapshot(),
+  app.get('/api/sessions', { config: { doc: { tag: 'sessions', summary: 'Live sessions with their current rates', success: { status: 200, description: 'Snapshot', schema: snapshot } } } }, async () =>
+    ctx.monitor.snapshot(),
   );
 
   app.get(
@@ -107,7 +105,13 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: AdminContext): 
           success: {
             status: 200,
             description: 'Samples, oldest first',
-            schema: { type: 'object', properties: { sessionId: { type: 'string' }, samples: { type: 'array', items: { type: 'object', properties: { at: { type: 'integer' }, rxRate: { type: 'number' }, txRate: { type: 'number' } } } } } },
+            schema: {
+              type: 'object',
+              properties: {
+                sessionId: { type: 'string' },
+                samples: { type: 'array', items: { type: 'object', properties: { at: { type: 'integer' }, rxRate: { type: 'number' }, txRate: { type: 'number' } } } },
+              },
+            },
           },
           errors: { 404: 'No such live session.' },
         },

@@ -47,7 +47,11 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: AdminContext): v
         doc: {
           tag: 'system',
           summary: 'Uptime, sessions, pool use, data-plane drops, memory, RADIUS servers',
-          success: { status: 200, description: 'Health', schema: { type: 'object', properties: { health: { type: 'object' }, radius: { type: 'object', properties: { configured: { type: 'boolean' }, servers: { type: 'array' } } } } } },
+          success: {
+            status: 200,
+            description: 'Health',
+            schema: { type: 'object', properties: { health: { type: 'object' }, radius: { type: 'object', properties: { configured: { type: 'boolean' }, servers: { type: 'array' } } } } },
+          },
         },
       },
     },

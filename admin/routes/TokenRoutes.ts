@@ -19,7 +19,16 @@ const tokenInfo = {
 export function registerTokenRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get(
     '/api/tokens',
-    { config: { sessionOnly: true, doc: { tag: 'tokens', summary: 'API tokens (never the token values)', success: { status: 200, description: 'Tokens', schema: { type: 'object', properties: { tokens: { type: 'array', items: tokenInfo } } } } } } },
+    {
+      config: {
+        sessionOnly: true,
+        doc: {
+          tag: 'tokens',
+          summary: 'API tokens (never the token values)',
+          success: { status: 200, description: 'Tokens', schema: { type: 'object', properties: { tokens: { type: 'array', items: tokenInfo } } } },
+        },
+      },
+    },
     async () => ({ tokens: ctx.tokens.list() }),
   );
 

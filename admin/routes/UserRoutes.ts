@@ -61,7 +61,13 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AdminContext): voi
     '/api/users',
     {
       schema: { querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 64, description: 'Part of the name or address' } } } },
-      config: { doc: { tag: 'users', summary: 'List users, optionally searching', success: { status: 200, description: 'Users', schema: { type: 'object', properties: { users: { type: 'array', items: userSchema } } } } } },
+      config: {
+        doc: {
+          tag: 'users',
+          summary: 'List users, optionally searching',
+          success: { status: 200, description: 'Users', schema: { type: 'object', properties: { users: { type: 'array', items: userSchema } } } },
+        },
+      },
     },
     async (request) => {
       const q = (request.query as { q?: string }).q?.trim().toLowerCase();
@@ -110,7 +116,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AdminContext): voi
         doc: {
           tag: 'users',
           summary: 'Change a user',
-          description: 'Only the fields sent change. Disabling ends the user\'s live sessions; new limits apply to them at once.',
+          description: "Only the fields sent change. Disabling ends the user's live sessions; new limits apply to them at once.",
           success: { status: 200, description: 'The user as now stored', schema: userSchema },
           errors: { 404: 'No such user.', 409: 'The static address is taken.' },
         },

@@ -180,6 +180,7 @@ if (values.mode === 'setup') {
 } else if (values.mode === 'keys') {
   /** The sequence number the session's next GRE payload packet would carry (its sequencer starts at 1). */
   function nextGreSeq(s: PptpClientSession): number {
+    // biome-ignore lint/complexity/useLiteralKeys: reads a private field of the client on purpose (the bench's own code)
     return (s['sequencer'].counters.sent + 1) >>> 0;
   }
   // One line per session: callId peerCallId address sendKeyHex recvKeyHex stateless nextGreSeq.

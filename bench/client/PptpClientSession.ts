@@ -301,15 +301,28 @@ export class PptpClientSession implements GreReceiver {
 
   private sendCcpRequest(): void {
     const v = Buffer.alloc(4);
-    this.sendRequest(this.ccpReq, PppProtocol.CCP, () => (v.writeUInt32BE(this.mppeValue, 0), [{ type: CCP_MPPE, data: v }]), 'CCP');
+    this.sendRequest(
+      this.ccpReq,
+      PppProtocol.CCP,
+      () => {
+        v.writeUInt32BE(this.mppeValue, 0);
+        return [{ type: CCP_MPPE, data: v }];
+      },
+      'CCP',
+    );
   }
 
   private sendIpcpRequest(): void {
-    this.sendRequest(this.ipcpReq, PppProtocol.IPCP, () => {
-      const a = Buffer.alloc(4);
-      a.writeUInt32BE(this.requestedAddress, 0);
-      return [{ type: IPCP_ADDRESS, data: a }];
-    }, 'IPCP');
+    this.sendRequest(
+      this.ipcpReq,
+      PppProtocol.IPCP,
+      () => {
+        const a = Buffer.alloc(4);
+        a.writeUInt32BE(this.requestedAddress, 0);
+        return [{ type: IPCP_ADDRESS, data: a }];
+      },
+      'IPCP',
+    );
   }
 
   // ---- PPP in ----
@@ -334,7 +347,7 @@ export class PptpClientSession implements GreReceiver {
     }
     if (protocol === PppProtocol.Mppe) return this.onMppe(buf, p, end - p);
     if (protocol === PppProtocol.IPv4) return; // clear IP is refused once MPPE is required
-    if (process.env.PORTICO_BENCH_DEBUG === "2") process.stderr.write(`call ${this.opts.callId} rx protocol 0x${protocol.toString(16)} ${buf.subarray(p, end).toString("hex").slice(0, 80)}\n`);
+    if (process.env.PORTICO_BENCH_DEBUG === '2') process.stderr.write(`call ${this.opts.callId} rx protocol 0x${protocol.toString(16)} ${buf.subarray(p, end).toString('hex').slice(0, 80)}\n`);
     // Control frames are rare: copy them out of the shared receive slab.
     const payload = Buffer.from(buf.subarray(p, end));
     try {
@@ -385,7 +398,7 @@ export class PptpClientSession implements GreReceiver {
       case ControlCode.ConfigureRequest: {
         const opts = parseOptions(data);
         const auth = opts.find((o) => o.type === LCP_AUTH);
-        if (!auth || auth.data.length !== 3 || auth.data.readUInt16BE(0) !== PppProtocol.CHAP || auth.data[2] !== CHAP_MSCHAPV2) {
+        if (auth?.data.length !== 3 || auth.data.readUInt16BE(0) !== PppProtocol.CHAP || auth.data[2] !== CHAP_MSCHAPV2) {
           return this.fail('server does not ask for MS-CHAPv2');
         }
         this.sendPpp(PppProtocol.LCP, encodeControlPacket(ControlCode.ConfigureAck, id, data));
@@ -479,7 +492,7 @@ export class PptpClientSession implements GreReceiver {
       case ControlCode.ConfigureNak: {
         // Take the server's mode (e.g. H for stateless) if it is a single 128-bit choice.
         const m = parseOptions(data).find((o) => o.type === CCP_MPPE);
-        if (!m || m.data.length !== 4 || (m.data.readUInt32BE(0) & ~MPPE_H) !== MPPE_S) return this.fail('server Naks MPPE-128');
+        if (m?.data.length !== 4 || (m.data.readUInt32BE(0) & ~MPPE_H) !== MPPE_S) return this.fail('server Naks MPPE-128');
         this.mppeValue = m.data.readUInt32BE(0);
         this.sendCcpRequest();
         return;
@@ -511,7 +524,7 @@ export class PptpClientSession implements GreReceiver {
       case ControlCode.ConfigureNak: {
         if (id !== this.ipcpReq.id) return;
         const a = parseOptions(data).find((o) => o.type === IPCP_ADDRESS);
-        if (!a || a.data.length !== 4) return this.fail('IPCP Nak without an address');
+        if (a?.data.length !== 4) return this.fail('IPCP Nak without an address');
         this.requestedAddress = a.data.readUInt32BE(0);
         this.sendIpcpRequest();
         return;

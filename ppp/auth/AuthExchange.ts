@@ -53,7 +53,10 @@ export abstract class AuthExchange<Request, V extends AuthVerdict> implements Au
   /** The decision as sent, repeated for every later request. */
   private answer: AuthAnswer | null = null;
 
-  constructor(private readonly exchange: AuthExchangeConfig, protected readonly events: AuthServerEvents) {}
+  constructor(
+    private readonly exchange: AuthExchangeConfig,
+    protected readonly events: AuthServerEvents,
+  ) {}
 
   protected get phase(): AuthExchangeState {
     return this.current;

@@ -71,7 +71,10 @@ export abstract class ChapServerBase<V extends AuthVerdict = BasicAuthResult> ex
   private readonly maxChallenges: number;
   protected readonly random: (size: number) => Buffer;
 
-  constructor(protected readonly config: ChapServerConfig, events: AuthServerEvents) {
+  constructor(
+    protected readonly config: ChapServerConfig,
+    events: AuthServerEvents,
+  ) {
     super(config, events);
     this.retransmitMs = config.retransmitMs ?? 3000;
     this.maxChallenges = config.maxChallenges ?? 10;
@@ -93,11 +96,7 @@ export abstract class ChapServerBase<V extends AuthVerdict = BasicAuthResult> ex
     this.challengeId = (initialIdentifier ?? this.random(1)[0]!) & 0xff;
     this.challenge = Buffer.from(this.random(this.challengeSize));
     const name = Buffer.from(this.config.serverName, 'utf8').subarray(0, MAX_NAME_LENGTH);
-    this.challengePacket = encodeControlPacket(
-      ChapPacketCode.Challenge,
-      this.challengeId,
-      Buffer.concat([Buffer.from([this.challengeSize]), this.challenge, name]),
-    );
+    this.challengePacket = encodeControlPacket(ChapPacketCode.Challenge, this.challengeId, Buffer.concat([Buffer.from([this.challengeSize]), this.challenge, name]));
     this.sendChallenge();
   }
 

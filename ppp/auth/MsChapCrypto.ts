@@ -51,12 +51,7 @@ function userNameOctets(username: string | Buffer): Buffer {
 export function challengeHash(peerChallenge: Buffer, authenticatorChallenge: Buffer, username: string | Buffer): Buffer {
   requireLength('PeerChallenge', peerChallenge, 16);
   requireLength('AuthenticatorChallenge', authenticatorChallenge, 16);
-  return createHash('sha1')
-    .update(peerChallenge)
-    .update(authenticatorChallenge)
-    .update(userNameOctets(username))
-    .digest()
-    .subarray(0, 8);
+  return createHash('sha1').update(peerChallenge).update(authenticatorChallenge).update(userNameOctets(username)).digest().subarray(0, 8);
 }
 
 /** RFC 2759 §8.5 ChallengeResponse: the NT hash zero-padded to 21 octets, three DES keys of 7, each encrypts the challenge. */
@@ -65,43 +60,24 @@ export function challengeResponse(challenge8: Buffer, passwordHash16: Buffer): B
   requireLength('PasswordHash', passwordHash16, 16);
   const z = Buffer.alloc(21);
   passwordHash16.copy(z);
-  return Buffer.concat([
-    desEncryptBlock(z.subarray(0, 7), challenge8),
-    desEncryptBlock(z.subarray(7, 14), challenge8),
-    desEncryptBlock(z.subarray(14, 21), challenge8),
-  ]);
+  return Buffer.concat([desEncryptBlock(z.subarray(0, 7), challenge8), desEncryptBlock(z.subarray(7, 14), challenge8), desEncryptBlock(z.subarray(14, 21), challenge8)]);
 }
 
 /** RFC 2759 §8.1 GenerateNTResponse, from the NT hash. */
-export function generateNtResponse(
-  authChallenge: Buffer,
-  peerChallenge: Buffer,
-  username: string | Buffer,
-  passwordHash16: Buffer,
-): Buffer {
+export function generateNtResponse(authChallenge: Buffer, peerChallenge: Buffer, username: string | Buffer, passwordHash16: Buffer): Buffer {
   return challengeResponse(challengeHash(peerChallenge, authChallenge, username), passwordHash16);
 }
 
 /** RFC 2759 §8.7 GenerateAuthenticatorResponse, from the NT hash: "S=" + 40 uppercase hex digits. */
-export function generateAuthenticatorResponse(
-  passwordHash16: Buffer,
-  ntResponse: Buffer,
-  peerChallenge: Buffer,
-  authChallenge: Buffer,
-  username: string | Buffer,
-): string {
+export function generateAuthenticatorResponse(passwordHash16: Buffer, ntResponse: Buffer, peerChallenge: Buffer, authChallenge: Buffer, username: string | Buffer): string {
   requireLength('NT-Response', ntResponse, 24);
-  const digest = createHash('sha1')
-    .update(hashNtPasswordHash(passwordHash16))
-    .update(ntResponse)
-    .update(AUTH_MAGIC1)
-    .digest();
+  const digest = createHash('sha1').update(hashNtPasswordHash(passwordHash16)).update(ntResponse).update(AUTH_MAGIC1).digest();
   const signed = createHash('sha1')
     .update(digest)
     .update(challengeHash(peerChallenge, authChallenge, username))
     .update(AUTH_MAGIC2)
     .digest();
-  return 'S=' + signed.toString('hex').toUpperCase();
+  return `S=${signed.toString('hex').toUpperCase()}`;
 }
 
 /** RFC 2433 A.5 NtChallengeResponse (MS-CHAPv1): ChallengeResponse over the 8-octet challenge. */
@@ -123,13 +99,7 @@ export interface MsChapV2Success {
  * Returns null when the NT-Response does not match (or a field has the wrong length — a failed
  * authentication, never a throw), otherwise the authenticator response and the server's MPPE master keys.
  */
-export function verifyMsChapV2(
-  passwordHash16: Buffer,
-  authChallenge: Buffer,
-  peerChallenge: Buffer,
-  username: string | Buffer,
-  ntResponse: Buffer,
-): MsChapV2Success | null {
+export function verifyMsChapV2(passwordHash16: Buffer, authChallenge: Buffer, peerChallenge: Buffer, username: string | Buffer, ntResponse: Buffer): MsChapV2Success | null {
   if (passwordHash16.length !== 16 || ntResponse.length !== 24 || peerChallenge.length !== 16 || authChallenge.length !== 16) {
     return null;
   }

@@ -51,7 +51,7 @@ export interface PapServerConfig {
   clock: Clock;
   log: PppLogger;
   /** How long to wait for the first Authenticate-Request (pppd pap-timeout default: 30 s). */
-  requestTimeoutMs?: number;
+  requestTimeoutMs?: number | undefined;
 }
 
 export type PapServerState = 'idle' | 'waiting' | 'verifying' | 'succeeded' | 'failed' | 'stopped';
@@ -62,7 +62,10 @@ export class PapServer extends AuthExchange<PapRequestFields, BasicAuthResult> {
   protected readonly requestCode = PapCode.AuthenticateRequest;
   private readonly requestTimeoutMs: number;
 
-  constructor(private readonly config: PapServerConfig, events: AuthServerEvents) {
+  constructor(
+    private readonly config: PapServerConfig,
+    events: AuthServerEvents,
+  ) {
     super(config, events);
     this.requestTimeoutMs = config.requestTimeoutMs ?? 30_000;
   }

@@ -26,7 +26,7 @@ export interface CcpDeps {
   clock: Clock;
   log: PppLogger;
   peerMru: () => number;
-  limits?: Partial<AutomatonLimits>;
+  limits?: Partial<AutomatonLimits> | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -38,7 +38,11 @@ export class Ccp {
   private up = false;
   private heardFromPeer = false;
 
-  constructor(private readonly policy: MppePolicy, private readonly events: CcpEvents, private readonly deps: CcpDeps) {
+  constructor(
+    private readonly policy: MppePolicy,
+    private readonly events: CcpEvents,
+    private readonly deps: CcpDeps,
+  ) {
     this.mppe = new MppeOption(policy);
     this.automaton = new OptionAutomaton({
       name: 'CCP',

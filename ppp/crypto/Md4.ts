@@ -27,7 +27,10 @@ export function md4(data: Uint8Array): Buffer {
 
   for (let block = 0; block < padded.length; block += 64) {
     for (let k = 0; k < 16; k++) x[k] = padded.readInt32LE(block + 4 * k);
-    const aa = a, bb = b, cc = c, dd = d;
+    const aa = a,
+      bb = b,
+      cc = c,
+      dd = d;
 
     // Round 1: F(x,y,z) = xy | ~x z
     for (let k = 0; k < 16; k += 4) {

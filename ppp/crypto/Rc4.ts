@@ -63,7 +63,7 @@ export class Rc4 {
       }
     } else {
       while (n < 256) {
-        const stop = n + keyLen < 256 ? n + keyLen : 256;
+        const stop = Math.min(n + keyLen, 256);
         for (let k = keyOff; n < stop; n++, k++) {
           const t = s[n];
           j = (j + t + key[k]) & 0xff;

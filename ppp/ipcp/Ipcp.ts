@@ -31,7 +31,7 @@ export interface IpcpDeps {
   clock: Clock;
   log: PppLogger;
   peerMru: () => number;
-  limits?: Partial<AutomatonLimits>;
+  limits?: Partial<AutomatonLimits> | undefined;
 }
 
 export class Ipcp {
@@ -40,16 +40,14 @@ export class Ipcp {
   private readonly dns: [NameServerOption, NameServerOption];
   private upAddress: number | null = null;
 
-  constructor(config: IpcpConfig, private readonly events: IpcpEvents, private readonly deps: IpcpDeps) {
+  constructor(
+    config: IpcpConfig,
+    private readonly events: IpcpEvents,
+    private readonly deps: IpcpDeps,
+  ) {
     this.address = new IpAddressOption(config.localAddress >>> 0);
     this.dns = [NameServerOption.primaryDns(config.dns[0]), NameServerOption.secondaryDns(config.dns[1])];
-    const options = new OptionHandlerSet([
-      this.address,
-      this.dns[0],
-      NameServerOption.primaryNbns(config.wins[0]),
-      this.dns[1],
-      NameServerOption.secondaryNbns(config.wins[1]),
-    ]);
+    const options = new OptionHandlerSet([this.address, this.dns[0], NameServerOption.primaryNbns(config.wins[0]), this.dns[1], NameServerOption.secondaryNbns(config.wins[1])]);
     this.automaton = new OptionAutomaton({
       name: 'IPCP',
       optionSet: options,

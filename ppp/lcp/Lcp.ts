@@ -5,14 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuthMethod } from '../auth/AuthMethod.js';
 import { OptionAutomaton, type AutomatonLimits } from '../Automaton.js';
 import type { Clock } from '../Clock.js';
-import {
-  ControlCode,
-  CONTROL_HEADER_LENGTH,
-  encodeControlPacket,
-  MalformedPacketError,
-  parseControlPacket,
-  type ControlPacket,
-} from '../ControlPacket.js';
+import { ControlCode, CONTROL_HEADER_LENGTH, encodeControlPacket, MalformedPacketError, parseControlPacket, type ControlPacket } from '../ControlPacket.js';
 import { OptionHandlerSet } from '../OptionHandlerSet.js';
 import { printableText, type PppLogger } from '../PppLogger.js';
 import { pppProtocolName, PppProtocol } from '../PppProtocol.js';
@@ -26,7 +19,7 @@ import { PfcOption } from './options/Pfc.js';
 
 export interface LcpConfig {
   /** Our MRU; requested only when set. */
-  mru?: number;
+  mru?: number | undefined;
   /** Seconds between our Echo-Requests; 0 = no keepalive. */
   echoInterval: number;
   /** Unanswered Echo-Requests before the link is declared dead; 0 = never. */
@@ -49,7 +42,7 @@ export interface LcpDeps {
   clock: Clock;
   log: PppLogger;
   random32?: () => number;
-  limits?: Partial<AutomatonLimits>;
+  limits?: Partial<AutomatonLimits> | undefined;
 }
 
 const MIN_PACKET = CONTROL_HEADER_LENGTH;
@@ -67,7 +60,11 @@ export class Lcp {
   private readonly keepalive: LcpKeepalive;
   private readonly log: PppLogger;
 
-  constructor(config: LcpConfig, private readonly events: LcpEvents, deps: LcpDeps) {
+  constructor(
+    config: LcpConfig,
+    private readonly events: LcpEvents,
+    deps: LcpDeps,
+  ) {
     this.log = deps.log;
     const random32 = deps.random32 ?? (() => randomBytes(4).readUInt32BE(0));
     this.mru = new MruOption(config.mru);

@@ -12,14 +12,8 @@ export const MPPE_PAD1: Buffer = Buffer.alloc(40, 0x00);
 export const MPPE_PAD2: Buffer = Buffer.alloc(40, 0xf2);
 
 const MAGIC1 = Buffer.from('This is the MPPE Master Key', 'ascii');
-const MAGIC2 = Buffer.from(
-  'On the client side, this is the send key; on the server side, it is the receive key.',
-  'ascii',
-);
-const MAGIC3 = Buffer.from(
-  'On the client side, this is the receive key; on the server side, it is the send key.',
-  'ascii',
-);
+const MAGIC2 = Buffer.from('On the client side, this is the send key; on the server side, it is the receive key.', 'ascii');
+const MAGIC3 = Buffer.from('On the client side, this is the receive key; on the server side, it is the send key.', 'ascii');
 
 function sha1(...parts: Uint8Array[]): Buffer {
   const h = createHash('sha1');

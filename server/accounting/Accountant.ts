@@ -3,16 +3,7 @@
 // every Acct-Interim-Interval, Stop with the cause, the counters and the session time. Records go
 // into the AccountingQueue, which delivers them in order and keeps them until acknowledged.
 import type { EventEmitter } from 'node:events';
-import {
-  AcctStatusType,
-  AcctTerminateCause,
-  addressAttribute,
-  Attr,
-  integerAttribute,
-  stringAttribute,
-  textAttribute,
-  timeAttribute,
-} from '../../radius/Dictionary.js';
+import { AcctStatusType, AcctTerminateCause, addressAttribute, Attr, integerAttribute, stringAttribute, textAttribute, timeAttribute } from '../../radius/Dictionary.js';
 import type { RadiusAttribute } from '../../radius/RadiusPacket.js';
 import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../PptpServer.js';
 import type { TerminateCause } from '../Session.js';

@@ -2,16 +2,7 @@
 // is asked only when none did (every server timed out or every reply was dropped). An Access-Reject
 // is final: falling back on a Reject would let a user the directory disabled in through a stale
 // local account.
-import type {
-  AuthResult,
-  Authenticator,
-  BasicAuthResult,
-  ChapMd5Request,
-  ExtendedAuthenticator,
-  MsChapV1Request,
-  MsChapV2Request,
-  PapRequest,
-} from '../../ppp/Authenticator.js';
+import type { AuthResult, Authenticator, BasicAuthResult, ChapMd5Request, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest } from '../../ppp/Authenticator.js';
 import type { PppLogger } from '../../ppp/PppLogger.js';
 import { RadiusUnavailableError } from './RadiusAuthenticator.js';
 import { authenticatorForSession, type AuthSessionContext, type SessionAwareAuthenticator } from './SessionAuthContext.js';
@@ -30,11 +21,7 @@ export class FallbackAuthenticator implements ExtendedAuthenticator, SessionAwar
   ) {}
 
   forSession(context: AuthSessionContext): FallbackAuthenticator {
-    return new FallbackAuthenticator(
-      authenticatorForSession<ExtendedAuthenticator>(this.radius, context),
-      authenticatorForSession<ExtendedAuthenticator>(this.local, context),
-      this.log,
-    );
+    return new FallbackAuthenticator(authenticatorForSession<ExtendedAuthenticator>(this.radius, context), authenticatorForSession<ExtendedAuthenticator>(this.local, context), this.log);
   }
 
   verifyMsChapV2(request: MsChapV2Request): Promise<AuthResult> {
@@ -53,12 +40,7 @@ export class FallbackAuthenticator implements ExtendedAuthenticator, SessionAwar
     return this.decide('PAP', request.username, this.radius.verifyPap, (a) => call(a.verifyPap, a, request));
   }
 
-  private async decide<R extends AuthResult | BasicAuthResult>(
-    method: string,
-    username: string,
-    radiusCan: unknown,
-    verify: (a: ExtendedAuthenticator) => Promise<R>,
-  ): Promise<R> {
+  private async decide<R extends AuthResult | BasicAuthResult>(method: string, username: string, radiusCan: unknown, verify: (a: ExtendedAuthenticator) => Promise<R>): Promise<R> {
     if (radiusCan) {
       try {
         return await verify(this.radius);

@@ -3,14 +3,7 @@
 // hashed and compared with it. CHAP-MD5 needs the clear secret itself (RFC 1994 §2: MD5 over id ‖ secret ‖
 // challenge), so this backend does not implement verifyChapMd5 and PPP never offers CHAP with it.
 import { timingSafeEqual } from 'node:crypto';
-import type {
-  AuthResult,
-  BasicAuthResult,
-  ExtendedAuthenticator,
-  MsChapV1Request,
-  MsChapV2Request,
-  PapRequest,
-} from '../../ppp/Authenticator.js';
+import type { AuthResult, BasicAuthResult, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest } from '../../ppp/Authenticator.js';
 import { hashNtPasswordHash, ntChallengeResponseV1, ntPasswordHash, verifyMsChapV2 } from '../../ppp/auth/MsChapCrypto.js';
 import { getStartKeyV1 } from '../../ppp/mppe/MppeKeys.js';
 import type { StoredUser, UserStore } from '../users/UserStore.js';
@@ -29,13 +22,7 @@ export class LocalAuthenticator implements ExtendedAuthenticator {
   async verifyMsChapV2(request: MsChapV2Request): Promise<AuthResult> {
     const user = this.users.find(stripDomain(request.username));
     if (!user) return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'unknown user' };
-    const verdict = verifyMsChapV2(
-      user.ntHash,
-      request.authenticatorChallenge,
-      request.peerChallenge,
-      request.username,
-      request.ntResponse,
-    );
+    const verdict = verifyMsChapV2(user.ntHash, request.authenticatorChallenge, request.peerChallenge, request.username, request.ntResponse);
     if (!verdict) return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'wrong password' };
     if (!user.enabled) return { ok: false, errorCode: ERROR_ACCOUNT_DISABLED, message: 'account disabled' };
     return {

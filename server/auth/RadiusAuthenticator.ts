@@ -16,18 +16,7 @@ import type {
 } from '../../ppp/Authenticator.js';
 import { getStartKeyV1 } from '../../ppp/mppe/MppeKeys.js';
 import type { PppLogger } from '../../ppp/PppLogger.js';
-import {
-  Attr,
-  MppeEncryptionPolicy,
-  MsAttr,
-  readInteger,
-  readTaggedInteger,
-  stringAttribute,
-  textAttribute,
-  TunnelType,
-  VENDOR_MICROSOFT,
-  vendorAttribute,
-} from '../../radius/Dictionary.js';
+import { Attr, MppeEncryptionPolicy, MsAttr, readInteger, readTaggedInteger, stringAttribute, textAttribute, TunnelType, VENDOR_MICROSOFT, vendorAttribute } from '../../radius/Dictionary.js';
 import { RadiusNoResponseError, type RadiusReply } from '../../radius/RadiusClient.js';
 import { findAllAttributes, RadiusFormatError, type RadiusAttribute } from '../../radius/RadiusPacket.js';
 import { callAttributes, type NasIdentity } from '../radius/NasAttributes.js';
@@ -208,12 +197,7 @@ export class RadiusAuthenticator implements ExtendedAuthenticator, SessionAwareA
   }
 
   /** What the Accept grants beyond yes: address, timeouts, Class, DNS (radius.md §4.1, §5). */
-  private grant(
-    reply: RadiusReply,
-    method: string,
-    username: string,
-    hasKeys: boolean,
-  ): { ok: true; value: { staticAddress?: number; authorization: SessionAuthorization } } | Refusal {
+  private grant(reply: RadiusReply, method: string, username: string, hasKeys: boolean): { ok: true; value: { staticAddress?: number; authorization: SessionAuthorization } } | Refusal {
     try {
       // RFC 2868 §3.1 / radius.md §4.2: an Accept naming only other tunnel types is a Reject.
       const tunnelTypes = findAllAttributes(reply.attributes, Attr.TunnelType).map((a) => readTaggedInteger(a).value);
@@ -332,7 +316,10 @@ function msChapErrorCode(reply: RadiusReply): number | undefined {
 }
 
 function printable(value: Buffer): string {
-  return value.subarray(0, 200).toString('utf8').replace(/[^\x20-\x7e]/g, '?');
+  return value
+    .subarray(0, 200)
+    .toString('utf8')
+    .replace(/[^\x20-\x7e]/g, '?');
 }
 
 function dotted(a: number): string {

@@ -33,13 +33,7 @@ export interface DynamicAuthorizationOptions {
 /** Session identification we can match (RFC 5176 §3: User-Name, NAS-Port, Framed-IP-Address, Calling-Station-Id, Acct-Session-Id). */
 const IDENTIFICATION = new Set<number>([Attr.UserName, Attr.NasPort, Attr.FramedIpAddress, Attr.CallingStationId, Attr.AcctSessionId]);
 /** Identification we do not keep: naming a session by them cannot be honoured (NAK 401). */
-const UNSUPPORTED_IDENTIFICATION = new Set<number>([
-  Attr.AcctMultiSessionId,
-  Attr.NasPortId,
-  Attr.ChargeableUserIdentity,
-  Attr.FramedInterfaceId,
-  Attr.FramedIpv6Prefix,
-]);
+const UNSUPPORTED_IDENTIFICATION = new Set<number>([Attr.AcctMultiSessionId, Attr.NasPortId, Attr.ChargeableUserIdentity, Attr.FramedInterfaceId, Attr.FramedIpv6Prefix]);
 /** Allowed in any request besides identification: NAS identification (checked by DasServer) and packet-level attributes. */
 const ALWAYS_ALLOWED = new Set<number>([
   Attr.NasIpAddress,
@@ -90,8 +84,9 @@ export class DynamicAuthorization {
       return { ack: false, errorCause: ErrorCause.MissingAttribute };
     }
     // All given identifiers must match (RFC 5176 §3); Calling-Station-Id is the client's address.
-    const matched = (Object.keys(selector).length > 0 ? this.options.server.findSessions(selector) : this.options.server.listSessions())
-      .filter((s) => request.callingStationId === undefined || s.peer === request.callingStationId);
+    const matched = (Object.keys(selector).length > 0 ? this.options.server.findSessions(selector) : this.options.server.listSessions()).filter(
+      (s) => request.callingStationId === undefined || s.peer === request.callingStationId,
+    );
     const named = { ...selector, ...(request.callingStationId !== undefined ? { peer: request.callingStationId } : {}) };
     if (matched.length === 0) {
       log.info({ ...meta, selector: named }, 'Dynamic Authorization request matches no session: NAK 503');

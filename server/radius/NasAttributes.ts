@@ -49,11 +49,7 @@ export function nasIdentityAttributes(nas: NasIdentity): RadiusAttribute[] {
 export function callAttributes(nas: NasIdentity, call: NasCall | undefined): RadiusAttribute[] {
   const out = nasIdentityAttributes(nas);
   if (call) out.push(integerAttribute(Attr.NasPort, call.callId));
-  out.push(
-    integerAttribute(Attr.NasPortType, NasPortType.Virtual),
-    integerAttribute(Attr.ServiceType, ServiceType.Framed),
-    integerAttribute(Attr.FramedProtocol, FramedProtocol.Ppp),
-  );
+  out.push(integerAttribute(Attr.NasPortType, NasPortType.Virtual), integerAttribute(Attr.ServiceType, ServiceType.Framed), integerAttribute(Attr.FramedProtocol, FramedProtocol.Ppp));
   if (!call) return out;
   out.push(textAttribute(Attr.CallingStationId, call.peer));
   const called = call.local !== '0.0.0.0' ? call.local : nas.nasIpAddress;

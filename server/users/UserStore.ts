@@ -60,9 +60,7 @@ export class UserStore {
     const address = staticAddress === undefined ? null : this.parseAddress(staticAddress);
     if (address !== null) this.checkAddressFree(address, name);
     try {
-      this.db
-        .prepare('INSERT INTO users (name, nt_hash, static_address) VALUES (?, ?, ?)')
-        .run(name, ntPasswordHash(password), address);
+      this.db.prepare('INSERT INTO users (name, nt_hash, static_address) VALUES (?, ?, ?)').run(name, ntPasswordHash(password), address);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new UserStoreError(`user ${name} already exists`);
       throw err;
@@ -123,9 +121,7 @@ export class UserStore {
     const current = this.getLimits(name);
     if (!current) throw new UserStoreError(`no user ${name}`);
     const next = { ...current, ...limits };
-    this.db
-      .prepare('UPDATE users SET session_timeout = ?, idle_timeout = ? WHERE name = ?')
-      .run(next.sessionTimeout || null, next.idleTimeout || null, name);
+    this.db.prepare('UPDATE users SET session_timeout = ?, idle_timeout = ? WHERE name = ?').run(next.sessionTimeout || null, next.idleTimeout || null, name);
   }
 
   close(): void {
@@ -150,9 +146,7 @@ export class UserStore {
   }
 
   private checkAddressFree(address: number, name: string): void {
-    const owner = this.db.prepare('SELECT name FROM users WHERE static_address = ? AND name <> ?').get(address, name) as
-      | { name: string }
-      | undefined;
+    const owner = this.db.prepare('SELECT name FROM users WHERE static_address = ? AND name <> ?').get(address, name) as { name: string } | undefined;
     if (owner) throw new UserStoreError(`static address ${formatIpv4(address)} already belongs to ${owner.name}`);
   }
 }

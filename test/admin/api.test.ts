@@ -20,6 +20,7 @@ import type { DataPlane } from '../../server/DataPlane.js';
 import type { PptpServer } from '../../server/PptpServer.js';
 import { UserStore } from '../../server/users/UserStore.js';
 import { FakeAdminCore, fakeSession, fakeSettings } from './FakeAdminCore.js';
+import { newSessionCounters } from '../../server/SessionCounters.js';
 
 /** A front end of three files, so that these tests do not depend on the build. */
 function testAssets(): StaticAssets {
@@ -390,7 +391,12 @@ describe('sessions, events, metrics, settings', () => {
     h.core.emit('session-up', h.core.live[0]!);
     h.core.emit('auth-failure', { user: 'x', peer: '203.0.113.1', reason: 'E=691: wrong password', at: 0 });
     h.core.emit('auth-failure', { user: 'y', peer: '203.0.113.1', reason: 'E=691: wrong password', at: 0 });
-    h.core.emit('session-down', { ...fakeSession({ sessionId: 'gone', rxBytes: 1000, txBytes: 2000, rxPackets: 10, txPackets: 20, drops: { rxSpoofed: 2, rxUndecryptable: 0, rxNotReady: 0, txDropped: 5 } }), reason: 'peer', cause: 'user-request', endedAt: 0 });
+    h.core.emit('session-down', {
+      ...fakeSession({ sessionId: 'gone', rxBytes: 1000, txBytes: 2000, rxPackets: 10, txPackets: 20, drops: { rxSpoofed: 2, rxUndecryptable: 0, rxNotReady: 0, txDropped: 5 } }),
+      reason: 'peer',
+      cause: 'user-request',
+      endedAt: 0,
+    });
     const text = (await h.inject({ url: '/metrics', headers: { cookie } })).body;
     expect(text).toMatch(/^portico_sessions 1$/m);
     expect(text).toMatch(/^portico_session_setups_total 1$/m);
@@ -436,7 +442,8 @@ describe('sessions, events, metrics, settings', () => {
   it('settings carry no secrets; the audit names every weak setting and always states what PPTP cannot protect', async () => {
     const h = await harness();
     const { cookie } = await login(h);
-    const get = async () => (await h.inject({ url: '/api/settings', headers: { cookie } })).json() as { audit: { ok: boolean; findings: Array<{ setting: string; severity: string }>; limitations: string[] } };
+    const get = async () =>
+      (await h.inject({ url: '/api/settings', headers: { cookie } })).json() as { audit: { ok: boolean; findings: Array<{ setting: string; severity: string }>; limitations: string[] } };
     const strong = await get();
     expect(strong.audit.ok).toBe(true);
     expect(strong.audit.findings).toEqual([]);
@@ -497,8 +504,7 @@ describe('console accounts', () => {
     const h = await harness();
     const a = await login(h);
     const b = await login(h);
-    const change = (current: string, password: string) =>
-      h.inject({ method: 'POST', url: '/api/me/password', headers: { cookie: a.cookie, 'x-csrf-token': a.csrf }, payload: { current, password } });
+    const change = (current: string, password: string) => h.inject({ method: 'POST', url: '/api/me/password', headers: { cookie: a.cookie, 'x-csrf-token': a.csrf }, payload: { current, password } });
     expect((await change('nope', 'a-new-password')).json()).toEqual({ error: 'The current password is wrong.', fields: { current: 'wrong password' } });
     expect((await change(h.password, 'short')).json()).toMatchObject({ fields: { password: 'at least 10 characters' } });
     expect((await change(h.password, 'a-new-password')).statusCode).toBe(204);
@@ -510,7 +516,10 @@ describe('console accounts', () => {
     const h = await harness();
     const { cookie } = await login(h);
     const out: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      out.push(String(chunk));
+      return true;
+    });
     try {
       expect(await runAdminCommand({ dataDir: h.dir, admin: { listen: '127.0.0.1:8080', enabled: true, metricsUsernames: false } }, 'passwd', undefined, undefined)).toBe(0);
     } finally {
@@ -537,8 +546,14 @@ describe('PptpCoreAdapter over a real UserStore', () => {
       listSessions: () => live,
       findSessions: (sel: { user?: string; callId?: number; sessionId?: string }) =>
         live.filter((s) => (sel.user === undefined || s.user === sel.user) && (sel.callId === undefined || s.callId === sel.callId) && (sel.sessionId === undefined || s.sessionId === sel.sessionId)),
-      setLimits: (callId: number, l: object) => (calls.push(`limits ${callId} ${JSON.stringify(l)}`), true),
-      disconnect: (callId: number, reason: string, cause: string) => (calls.push(`disconnect ${callId} ${reason} ${cause}`), true),
+      setLimits: (callId: number, l: object) => {
+        calls.push(`limits ${callId} ${JSON.stringify(l)}`);
+        return true;
+      },
+      disconnect: (callId: number, reason: string, cause: string) => {
+        calls.push(`disconnect ${callId} ${reason} ${cause}`);
+        return true;
+      },
     });
     const config = validateConfig({ tun: { address: '198.18.100.1' }, pool: { start: '198.18.100.10', end: '198.18.100.200' } });
     const core = createPptpAdminCore({
@@ -548,7 +563,12 @@ describe('PptpCoreAdapter over a real UserStore', () => {
       config,
       log: pino({ level: 'silent' }),
     });
-    expect(core.users.add({ name: 'dave', password: 'pw', staticAddress: '198.18.100.50', sessionTimeout: 3600 })).toMatchObject({ staticAddress: '198.18.100.50', sessionTimeout: 3600, idleTimeout: null, enabled: true });
+    expect(core.users.add({ name: 'dave', password: 'pw', staticAddress: '198.18.100.50', sessionTimeout: 3600 })).toMatchObject({
+      staticAddress: '198.18.100.50',
+      sessionTimeout: 3600,
+      idleTimeout: null,
+      enabled: true,
+    });
     expect(() => core.users.add({ name: 'DAVE', password: 'pw' })).toThrow(expect.objectContaining({ field: 'name', status: 409 }));
     expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.50' })).toThrow(expect.objectContaining({ field: 'staticAddress', status: 409 }));
     expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.1' })).toThrow(expect.objectContaining({ field: 'staticAddress' }));
@@ -586,6 +606,7 @@ function fakeSummary(user: string, callId: number) {
     idleTimeout: null,
     classes: [],
     interimInterval: null,
-    counters: { rxFrames: 0, rxControl: 0, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
+    counters: newSessionCounters(),
+    stuck: false,
   };
 }

@@ -121,7 +121,11 @@ export function runClient(args: string[]): Promise<ClientResult> {
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('exit', () => {
-      const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+      const line = stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .pop();
       if (!line) return reject(new Error(`client.sh printed no result: ${stderr}`));
       resolvePromise(JSON.parse(line) as ClientResult);
     });

@@ -20,16 +20,7 @@ const { BASE_CONFIG, labDown, labUp, NETNS, REPO, runClient, startInNetns, start
 
 const CONSOLE = 'http://127.0.0.1:8080';
 const SHOTS = join(REPO, 'test-output', 'screenshots');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** One client VM at a time: a test that failed half-way must not leave its VM on the lab address. */
 let lastClient: Promise<unknown> = Promise.resolve();

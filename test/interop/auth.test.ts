@@ -19,10 +19,7 @@ describe('weak protocols allowed by the policy, MPPE optional', () => {
 
   beforeAll(async () => {
     labUp();
-    server = await startServer(
-      { ...BASE_CONFIG, auth: { protocols: ['mschapv2', 'mschap', 'pap'] }, mppe: { required: false } },
-      [['labuser', 'labpass']],
-    );
+    server = await startServer({ ...BASE_CONFIG, auth: { protocols: ['mschapv2', 'mschap', 'pap'] }, mppe: { required: false } }, [['labuser', 'labpass']]);
   });
 
   afterAll(async () => {
@@ -46,7 +43,10 @@ describe('weak protocols allowed by the policy, MPPE optional', () => {
     expect(r.ping).toMatchObject({ sent: 5, received: 5 });
     expect(r.log_tail).toMatch(/rcvd \[PAP AuthAck id=0x[0-9a-f]+ "Access granted"\]/);
     expect(r.ok).toBe(true);
-    const up = server.logs().filter((l) => l.msg === 'session up').pop();
+    const up = server
+      .logs()
+      .filter((l) => l.msg === 'session up')
+      .pop();
     expect(up).toMatchObject({ user: 'labuser', address: r.local_ip, auth: 'PAP', mppe: 'none' });
   }, 180_000);
 
@@ -58,7 +58,10 @@ describe('weak protocols allowed by the policy, MPPE optional', () => {
     expect(inPool(r.local_ip)).toBe(true);
     expect(r.ping).toMatchObject({ sent: 5, received: 5 });
     expect(r.ok).toBe(true);
-    const up = server.logs().filter((l) => l.msg === 'session up').pop();
+    const up = server
+      .logs()
+      .filter((l) => l.msg === 'session up')
+      .pop();
     expect(up).toMatchObject({ user: 'labuser', address: r.local_ip, auth: 'MS-CHAPv1', mppe: 'MPPE-128 stateless' });
   }, 180_000);
 });

@@ -31,8 +31,7 @@ describe('session churn around a long session, data plane on two threads', () =>
     }
   }
   /** A short client on its own VM (address 198.18.0.N): up, two pings, optionally held up, down. */
-  const shortClient = (n: number, hold = 0) =>
-    runClient(['--client-ip', `198.18.0.${n}`, '--pings', '2', ...(hold > 0 ? ['--hold', String(hold)] : [])]);
+  const shortClient = (n: number, hold = 0) => runClient(['--client-ip', `198.18.0.${n}`, '--pings', '2', ...(hold > 0 ? ['--hold', String(hold)] : [])]);
 
   it('the long session loses no ping while sessions start and end on both threads in every order', async () => {
     const long = runClient(['--client-ip', '198.18.0.10', '--pings', String(LONG_PINGS), '--ping-interval', '0.4', '--ping-loss-ok', String(LONG_PINGS)]);
@@ -63,7 +62,12 @@ describe('session churn around a long session, data plane on two threads', () =>
     await until('the churn sessions to close', () => logs('session closed').length === 6, 10_000);
     server.process.kill('SIGUSR2');
     await until('the status dump', () => logs('status').length === 1, 5_000);
-    const dump = logs('status')[0]! as { sessionCount: number; stuck: number[]; sessions: Array<{ callId: number; stuck: boolean; counters: Record<string, number> }>; counters: Record<string, number> };
+    const dump = logs('status')[0]! as {
+      sessionCount: number;
+      stuck: number[];
+      sessions: Array<{ callId: number; stuck: boolean; counters: Record<string, number> }>;
+      counters: Record<string, number>;
+    };
     expect(dump.sessionCount).toBe(1);
     expect(dump.stuck).toEqual([]);
     expect(dump.sessions[0]).toMatchObject({ callId: 1, stuck: false });

@@ -138,7 +138,10 @@ describe('stateful MPPE when the configuration prefers it, data plane on two thr
     const r = await runClient(['--sessions', '4', '--pings', '3', '--mppe', '128-stateful']);
     expect(r.sessions_connected).toBe(4);
     for (const s of r.sessions!) expect(s.ping).toMatchObject({ sent: 3, received: 3 });
-    const callIds = server.logs().filter((l) => l.msg === 'session up').map((l) => Number(l.callId));
+    const callIds = server
+      .logs()
+      .filter((l) => l.msg === 'session up')
+      .map((l) => Number(l.callId));
     expect(new Set(callIds.map((c) => c % 2)).size).toBe(2);
     // Each session's own counters, kept by whichever thread carried it: at least the 3 pings each way.
     const allClosed = () => server.logs().filter((l) => l.msg === 'session closed');

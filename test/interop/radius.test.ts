@@ -121,7 +121,7 @@ describe('real Linux PPTP client, Portico with auth.backend radius, real FreeRAD
   afterAll(async () => {
     await server?.stop();
     try {
-        freeradius('stop');
+      freeradius('stop');
     } finally {
       labDown();
       rmSync(RUN_DIR, { recursive: true, force: true });

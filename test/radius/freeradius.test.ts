@@ -29,14 +29,7 @@ import {
   vendorAttribute,
 } from '../../radius/Dictionary.js';
 import type { RadiusAttribute } from '../../radius/RadiusPacket.js';
-import {
-  generateAuthenticatorResponse,
-  generateNtResponse,
-  hashNtPasswordHash,
-  ntChallengeResponseV1,
-  ntPasswordHash,
-  verifyMsChapV2,
-} from '../../ppp/auth/MsChapCrypto.js';
+import { generateAuthenticatorResponse, generateNtResponse, hashNtPasswordHash, ntChallengeResponseV1, ntPasswordHash, verifyMsChapV2 } from '../../ppp/auth/MsChapCrypto.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = path.join(REPO, 'test', 'lab', 'radius', 'freeradius.sh');
@@ -182,7 +175,13 @@ describe('RadiusClient against FreeRADIUS 3.2.1', () => {
   it('Accounting Start and Stop are acknowledged and appear in the detail file', async () => {
     const c = client();
     const session = `portico-${Date.now()}`;
-    const common = [textAttribute(Attr.AcctSessionId, session), textAttribute(Attr.UserName, 'alice'), ...NAS.slice(0, 2), addressAttribute(Attr.FramedIpAddress, '198.19.0.50'), textAttribute(Attr.Class, 'pptp-class-alice')];
+    const common = [
+      textAttribute(Attr.AcctSessionId, session),
+      textAttribute(Attr.UserName, 'alice'),
+      ...NAS.slice(0, 2),
+      addressAttribute(Attr.FramedIpAddress, '198.19.0.50'),
+      textAttribute(Attr.Class, 'pptp-class-alice'),
+    ];
     const start = await c.accounting([integerAttribute(Attr.AcctStatusType, AcctStatusType.Start), ...common]);
     expect(start.code).toBe(5);
     const stop = await c.accounting([
@@ -251,8 +250,7 @@ describe('radclient as Dynamic Authorization Client → DasServer', () => {
       },
     });
     const { port } = await das.listen();
-    const radclient = (input: string, kind: 'disconnect' | 'coa') =>
-      runRadclient(['-x', '-r', '1', '-t', '2', `127.0.0.1:${port}`, kind, SECRET], input);
+    const radclient = (input: string, kind: 'disconnect' | 'coa') => runRadclient(['-x', '-r', '1', '-t', '2', `127.0.0.1:${port}`, kind, SECRET], input);
     try {
       const withMa = await radclient('User-Name=alice,Acct-Session-Id=pptp-0001,NAS-IP-Address=127.0.0.1,Message-Authenticator=0x00', 'disconnect');
       expect(withMa.out).toMatch(/Received Disconnect-ACK/);
@@ -308,6 +306,6 @@ function runRadclient(args: string[], input: string): Promise<{ status: number |
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, out }));
-    child.stdin.end(input + '\n');
+    child.stdin.end(`${input}\n`);
   });
 }

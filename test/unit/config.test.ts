@@ -19,13 +19,7 @@ describe('configuration', () => {
     const file = join(dir, 'p.yaml');
     writeFileSync(
       file,
-      [
-        'listen: 198.18.0.1',
-        `dataDir: ${dir}`,
-        'tun: { name: pptp0, address: 198.18.100.1 }',
-        'pool: { start: 198.18.100.10, end: 198.18.100.200 }',
-        'dns: [198.18.100.53, 198.18.100.54]',
-      ].join('\n'),
+      ['listen: 198.18.0.1', `dataDir: ${dir}`, 'tun: { name: pptp0, address: 198.18.100.1 }', 'pool: { start: 198.18.100.10, end: 198.18.100.200 }', 'dns: [198.18.100.53, 198.18.100.54]'].join('\n'),
     );
     const { config } = loadConfig(file);
     expect(config.listen).toBe('198.18.0.1');

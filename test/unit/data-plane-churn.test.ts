@@ -42,9 +42,6 @@ const LCP_HEAD = Buffer.from('ff03c021', 'hex');
 const CLEAR_IP_HEAD = Buffer.from('ff030021', 'hex');
 const fmt = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 
-
-
-
 /** LCP Echo-Request/Reply body (code, id, length 12, magic, tag): the tag tells frames apart. */
 function lcpEcho(code: number, tag: number): Buffer {
   const b = Buffer.alloc(12);
@@ -201,7 +198,25 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
     let tagCounter = 0;
     let round = 0;
     let step = '';
-    const stats = { registered: 0, started: 0, restarted: 0, ended: 0, endedBeforeUp: 0, downs: 0, toShard: 0, toMain: 0, in: 0, out: 0, probesIn: 0, probesOut: 0, stale: 0, addressReuse: 0, callIdReuse: 0, rxNotReady: 0, txDropped: 0 };
+    const stats = {
+      registered: 0,
+      started: 0,
+      restarted: 0,
+      ended: 0,
+      endedBeforeUp: 0,
+      downs: 0,
+      toShard: 0,
+      toMain: 0,
+      in: 0,
+      out: 0,
+      probesIn: 0,
+      probesOut: 0,
+      stale: 0,
+      addressReuse: 0,
+      callIdReuse: 0,
+      rxNotReady: 0,
+      txDropped: 0,
+    };
     const usedAddresses = new Set<number>();
     const usedCallIds = new Set<number>();
 
@@ -247,7 +262,7 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
         check(ppp.protocol === PppProtocol.LCP, () => `${who}: control frame protocol ${ppp.protocol.toString(16)}`);
         const got = p.data.subarray(ppp.offset, ppp.offset + ppp.length);
         const sent = c.ctlOut.shift(); // what sendControl was given, in order
-        check(sent !== undefined && sent.equals(w.payload) && got.equals(w.payload), () => `${who}: control frame ${got.toString('hex')}, want ${sent?.toString('hex')}`);
+        check(sent?.equals(w.payload) === true && got.equals(w.payload), () => `${who}: control frame ${got.toString('hex')}, want ${sent?.toString('hex')}`);
         return;
       }
       check(ppp.protocol === PppProtocol.Mppe, () => `${who}: data frame protocol ${ppp.protocol.toString(16)}, want MPPE`);
@@ -264,11 +279,16 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
         const got = tuns[k]!.written.splice(0);
         const want = expectTun[k]!.splice(0);
         check(got.length === want.length, () => `TUN queue ${k}: ${got.length} packets written, want ${want.length}`);
-        got.forEach((g, i) => check(g.equals(want[i]!), () => `TUN queue ${k} packet ${i}: ${g.subarray(0, 24).toString('hex')}…, want ${want[i]!.subarray(0, 24).toString('hex')}…`));
+        got.forEach((g, i) => void check(g.equals(want[i]!), () => `TUN queue ${k} packet ${i}: ${g.subarray(0, 24).toString('hex')}…, want ${want[i]!.subarray(0, 24).toString('hex')}…`));
         const sent = gres[k]!.sent.splice(0);
         const wantG = expectGre[k]!.splice(0);
-        check(sent.length === wantG.length, () => `GRE socket ${k}: ${sent.length} packets sent (to ${sent.map((p) => fmt(p.to)).join(', ')}), want ${wantG.length} (to ${wantG.map((w) => fmt(w.call.peerAddr)).join(', ')})`);
-        sent.forEach((p, i) => peerReceive(k, p, wantG[i]!));
+        check(
+          sent.length === wantG.length,
+          () => `GRE socket ${k}: ${sent.length} packets sent (to ${sent.map((p) => fmt(p.to)).join(', ')}), want ${wantG.length} (to ${wantG.map((w) => fmt(w.call.peerAddr)).join(', ')})`,
+        );
+        sent.forEach((p, i) => {
+          peerReceive(k, p, wantG[i]!);
+        });
       }
       const c = dp.counters;
       for (const n of DATA_PLANE_COUNTER_NAMES) check(c[n] === wantPlane[n], () => `dp.counters.${n} = ${c[n]}, want ${wantPlane[n]}`);
@@ -307,7 +327,8 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
       else if (e.call !== call) wantPlane.greWrongSource++;
       else {
         bump(call, 'rxFrames');
-        if (!e.up) bump(call, 'rxNotReady'); // no decryptor yet (or again), or clear IP while MPPE is required
+        if (!e.up)
+          bump(call, 'rxNotReady'); // no decryptor yet (or again), or clear IP while MPPE is required
         else {
           expectTun[call.shard]!.push(ip);
           bump(call, 'rxPackets');
@@ -344,7 +365,8 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
       const to = view.byAddress.get(address);
       const e = to === undefined ? undefined : view.byCall.get(to.id);
       if (to === undefined || e === undefined || e.call !== to) wantPlane.tunNoSession++;
-      else if (!e.up) bump(to, 'txDropped'); // its network phase is down
+      else if (!e.up)
+        bump(to, 'txDropped'); // its network phase is down
       else {
         expectGre[q]!.push({ call: to, kind: 'data', gen: e.gen, ip });
         bump(to, 'txPackets');
@@ -363,7 +385,10 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
       check(got.length === want.length, () => `shard 1 queued ${got.length} messages for the main thread, want ${want.length}`);
       got.forEach((m, i) => {
         const w = want[i]!;
-        check(m.t === 'control' && m.callId === w.call.id && m.protocol === PppProtocol.LCP && Buffer.from(m.payload).readUInt32BE(8) === w.tag, () => `message ${i} to the main thread: ${JSON.stringify(m)}, want LCP tag ${w.tag} of call ${w.call.id}`);
+        check(
+          m.t === 'control' && m.callId === w.call.id && m.protocol === PppProtocol.LCP && Buffer.from(m.payload).readUInt32BE(8) === w.tag,
+          () => `message ${i} to the main thread: ${JSON.stringify(m)}, want LCP tag ${w.tag} of call ${w.call.id}`,
+        );
       });
     };
 
@@ -410,9 +435,23 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
       s.startLink();
       s.mppeRequired = true;
       const call: Call = {
-        id, shard: dp.shardOf(id), peerCallId: s.peerCallId, peerAddr, s, link,
-        keyHex: [], peerEnc: [], peerDec: [],
-        started: false, up: false, ended: false, peerSeq: 0, seqFromServer: 0, want: {}, inputs: [], ctlOut: [],
+        id,
+        shard: dp.shardOf(id),
+        peerCallId: s.peerCallId,
+        peerAddr,
+        s,
+        link,
+        keyHex: [],
+        peerEnc: [],
+        peerDec: [],
+        started: false,
+        up: false,
+        ended: false,
+        peerSeq: 0,
+        seqFromServer: 0,
+        want: {},
+        inputs: [],
+        ctlOut: [],
       };
       check(call.shard === id % 2, () => `shardOf(${id}) = ${call.shard}`);
       live.set(id, call);
@@ -560,9 +599,15 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
         // Once every message is in, what shard k was told must be what the main thread thinks: its live calls, up or not.
         const told = [...v.byCall.values()].map((e) => `${e.call.id}${e.up ? '' : ' (down)'}`).join(', ');
         const truth = calls.map((c) => `${c.id}${c.up ? '' : ' (down)'}`).join(', ');
-        check(v.byCall.size === calls.length && calls.every((c) => v.byCall.get(c.id)?.call === c && v.byCall.get(c.id)!.up === c.up), () => `shard ${k} was told of calls [${told}], the live ones are [${truth}]`);
+        check(
+          v.byCall.size === calls.length && calls.every((c) => v.byCall.get(c.id)?.call === c && v.byCall.get(c.id)!.up === c.up),
+          () => `shard ${k} was told of calls [${told}], the live ones are [${truth}]`,
+        );
       }
-      check(steering.map.size === wantSteering.size && [...wantSteering].every(([a, q]) => steering.map.get(a) === q), () => `steering ${JSON.stringify([...steering.map].map(([a, q]) => [fmt(a), q]))}, want ${JSON.stringify([...wantSteering].map(([a, q]) => [fmt(a), q]))}`);
+      check(
+        steering.map.size === wantSteering.size && [...wantSteering].every(([a, q]) => steering.map.get(a) === q),
+        () => `steering ${JSON.stringify([...steering.map].map(([a, q]) => [fmt(a), q]))}, want ${JSON.stringify([...wantSteering].map(([a, q]) => [fmt(a), q]))}`,
+      );
 
       for (const call of live.values()) {
         const who = `live call ${call.id} on shard ${call.shard}`;
@@ -594,7 +639,10 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
         // The counters as the main thread reads them (shard 1: the shared-memory row the thread writes).
         const c = call.s.counters;
         for (const n of SESSION_COUNTER_NAMES) check(c[n] === want(call, n), () => `${who}: counters.${n} = ${c[n]}, want ${want(call, n)} (all: ${JSON.stringify(c)})`);
-        check(call.link.inputs.length === call.inputs.length && call.link.inputs.every((x, i) => x.protocol === PppProtocol.LCP && x.payload.readUInt32BE(8) === call.inputs[i]), () => `${who}: link inputs out of step`);
+        check(
+          call.link.inputs.length === call.inputs.length && call.link.inputs.every((x, i) => x.protocol === PppProtocol.LCP && x.payload.readUInt32BE(8) === call.inputs[i]),
+          () => `${who}: link inputs out of step`,
+        );
         check(call.link.resetRequests === 0, () => `${who}: unexpected CCP Reset-Request`);
         check(call.ctlOut.length === 0, () => `${who}: ${call.ctlOut.length} control frames never reached the peer`);
       }

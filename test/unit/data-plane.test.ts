@@ -42,9 +42,6 @@ interface MppeMode {
   stateless: boolean;
 }
 
-
-
-
 /** PppLink stand-in: records what the data plane hands to the control plane. */
 class LinkStub {
   readonly inputs: { protocol: number; payload: Buffer }[] = [];
@@ -211,7 +208,9 @@ describe('peer → TUN', () => {
     // Zero-copy: each write references the GRE receive slab, packet i still inside slot i.
     for (const c of h.tun.writeCalls) {
       expect(h.gre.slabs.has(c.buf)).toBe(true);
-      c.offsets.forEach((off, i) => expect(Math.floor(off / GRE_SLOT)).toBe(i));
+      c.offsets.forEach((off, i) => {
+        expect(Math.floor(off / GRE_SLOT)).toBe(i);
+      });
     }
     expect(h.session.counters.rxPackets).toBe(n);
     expect(h.session.counters.rxBytes).toBe(ips.reduce((a, p) => a + p.length, 0));
@@ -306,7 +305,12 @@ describe('drops are counted, never thrown', () => {
     const h = setup();
     const pkt = h.peer.ipPacket(ipv4(CLIENT_IP, HOST_IP, 20, 1));
     const withAck = greWrap(CALL_ID, Buffer.alloc(0), -1, 99);
-    expect(() => h.gre.inject([{ data: pkt, from: OTHER_ADDR }, { data: withAck, from: OTHER_ADDR }])).not.toThrow();
+    expect(() =>
+      h.gre.inject([
+        { data: pkt, from: OTHER_ADDR },
+        { data: withAck, from: OTHER_ADDR },
+      ]),
+    ).not.toThrow();
     expect(h.dp.counters.greWrongSource).toBe(2);
     expect(h.tun.written).toEqual([]);
     expect(h.session.sequencer.lastReceivedSeq).toBe(-1);
@@ -488,8 +492,7 @@ describe('drops are counted, never thrown', () => {
     expect(c.greUnknownCall).toBe(unknown);
     expect(c.greWrongSource).toBe(wrongSource);
     const total =
-      c.greMalformed + c.greUnknownCall + c.greWrongSource + noPayload + c.greOutOfOrder + c.pppMalformed
-      + s.rxNotReady + s.rxUndecryptable + s.rxSpoofed + s.rxPackets + h.link.inputs.length;
+      c.greMalformed + c.greUnknownCall + c.greWrongSource + noPayload + c.greOutOfOrder + c.pppMalformed + s.rxNotReady + s.rxUndecryptable + s.rxSpoofed + s.rxPackets + h.link.inputs.length;
     expect(total).toBe(2000);
     // Every frame with a payload that reached the session is delivered or in exactly one drop counter.
     expect(s.rxControl).toBe(h.link.inputs.length);
@@ -673,7 +676,12 @@ describe('control frames before the link starts', () => {
     expect(got).toEqual([]);
     s.startLink();
     s.deliverControl(0xc021, Buffer.from('0202', 'hex'));
-    expect(got).toEqual([[0, 'start'], [0xc021, '0101000a'], [0x8057, '01'], [0xc021, '0202']]);
+    expect(got).toEqual([
+      [0, 'start'],
+      [0xc021, '0101000a'],
+      [0x8057, '01'],
+      [0xc021, '0202'],
+    ]);
   });
 });
 
@@ -769,7 +777,7 @@ describe('sharded over two threads (ShardedDataPlane + DataPlaneShard over a Mes
     await h.close();
   });
 
-  it('what a thread cannot deliver is counted in the totals: the readers\' own drops, control frames for a call that ended meanwhile', async () => {
+  it("what a thread cannot deliver is counted in the totals: the readers' own drops, control frames for a call that ended meanwhile", async () => {
     const h = shardedSetup();
     const odd = 0x0101;
     const { s, link } = h.session(odd);
@@ -794,7 +802,7 @@ describe('sharded over two threads (ShardedDataPlane + DataPlaneShard over a Mes
     await h.close();
   });
 
-  it('stateful MPPE: a lost packet makes the thread ask the main thread for a CCP Reset-Request; the peer\'s reset reaches the thread\'s encryptor', async () => {
+  it("stateful MPPE: a lost packet makes the thread ask the main thread for a CCP Reset-Request; the peer's reset reaches the thread's encryptor", async () => {
     const h = shardedSetup();
     const odd = 0x0777;
     const { s, link } = h.session(odd);

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  GreHeaderView,
-  GreParseResult,
-  greHeaderLength,
-  parseGreHeader,
-  writeGreHeaderBefore,
-} from '../../gre/GreHeader.js';
+import { GreHeaderView, GreParseResult, greHeaderLength, parseGreHeader, writeGreHeaderBefore } from '../../gre/GreHeader.js';
 import { GreSequencer } from '../../gre/GreSequencer.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rc4 } from '../../ppp/crypto/Rc4.js';
 import { hashNtPasswordHash, lmPasswordHash, ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';
-import {
-  changeKey,
-  getAsymmetricStartKey,
-  getMasterKey,
-  getNewKeyFromSha,
-  getStartKeyV1,
-  initialSessionKey,
-  reduceKey,
-} from '../../ppp/mppe/MppeKeys.js';
+import { changeKey, getAsymmetricStartKey, getMasterKey, getNewKeyFromSha, getStartKeyV1, initialSessionKey, reduceKey } from '../../ppp/mppe/MppeKeys.js';
 import { MPPE_DROP, MPPE_RESET, MppeDecryptor, MppeEncryptor, type MppeBits } from '../../ppp/mppe/MppeCipher.js';
 import { prng } from './TestPackets.js';
 
@@ -119,7 +111,7 @@ describe('computed fixtures (mppe-keys.md §7.7)', () => {
     const dec = new MppeDecryptor(getAsymmetricStartKey(MASTER_KEY, 16, false, false), 128, true);
     for (const f of frames) {
       expect(dec.decrypt(f, 2, 9)).toBe(7);
-      expect(f.subarray(4).toString('hex')).toBe('0021' + Buffer.from('hello').toString('hex'));
+      expect(f.subarray(4).toString('hex')).toBe(`0021${Buffer.from('hello').toString('hex')}`);
     }
   });
 
@@ -137,7 +129,6 @@ describe('computed fixtures (mppe-keys.md §7.7)', () => {
 });
 
 // ---------------------------------------------------------------- packet cipher behaviour
-
 
 const HEADROOM = 4; // 00 FD + MPPE header
 
@@ -176,10 +167,7 @@ function receive(dec: MppeDecryptor, f: Frame): { r: number; ok: boolean } {
   return { r, ok: r >= 0 && copy.subarray(2, 2 + r).equals(plaintext(f.n)) };
 }
 
-const pair = (bits: MppeBits, stateless: boolean): [MppeEncryptor, MppeDecryptor] => [
-  new MppeEncryptor(SEND_START_128, bits, stateless),
-  new MppeDecryptor(SEND_START_128, bits, stateless),
-];
+const pair = (bits: MppeBits, stateless: boolean): [MppeEncryptor, MppeDecryptor] => [new MppeEncryptor(SEND_START_128, bits, stateless), new MppeDecryptor(SEND_START_128, bits, stateless)];
 
 describe('MppeEncryptor → MppeDecryptor round trips, 5000 packets (CC wraps 4095 → 0)', () => {
   for (const bits of [40, 128] as const) {

@@ -1,13 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  AutomatonState,
-  OptionAutomaton,
-  TRANSITIONS,
-  type AutomatonHooks,
-  type OptionSet,
-  type ReplyOutcome,
-  type RequestVerdict,
-} from '../../ppp/Automaton.js';
+import { AutomatonState, OptionAutomaton, TRANSITIONS, type AutomatonHooks, type OptionSet, type ReplyOutcome, type RequestVerdict } from '../../ppp/Automaton.js';
 import { encodeControlPacket, parseControlPacket, type ConfigOption, type ControlPacket } from '../../ppp/ControlPacket.js';
 
 const S = AutomatonState;
@@ -92,13 +84,13 @@ describe('transition table (RFC 1661 §4.1)', () => {
 
   it('spells out the RFC cells', () => {
     expect(TRANSITIONS['RCR+'][S.AckRcvd]).toEqual({ actions: ['sca', 'tlu'], next: S.Opened });
-    expect(TRANSITIONS['RCA'][S.AckSent]).toEqual({ actions: ['irc', 'tlu'], next: S.Opened });
-    expect(TRANSITIONS['RTR'][S.Opened]).toEqual({ actions: ['tld', 'zrc', 'sta'], next: S.Stopping });
+    expect(TRANSITIONS.RCA[S.AckSent]).toEqual({ actions: ['irc', 'tlu'], next: S.Opened });
+    expect(TRANSITIONS.RTR[S.Opened]).toEqual({ actions: ['tld', 'zrc', 'sta'], next: S.Stopping });
     expect(TRANSITIONS['TO-'][S.ReqSent]).toEqual({ actions: ['tlf'], next: S.Stopped });
-    expect(TRANSITIONS['Close'][S.Opened]).toEqual({ actions: ['tld', 'irc', 'str'], next: S.Closing });
+    expect(TRANSITIONS.Close[S.Opened]).toEqual({ actions: ['tld', 'irc', 'str'], next: S.Closing });
     expect(TRANSITIONS['RXJ-'][S.Opened]).toEqual({ actions: ['tld', 'irc', 'str'], next: S.Stopping });
-    expect(TRANSITIONS['Up'][S.Closed]).toBeNull();
-    expect(TRANSITIONS['RXR'][S.Opened]).toEqual({ actions: ['ser'], next: S.Opened });
+    expect(TRANSITIONS.Up[S.Closed]).toBeNull();
+    expect(TRANSITIONS.RXR[S.Opened]).toEqual({ actions: ['ser'], next: S.Opened });
   });
 });
 
@@ -177,9 +169,7 @@ describe('OptionAutomaton', () => {
 
   it('answers a bad request with Nak, and turns Naks into Rejects after Max-Failure (5)', () => {
     const h = harness({
-      verdict: (_o, rej) => (rej
-        ? { kind: 'reject', options: [{ type: 5, data: Buffer.from([1, 2, 3, 4]) }] }
-        : { kind: 'nak', options: [{ type: 5, data: Buffer.from([9, 9, 9, 9]) }] }),
+      verdict: (_o, rej) => (rej ? { kind: 'reject', options: [{ type: 5, data: Buffer.from([1, 2, 3, 4]) }] } : { kind: 'nak', options: [{ type: 5, data: Buffer.from([9, 9, 9, 9]) }] }),
     });
     h.a.open();
     h.a.up();
@@ -350,7 +340,10 @@ describe('OptionAutomaton', () => {
     g.take();
     g.a.input(packet(1, 6, []));
     expect(g.a.state).toBe(S.AckSent);
-    expect(g.take().map((s) => [s.code, s.id])).toEqual([[1, 11], [2, 6]]);
+    expect(g.take().map((s) => [s.code, s.id])).toEqual([
+      [1, 11],
+      [2, 6],
+    ]);
   });
 
   it('queues events raised from inside a hook until the current event is done', () => {

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  encodeControlPacket,
-  encodeOptions,
-  MalformedPacketError,
-  parseControlPacket,
-  parseOptions,
-} from '../../ppp/ControlPacket.js';
+import { encodeControlPacket, encodeOptions, MalformedPacketError, parseControlPacket, parseOptions } from '../../ppp/ControlPacket.js';
 import { isValidPppProtocol, parsePppFrame, PppHeadroomError, writePppHeaderBefore, type PppFrameView } from '../../ppp/PppProtocol.js';
 
 const view = (): PppFrameView => ({ protocol: -1, offset: -1, length: -1 });

@@ -90,7 +90,7 @@ function makeLink(overrides: Partial<PppLinkConfig> = {}, assign: (u: string, s?
   /** Remove and return what the link sent (optionally only one protocol). */
   const take = (protocol?: number): Buffer[] => {
     const out: Buffer[] = [];
-    for (let i = 0; i < sent.length;) {
+    for (let i = 0; i < sent.length; ) {
       if (protocol === undefined || sent[i]!.protocol === protocol) out.push(sent.splice(i, 1)[0]!.payload);
       else i++;
     }
@@ -194,9 +194,7 @@ describe('PppLink against a pppd (pptp-linux) client', () => {
   it('runs LCP, MS-CHAPv2, CCP/MPPE and IPCP to networkUp', async () => {
     const h = makeLink();
     await bringUp(h);
-    expect(h.ups).toEqual([
-      { peerAddress: ASSIGNED, username: 'labuser', mppe: { bits: 128, stateless: true, keys: KEYS } },
-    ]);
+    expect(h.ups).toEqual([{ peerAddress: ASSIGNED, username: 'labuser', mppe: { bits: 128, stateless: true, keys: KEYS } }]);
     expect(h.link.phase).toBe('network');
     expect(h.link.peerMru).toBe(1500);
     expect(h.sent).toHaveLength(0);
@@ -400,7 +398,7 @@ describe('PppLink failures', () => {
 });
 
 describe('PppLink negotiation details', () => {
-  it('Windows-style MPPE offer <+H +M +S +L> is Nak\'d to exactly <+H +S>', async () => {
+  it("Windows-style MPPE offer <+H +M +S +L> is Nak'd to exactly <+H +S>", async () => {
     const h = makeLink({ mppe: { required: true, bits: [40, 128], stateless: 'prefer' } });
     await authenticate(h);
     h.take(IPCP);
@@ -443,7 +441,7 @@ describe('PppLink negotiation details', () => {
     expect(term!.subarray(4).toString()).toBe('MPPE required but peer refused');
   });
 
-  it('IPCP: a wrong address is Nak\'d with the assigned one; a missing address is asked for; no WINS → Reject', async () => {
+  it("IPCP: a wrong address is Nak'd with the assigned one; a missing address is asked for; no WINS → Reject", async () => {
     const h = makeLink();
     await authenticate(h);
     h.take();
@@ -468,7 +466,7 @@ describe('PppLink negotiation details', () => {
     expect(h.take(LCP)).toEqual([cp(2, 2, [...mru, ...rest])]);
   });
 
-  it('a peer magic equal to ours is Nak\'d with another value; an auth option from the peer is rejected', () => {
+  it("a peer magic equal to ours is Nak'd with another value; an auth option from the peer is rejected", () => {
     const h = makeLink();
     h.link.start();
     const [ourReq] = h.take(LCP);

@@ -1,20 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  ControlFormatError,
-  type ControlMessage,
-  ControlMessageType,
-  ControlStreamReassembler,
-  controlMessageLength,
-  decodeControlMessage,
-  encodeControlMessage,
-} from '../../pptp/ControlMessage.js';
-import {
-  type CallHandler,
-  type CallRequestInfo,
-  ControlConnection,
-  type ControlConnectionOptions,
-  type ControlTransport,
-} from '../../pptp/ControlConnection.js';
+import { ControlFormatError, type ControlMessage, ControlMessageType, ControlStreamReassembler, controlMessageLength, decodeControlMessage, encodeControlMessage } from '../../pptp/ControlMessage.js';
+import { type CallHandler, type CallRequestInfo, ControlConnection, type ControlConnectionOptions, type ControlTransport } from '../../pptp/ControlConnection.js';
 import { CallIdAllocator } from '../../pptp/CallIdAllocator.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -35,20 +21,59 @@ const T = ControlMessageType;
 
 const SAMPLES: ControlMessage[] = [
   { type: T.StartControlConnectionRequest, protocolVersion: 0x0100, framingCapabilities: 1, bearerCapabilities: 2, maxChannels: 0, firmwareRevision: 0x1db1, hostName: '', vendor: 'Microsoft' },
-  { type: T.StartControlConnectionReply, protocolVersion: 0x0100, resultCode: 1, errorCode: 0, framingCapabilities: 3, bearerCapabilities: 3, maxChannels: 1, firmwareRevision: 1, hostName: 'vpn.example', vendor: 'Portico' },
+  {
+    type: T.StartControlConnectionReply,
+    protocolVersion: 0x0100,
+    resultCode: 1,
+    errorCode: 0,
+    framingCapabilities: 3,
+    bearerCapabilities: 3,
+    maxChannels: 1,
+    firmwareRevision: 1,
+    hostName: 'vpn.example',
+    vendor: 'Portico',
+  },
   { type: T.StopControlConnectionRequest, reason: 3 },
   { type: T.StopControlConnectionReply, resultCode: 2, errorCode: 6 },
   { type: T.EchoRequest, identifier: 0xdeadbeef },
   { type: T.EchoReply, identifier: 0xcafebabe, resultCode: 1, errorCode: 0 },
   {
-    type: T.OutgoingCallRequest, callId: 0x8001, callSerialNumber: 17, minBps: 300, maxBps: 100_000_000, bearerType: 3, framingType: 3,
-    recvWindowSize: 64, processingDelay: 0, phoneNumberLength: 4, phoneNumber: '1234',
+    type: T.OutgoingCallRequest,
+    callId: 0x8001,
+    callSerialNumber: 17,
+    minBps: 300,
+    maxBps: 100_000_000,
+    bearerType: 3,
+    framingType: 3,
+    recvWindowSize: 64,
+    processingDelay: 0,
+    phoneNumberLength: 4,
+    phoneNumber: '1234',
     subaddress: Buffer.concat([hex('0f1e2d3c4b5a69788796a5b4c3d2e1f0'), Buffer.alloc(48)]),
   },
-  { type: T.OutgoingCallReply, callId: 5, peerCallId: 0x8001, resultCode: 1, errorCode: 0, causeCode: 0x1234, connectSpeed: 100_000_000, recvWindowSize: 64, processingDelay: 7, physicalChannelId: 0xa0b0c0d0 },
   {
-    type: T.IncomingCallRequest, callId: 9, callSerialNumber: 2, bearerType: 2, physicalChannelId: 77, dialedNumberLength: 3, dialingNumberLength: 5,
-    dialedNumber: '555', dialingNumber: '12345', subaddress: Buffer.alloc(64, 0x41),
+    type: T.OutgoingCallReply,
+    callId: 5,
+    peerCallId: 0x8001,
+    resultCode: 1,
+    errorCode: 0,
+    causeCode: 0x1234,
+    connectSpeed: 100_000_000,
+    recvWindowSize: 64,
+    processingDelay: 7,
+    physicalChannelId: 0xa0b0c0d0,
+  },
+  {
+    type: T.IncomingCallRequest,
+    callId: 9,
+    callSerialNumber: 2,
+    bearerType: 2,
+    physicalChannelId: 77,
+    dialedNumberLength: 3,
+    dialingNumberLength: 5,
+    dialedNumber: '555',
+    dialingNumber: '12345',
+    subaddress: Buffer.alloc(64, 0x41),
   },
   { type: T.IncomingCallReply, callId: 3, peerCallId: 9, resultCode: 1, errorCode: 0, recvWindowSize: 16, transmitDelay: 2 },
   { type: T.IncomingCallConnected, peerCallId: 3, connectSpeed: 64000, recvWindowSize: 8, transmitDelay: 1, framingType: 2 },
@@ -90,9 +115,7 @@ describe('control message codec', () => {
 
   it('encodes an OCRP at the RFC 2637 offsets', () => {
     const msg = SAMPLES[7]!;
-    expect(encodeControlMessage(msg)).toEqual(
-      hex('0020 0001 1a2b3c4d 0008 0000  0005 8001 01 00 1234 05f5e100 0040 0007 a0b0c0d0'),
-    );
+    expect(encodeControlMessage(msg)).toEqual(hex('0020 0001 1a2b3c4d 0008 0000  0005 8001 01 00 1234 05f5e100 0040 0007 a0b0c0d0'));
   });
 
   it('encodes a CDN with the statistics NUL-padded at offset 20', () => {
@@ -198,7 +221,10 @@ describe('ControlStreamReassembler', () => {
       expect(Buffer.concat(out)).toEqual(two);
     }
     let seed = 12345;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 300) + 1;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return (seed % 300) + 1;
+    };
     for (let round = 0; round < 20; round++) {
       const r = new ControlStreamReassembler();
       const out: Buffer[] = [];
@@ -294,11 +320,30 @@ class FakeHandler implements CallHandler {
 }
 
 const sccrq = (version = 0x0100) =>
-  encodeControlMessage({ type: T.StartControlConnectionRequest, protocolVersion: version, framingCapabilities: 1, bearerCapabilities: 1, maxChannels: 0, firmwareRevision: 0, hostName: '', vendor: 'Microsoft' });
+  encodeControlMessage({
+    type: T.StartControlConnectionRequest,
+    protocolVersion: version,
+    framingCapabilities: 1,
+    bearerCapabilities: 1,
+    maxChannels: 0,
+    firmwareRevision: 0,
+    hostName: '',
+    vendor: 'Microsoft',
+  });
 const ocrq = (callId: number, serial = 1) =>
   encodeControlMessage({
-    type: T.OutgoingCallRequest, callId, callSerialNumber: serial, minBps: 300, maxBps: 100_000_000, bearerType: 3, framingType: 3,
-    recvWindowSize: 64, processingDelay: 0, phoneNumberLength: 0, phoneNumber: '', subaddress: Buffer.alloc(64),
+    type: T.OutgoingCallRequest,
+    callId,
+    callSerialNumber: serial,
+    minBps: 300,
+    maxBps: 100_000_000,
+    bearerType: 3,
+    framingType: 3,
+    recvWindowSize: 64,
+    processingDelay: 0,
+    phoneNumberLength: 0,
+    phoneNumber: '',
+    subaddress: Buffer.alloc(64),
   });
 const ccrq = (callId: number) => encodeControlMessage({ type: T.CallClearRequest, callId });
 const echoRq = (identifier: number) => encodeControlMessage({ type: T.EchoRequest, identifier });
@@ -345,9 +390,7 @@ describe('ControlConnection', () => {
     expect([...conn.calls.keys()]).toEqual([1]);
 
     conn.feed(ccrq(0));
-    expect(transport.take()).toEqual([
-      { type: T.CallDisconnectNotify, callId: 1, resultCode: 4, errorCode: 0, causeCode: 0, callStatistics: '' },
-    ]);
+    expect(transport.take()).toEqual([{ type: T.CallDisconnectNotify, callId: 1, resultCode: 4, errorCode: 0, causeCode: 0, callStatistics: '' }]);
     expect(handler.cleared).toEqual([{ callId: 1, reason: 'peer-call-clear-request' }]);
     expect(conn.calls.size).toBe(0);
     expect(transport.closed).toBe(0);
@@ -369,7 +412,11 @@ describe('ControlConnection', () => {
       expect(r.resultCode).toBe(1);
       return [r.callId, r.peerCallId];
     });
-    expect(pairs).toEqual([[1, 0], [2, 1], [3, 2]]);
+    expect(pairs).toEqual([
+      [1, 0],
+      [2, 1],
+      [3, 2],
+    ]);
     expect(new Set(conn.calls.keys()).size).toBe(3);
     expect(handler.opened.map((i) => i.serial)).toEqual([1, 2, 3]);
 
@@ -539,7 +586,10 @@ describe('ControlConnection', () => {
     const { handler, conn, transport } = established();
     conn.feed(Buffer.concat([ocrq(1), ocrq(2)]));
     conn.transportClosed();
-    expect(handler.cleared).toEqual([{ callId: 1, reason: 'transport-closed' }, { callId: 2, reason: 'transport-closed' }]);
+    expect(handler.cleared).toEqual([
+      { callId: 1, reason: 'transport-closed' },
+      { callId: 2, reason: 'transport-closed' },
+    ]);
     expect(conn.state).toBe('closed');
     expect(vi.getTimerCount()).toBe(0);
     transport.take();

@@ -11,6 +11,7 @@ import { findAllAttributes, findAttribute, RadiusFormatError, type RadiusAttribu
 import { Accountant, TERMINATE_CAUSE } from '../../server/accounting/Accountant.js';
 import { AccountingQueue, accountingQueueFile, type AccountingTransport } from '../../server/accounting/AccountingQueue.js';
 import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../../server/PptpServer.js';
+import { newSessionCounters } from '../../server/SessionCounters.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const noAnswer = () => new RadiusNoResponseError('accounting', [{ server: '127.0.0.1:18131', outcome: 'timeout', detail: '2 tries, no reply' }]);
@@ -133,7 +134,7 @@ class FakeServer extends EventEmitter<PptpServerEvents> {
 }
 
 class CaptureQueue {
-  readonly records: Array<{ sessionId: string; statusType: number; attributes: RadiusAttribute[]; at?: number }> = [];
+  readonly records: Array<{ sessionId: string; statusType: number; attributes: RadiusAttribute[]; at?: number | undefined }> = [];
   enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], at?: number): void {
     this.records.push({ sessionId, statusType, attributes, at });
   }
@@ -155,7 +156,8 @@ function summary(over: Partial<SessionSummary> = {}): SessionSummary {
     idleTimeout: null,
     classes: [Buffer.from('pptp-class-alice')],
     interimInterval: null,
-    counters: { rxFrames: 0, rxControl: 0, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
+    counters: newSessionCounters(),
+    stuck: false,
     ...over,
   };
 }

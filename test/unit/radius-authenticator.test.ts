@@ -55,7 +55,7 @@ class FakeAccessClient {
 interface LogLine {
   level: string;
   obj: Record<string, unknown>;
-  msg?: string;
+  msg?: string | undefined;
 }
 function memoryLog(): PppLoggerWithLines {
   const lines: LogLine[] = [];
@@ -126,9 +126,7 @@ describe('RadiusAuthenticator: MS-CHAPv2', () => {
     const req = client.requests[0]!;
     expect(readText(findAttribute(req, Attr.UserName)!)).toBe('CORP\\alice'); // as the peer sent it
     expect(findVendorAttribute(req, VENDOR_MICROSOFT, MsAttr.ChapChallenge)!.value).toEqual(Buffer.alloc(16, 0xa1));
-    expect(findVendorAttribute(req, VENDOR_MICROSOFT, MsAttr.Chap2Response)!.value).toEqual(
-      Buffer.concat([Buffer.of(0, 0), Buffer.alloc(16, 0xb2), Buffer.alloc(8), Buffer.alloc(24, 0xc3)]),
-    );
+    expect(findVendorAttribute(req, VENDOR_MICROSOFT, MsAttr.Chap2Response)!.value).toEqual(Buffer.concat([Buffer.of(0, 0), Buffer.alloc(16, 0xb2), Buffer.alloc(8), Buffer.alloc(24, 0xc3)]));
     const num = (t: number) => readInteger(findAttribute(req, t)!);
     const text = (t: number) => readText(findAttribute(req, t)!);
     expect(findAttribute(req, Attr.NasIpAddress)!.value).toEqual(Buffer.from([192, 0, 2, 1]));
@@ -213,9 +211,7 @@ describe('RadiusAuthenticator: MS-CHAPv2', () => {
   it('never weakens our MPPE policy: 40-bit-only types or required encryption we would not enforce refuse the login', async () => {
     const only40 = make(v2Accept([ms(MsAttr.MppeEncryptionTypes, u32(2))], [MsAttr.MppeEncryptionTypes]));
     expect(await only40.bound.verifyMsChapV2(v2Request())).toMatchObject({ ok: false, errorCode: 691 });
-    expect(only40.log.lines.find((l) => l.msg === 'RADIUS Access-Accept refused')!.obj.why).toBe(
-      'RADIUS allows MPPE-40 (MS-MPPE-Encryption-Types 2), our policy requires MPPE-128',
-    );
+    expect(only40.log.lines.find((l) => l.msg === 'RADIUS Access-Accept refused')!.obj.why).toBe('RADIUS allows MPPE-40 (MS-MPPE-Encryption-Types 2), our policy requires MPPE-128');
     const none = make(v2Accept([ms(MsAttr.MppeEncryptionTypes, u32(0))], [MsAttr.MppeEncryptionTypes]));
     expect(await none.bound.verifyMsChapV2(v2Request())).toMatchObject({ ok: false });
     const requiredByRadius = make(v2Accept(), { mppe: { required: false, keyLengths: [128] } });
@@ -279,19 +275,14 @@ describe('RadiusAuthenticator: PAP, CHAP-MD5, MS-CHAPv1', () => {
       code: RadiusCode.AccessAccept,
       attributes: (ra) => [ms(MsAttr.ChapMppeKeys, encodeMsChapMppeKeys({ lmKey: Buffer.alloc(8), ntKey }, SECRET, ra))],
     });
-    const r = (await bound.verifyMsChapV1({ username: 'bob', challenge, lmResponse: Buffer.alloc(24), ntResponse: Buffer.alloc(24, 0x4e), flags: 1 })) as Extract<
-      BasicAuthResult,
-      { ok: true }
-    >;
+    const r = (await bound.verifyMsChapV1({ username: 'bob', challenge, lmResponse: Buffer.alloc(24), ntResponse: Buffer.alloc(24, 0x4e), flags: 1 })) as Extract<BasicAuthResult, { ok: true }>;
     expect(r.ok).toBe(true);
     // RFC 3079 §2.5 InitialSessionKey for this challenge and password
     expect(r.mppeKeys!.sendKey.toString('hex')).toBe('a8947850cfc0acc1d1789fb62ddcddb0');
     expect(r.mppeKeys!.recvKey).toEqual(getStartKeyV1(challenge, ntKey));
     const req = client.requests[0]!;
     expect(findVendorAttribute(req, VENDOR_MICROSOFT, MsAttr.ChapChallenge)!.value).toEqual(challenge);
-    expect(findVendorAttribute(req, VENDOR_MICROSOFT, MsAttr.ChapResponse)!.value).toEqual(
-      Buffer.concat([Buffer.of(0, 1), Buffer.alloc(24), Buffer.alloc(24, 0x4e)]),
-    );
+    expect(findVendorAttribute(req, VENDOR_MICROSOFT, MsAttr.ChapResponse)!.value).toEqual(Buffer.concat([Buffer.of(0, 1), Buffer.alloc(24), Buffer.alloc(24, 0x4e)]));
   });
 
   it('without a bound call the request still names the NAS (no port, no stations)', async () => {
@@ -363,7 +354,12 @@ describe('RadiusServices', () => {
     const dir = mkdtempSync(join(tmpdir(), 'portico-radius-services-'));
     try {
       const lines: string[] = [];
-      const sink = new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) });
+      const sink = new Writable({
+        write: (chunk, _e, cb) => {
+          lines.push(String(chunk));
+          cb();
+        },
+      });
       const log = createLogger('info', sink);
       const services = RadiusServices.create({ ...relaxed, dataDir: dir }, { local: new FakeLocal(), log })!;
       expect(services.authenticator).toBeInstanceOf(RadiusAuthenticator);

@@ -1,14 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RadiusClient, RadiusClientClosedError, RadiusNoResponseError, type RadiusClientOptions, type RadiusReply } from '../../radius/RadiusClient.js';
-import {
-  checkMessageAuthenticator,
-  encryptMppeKey,
-  responseAuthenticator,
-  sealResponse,
-  unhideUserPassword,
-  verifyAccountingRequestAuthenticator,
-} from '../../radius/RadiusCrypto.js';
+import { checkMessageAuthenticator, encryptMppeKey, responseAuthenticator, sealResponse, unhideUserPassword, verifyAccountingRequestAuthenticator } from '../../radius/RadiusCrypto.js';
 import { decodePacket, findAttribute, RadiusCode, type DecodedRadiusPacket, type RadiusAttribute } from '../../radius/RadiusPacket.js';
 import { AcctStatusType, Attr, integerAttribute, MsAttr, readText, textAttribute, VENDOR_MICROSOFT } from '../../radius/Dictionary.js';
 
@@ -157,7 +150,7 @@ describe('RadiusClient access', () => {
     expect(readText(res.get(Attr.Class)!)).toBe('genuine');
   });
 
-  it('fails over to the next server with a new Identifier/authenticator and that server\'s secret; honours the dead-time', async () => {
+  it("fails over to the next server with a new Identifier/authenticator and that server's secret; honours the dead-time", async () => {
     const dead = await fake(); // never answers
     const live = await fake();
     live.respond = (r) => reply(r, RadiusCode.AccessAccept, [], { secret: 'second-secret' });
@@ -192,7 +185,12 @@ describe('RadiusClient access', () => {
     const c = client([{ port: dead.port }, { port: live.port }], { tries: 1, timeoutMs: 60, deadTimeSec: 30 });
     expect(c.serverHealth().map((h) => h.state)).toEqual(['unknown', 'unknown', 'unknown', 'unknown']);
     await c.access(PAP());
-    const byServer = new Map(c.serverHealth().filter((h) => h.role === 'auth').map((h) => [h.server, h]));
+    const byServer = new Map(
+      c
+        .serverHealth()
+        .filter((h) => h.role === 'auth')
+        .map((h) => [h.server, h]),
+    );
     expect(byServer.get(`127.0.0.1:${dead.port}`)).toMatchObject({ state: 'dead', lastRttMs: null, consecutiveTimeouts: 1 });
     const up = byServer.get(`127.0.0.1:${live.port}`)!;
     expect(up.state).toBe('up');
@@ -336,12 +334,13 @@ describe('RadiusClient Status-Server probes (RFC 5997)', () => {
 describe('RadiusClient accounting', () => {
   it('Accounting-Request has a valid Request Authenticator and no Message-Authenticator; the Response is verified', async () => {
     const srv = await fake();
-    srv.respond = (r) => [
-      reply(r, RadiusCode.AccountingResponse, [], { withMa: false, secret: 'nope-secret' }),
-      reply(r, RadiusCode.AccountingResponse, [], { withMa: false }),
-    ];
+    srv.respond = (r) => [reply(r, RadiusCode.AccountingResponse, [], { withMa: false, secret: 'nope-secret' }), reply(r, RadiusCode.AccountingResponse, [], { withMa: false })];
     const c = client([{ port: srv.port }]);
-    const res = await c.accounting([integerAttribute(Attr.AcctStatusType, AcctStatusType.Start), textAttribute(Attr.AcctSessionId, 's-1'), { type: Attr.MessageAuthenticator, value: Buffer.alloc(16) }]);
+    const res = await c.accounting([
+      integerAttribute(Attr.AcctStatusType, AcctStatusType.Start),
+      textAttribute(Attr.AcctSessionId, 's-1'),
+      { type: Attr.MessageAuthenticator, value: Buffer.alloc(16) },
+    ]);
     expect(res.code).toBe(RadiusCode.AccountingResponse);
     const req = srv.received[0];
     expect(req.packet.code).toBe(RadiusCode.AccountingRequest);

@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decodePacket,
-  encodePacket,
-  findAllAttributes,
-  findAttribute,
-  findVendorAttribute,
-  RadiusCode,
-  RadiusFormatError,
-  type RadiusAttribute,
-} from '../../radius/RadiusPacket.js';
+import { decodePacket, encodePacket, findAllAttributes, findAttribute, findVendorAttribute, RadiusCode, RadiusFormatError, type RadiusAttribute } from '../../radius/RadiusPacket.js';
 import {
   accountingRequestAuthenticator,
   checkMessageAuthenticator,
@@ -144,11 +135,7 @@ describe('radius.md computed fixtures F1–F5', () => {
   ];
 
   it('F1: sealing the 7.1 request with Message-Authenticator first gives the fixture octets', () => {
-    const raw = sealRequest(
-      { code: RadiusCode.AccessRequest, identifier: 0, attributes: [{ type: Attr.MessageAuthenticator, value: Buffer.alloc(16) }, ...base] },
-      S,
-      F1_AUTH,
-    );
+    const raw = sealRequest({ code: RadiusCode.AccessRequest, identifier: 0, attributes: [{ type: Attr.MessageAuthenticator, value: Buffer.alloc(16) }, ...base] }, S, F1_AUTH);
     expect(raw.toString('hex')).toBe(F1.toString('hex'));
     const p = decodePacket(F1);
     expect(p.messageAuthenticatorOffset).toBe(22);
@@ -297,7 +284,7 @@ describe('malformed packets are refused with RadiusFormatError', () => {
   });
   it('Message-Authenticator of the wrong length, or twice', () => {
     refuse(withAttrs('5004aabb'));
-    refuse(withAttrs('5012' + '00'.repeat(16) + '5012' + '00'.repeat(16)));
+    refuse(withAttrs(`5012${'00'.repeat(16)}5012${'00'.repeat(16)}`));
   });
   it('padding after Length is ignored, not parsed', () => {
     const padded = Buffer.concat([REJ4, H('ff00ff')]);

@@ -10,6 +10,7 @@ import { decodePacket, findAttribute, RadiusCode, type RadiusAttribute } from '.
 import type { PptpServerEvents, SessionSelector, SessionSummary } from '../../server/PptpServer.js';
 import { DynamicAuthorization } from '../../server/radius/DynamicAuthorization.js';
 import type { TerminateCause } from '../../server/Session.js';
+import { newSessionCounters } from '../../server/SessionCounters.js';
 
 function summary(callId: number, user: string, address: string, peer = '198.18.0.10'): SessionSummary {
   return {
@@ -27,14 +28,15 @@ function summary(callId: number, user: string, address: string, peer = '198.18.0
     idleTimeout: null,
     classes: [],
     interimInterval: null,
-    counters: { rxFrames: 0, rxControl: 0, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
+    counters: newSessionCounters(),
+    stuck: false,
   };
 }
 
 /** The session side of PptpServer: the same matching rules, disconnects that end a tick later. */
 class FakeServer extends EventEmitter<PptpServerEvents> {
   sessions = [summary(1, 'alice', '198.19.0.50'), summary(2, 'bob', '198.18.100.10', '198.18.0.11'), summary(3, 'alice', '198.18.100.11', '198.18.0.12')];
-  disconnected: Array<{ callId: number; cause?: TerminateCause }> = [];
+  disconnected: Array<{ callId: number; cause?: TerminateCause | undefined }> = [];
   limits: Array<{ callId: number; limits: unknown }> = [];
   /** false: the peer never acknowledges the Terminate. */
   teardownCompletes = true;
@@ -109,7 +111,10 @@ describe('DynamicAuthorization', () => {
     for (const [attrs, fields, expected] of cases) {
       const server = new FakeServer();
       const r = await new DynamicAuthorization({ server, log: quiet }).handler(request('disconnect', attrs, fields));
-      expect(server.disconnected.map((d) => d.callId), JSON.stringify(fields)).toEqual(expected);
+      expect(
+        server.disconnected.map((d) => d.callId),
+        JSON.stringify(fields),
+      ).toEqual(expected);
       expect(r.ack).toBe(expected.length > 0);
       if (!r.ack) expect(r.errorCause).toBe(ErrorCause.SessionContextNotFound);
     }

@@ -58,9 +58,7 @@ export class AuthProtocolOption implements OptionHandler {
     this.refused.add(this.current);
     const suggested = authMethodOfOption(data);
     const usable = (m: AuthMethod) => !this.refused.has(m);
-    this.current = suggested !== null && this.offer.includes(suggested) && usable(suggested)
-      ? suggested
-      : this.offer.find(usable) ?? null;
+    this.current = suggested !== null && this.offer.includes(suggested) && usable(suggested) ? suggested : (this.offer.find(usable) ?? null);
     if (this.current !== null) return;
     const tried = this.offer.map((m) => AUTH_METHOD_LABEL[m]).join(', ');
     return `peer refused ${tried} (suggested ${describeSuggestion(data)})`;

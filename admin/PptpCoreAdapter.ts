@@ -79,12 +79,6 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
   const poolStart = parseIpv4(config.pool.start);
   const poolEnd = parseIpv4(config.pool.end);
 
-  /** Per-user limits from the store, unless the backend (RADIUS) already set some for this session. */
-  const applyLimits = (s: SessionSummary) => {
-    if (!s.user || s.sessionTimeout !== null || s.idleTimeout !== null) return;
-    const limits = users.getLimits(s.user);
-    if (limits && (limits.sessionTimeout !== null || limits.idleTimeout !== null)) server.setLimits(s.callId, limits);
-  };
   // The server emits from inside its session handling: nothing of the panel may throw back into it.
   const guarded =
     <T>(what: string, f: (x: T) => void) =>
@@ -98,7 +92,6 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
   server.on(
     'session-up',
     guarded('session-up', (s: SessionSummary) => {
-      applyLimits(s);
       events.emit('session-up', view(server.findSessions({ callId: s.callId })[0] ?? s));
     }),
   );

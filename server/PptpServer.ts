@@ -339,7 +339,18 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
         s.idleMark = { packets: s.counters.rxPackets + s.counters.txPackets, since: s.upAt };
         this.armSessionTimer(s);
         const auth = s.link.authMethod === null ? 'none' : AUTH_METHOD_LABEL[s.link.authMethod];
-        s.log.info({ user: up.username, address: formatIpv4(up.peerAddress), auth, mppe: s.mppeDescription, sessionId: s.sessionId }, 'session up');
+        s.log.info(
+          {
+            user: up.username,
+            address: formatIpv4(up.peerAddress),
+            auth,
+            mppe: s.mppeDescription,
+            sessionId: s.sessionId,
+            sessionTimeout: s.authorization.sessionTimeout,
+            idleTimeout: s.authorization.idleTimeout,
+          },
+          'session up',
+        );
         this.emit('session-up', this.summary(s));
       },
       networkDown: (reason) => {

@@ -3,7 +3,7 @@
 // hashed and compared with it. CHAP-MD5 needs the clear secret itself (RFC 1994 §2: MD5 over id ‖ secret ‖
 // challenge), so this backend does not implement verifyChapMd5 and PPP never offers CHAP with it.
 import { timingSafeEqual } from 'node:crypto';
-import type { AuthResult, BasicAuthResult, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest } from '../../ppp/Authenticator.js';
+import type { AuthResult, BasicAuthResult, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest, SessionAuthorization } from '../../ppp/Authenticator.js';
 import { hashNtPasswordHash, ntChallengeResponseV1, ntPasswordHash, verifyMsChapV2 } from '../../ppp/auth/MsChapCrypto.js';
 import { getStartKeyV1 } from '../../ppp/mppe/MppeKeys.js';
 import type { StoredUser, UserStore } from '../users/UserStore.js';
@@ -30,6 +30,7 @@ export class LocalAuthenticator implements ExtendedAuthenticator {
       authenticatorResponse: verdict.authenticatorResponse,
       mppeKeys: { sendKey: verdict.masterSendKey, recvKey: verdict.masterRecvKey },
       ...(user.staticAddress !== null ? { staticAddress: user.staticAddress } : {}),
+      authorization: this.authorization(user),
     };
   }
 
@@ -71,6 +72,20 @@ export class LocalAuthenticator implements ExtendedAuthenticator {
       ok: true,
       ...(mppeKeys ? { mppeKeys } : {}),
       ...(user.staticAddress !== null ? { staticAddress: user.staticAddress } : {}),
+      authorization: this.authorization(user),
+    };
+  }
+
+  /**
+   * The user's stored limits, carried the way a RADIUS Access-Accept carries Session-Timeout and
+   * Idle-Timeout (RFC 2865 §5.27, §5.28): the session layer applies them whatever else runs.
+   */
+  private authorization(user: StoredUser): SessionAuthorization {
+    const limits = this.users.getLimits(user.name);
+    return {
+      source: 'local',
+      ...(limits?.sessionTimeout != null ? { sessionTimeout: limits.sessionTimeout } : {}),
+      ...(limits?.idleTimeout != null ? { idleTimeout: limits.idleTimeout } : {}),
     };
   }
 }

@@ -195,7 +195,7 @@ describe('PAP server (RFC 1334) with the local store', () => {
     h.server.input(papRequest(7, 'alice', 'wonder land')); // retransmission while verifying: no second check
     await flush();
     expect(h.sent.splice(0)).toEqual([papReply(2, 7, 'Access granted')]);
-    expect(h.successes).toEqual([{ username: 'alice' }]); // no MPPE keys from PAP
+    expect(h.successes).toEqual([{ username: 'alice', authorization: { source: 'local' } }]); // no MPPE keys from PAP
     h.server.input(papRequest(7, 'alice', 'wonder land'));
     await flush();
     expect(h.sent.splice(0)).toEqual([papReply(2, 7, 'Access granted')]);

@@ -65,6 +65,22 @@ describe('LocalAuthenticator (MS-CHAPv2 against the store)', () => {
     expect(r.mppeKeys.recvKey.equals(hex('D5F0E9521E3EA9589645E86051C82226'))).toBe(true);
   });
 
+  it("carries the user's stored limits in the authorization, as RADIUS would, so they apply with or without the console", async () => {
+    const { users } = store();
+    users.add('User', 'clientPass');
+    const auth = new LocalAuthenticator(users);
+    const before = await auth.verifyMsChapV2({ username: 'User', authenticatorChallenge, peerChallenge, ntResponse });
+    expect(before).toMatchObject({ ok: true, authorization: { source: 'local' } });
+    expect(before.ok && before.authorization).not.toHaveProperty('idleTimeout');
+    users.setLimits('User', { sessionTimeout: 3600, idleTimeout: 600 });
+    const after = await auth.verifyMsChapV2({ username: 'User', authenticatorChallenge, peerChallenge, ntResponse });
+    expect(after).toMatchObject({ ok: true, authorization: { source: 'local', sessionTimeout: 3600, idleTimeout: 600 } });
+    users.add('pap', 'a long passphrase');
+    users.setLimits('pap', { idleTimeout: 30 });
+    const pap = await auth.verifyPap({ username: 'pap', password: Buffer.from('a long passphrase') });
+    expect(pap).toMatchObject({ ok: true, authorization: { source: 'local', idleTimeout: 30 } });
+  });
+
   it('refuses a wrong password, an unknown user and a disabled account', async () => {
     const { users } = store();
     users.add('User', 'otherPass');

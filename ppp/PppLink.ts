@@ -11,12 +11,13 @@ import { MsChapV1Server } from './auth/MsChapV1Server.js';
 import { MsChapV2Server, stripDomain } from './auth/MsChapV2Server.js';
 import { PapServer } from './auth/PapServer.js';
 import { Ccp } from './ccp/Ccp.js';
-import type { MppeKeyBits, NegotiatedMppe } from './ccp/options/Mppe.js';
+import type { MppePolicy, NegotiatedMppe } from './ccp/options/Mppe.js';
+import type { MppeBits } from './mppe/MppeKeys.js';
 import { systemClock, type Clock, type TimerHandle } from './Clock.js';
 import { Ipcp } from './ipcp/Ipcp.js';
 import { Lcp } from './lcp/Lcp.js';
 import { silentLogger, type PppLogger } from './PppLogger.js';
-import { isValidPppProtocol, pppProtocolName, PppProtocol } from './PppProtocol.js';
+import { type Framing, isValidPppProtocol, pppProtocolName, PppProtocol } from './PppProtocol.js';
 
 export type { Clock } from './Clock.js';
 
@@ -27,7 +28,7 @@ export interface PppLinkConfig {
   dns: number[];
   wins: number[];
   mru?: number;
-  mppe: { required: boolean; bits: Array<40 | 56 | 128>; stateless: 'prefer' | 'only' | 'stateful-prefer' };
+  mppe: MppePolicy;
   lcpEchoInterval: number;
   lcpEchoFailure: number;
   authTimeoutMs?: number;
@@ -42,7 +43,7 @@ export interface PppNetworkInfo {
   peerAddress: number;
   /** As the peer sent it (possibly "DOMAIN\\user"). */
   username: string;
-  mppe: { bits: MppeKeyBits; stateless: boolean; keys: MppeMasterKeys } | null;
+  mppe: { bits: MppeBits; stateless: boolean; keys: MppeMasterKeys } | null;
 }
 
 export interface PppLinkHooks {
@@ -95,7 +96,7 @@ export class PppLink {
   private readonly ipcp: Ipcp;
   /** Rebuilt after authentication when the method limits the key lengths (MS-CHAPv1: 128 only; PAP/CHAP: none). */
   private ccp: Ccp | null;
-  private ccpBits: readonly MppeKeyBits[];
+  private ccpBits: readonly MppeBits[];
   private readonly authOffer: readonly AuthMethod[];
   private auth: AuthServer | null = null;
   /** PPP protocol of the running authentication (CHAP or PAP). */
@@ -161,9 +162,9 @@ export class PppLink {
     this.ccp = config.mppe.bits.length === 0 ? null : this.createCcp(config.mppe.bits);
   }
 
-  private createCcp(bits: readonly MppeKeyBits[]): Ccp {
+  private createCcp(bits: readonly MppeBits[]): Ccp {
     return new Ccp(
-      { required: this.config.mppe.required, bits, stateless: this.config.mppe.stateless },
+      { required: this.config.mppe.required, bits, mode: this.config.mppe.mode },
       {
         send: (p) => this.sendFrame(PppProtocol.CCP, p),
         up: () => {
@@ -187,7 +188,7 @@ export class PppLink {
   }
 
   /** What we may use when sending: the peer's acked ACFC/PFC (ppp.md §1); LCP ignores it. */
-  get framing(): { acfc: boolean; pfc: boolean } {
+  get framing(): Framing {
     return this.lcp.framing;
   }
 

@@ -87,6 +87,12 @@ export class PppHeadroomError extends RangeError {
   override readonly name = 'PppHeadroomError';
 }
 
+/** Negotiated LCP header compression (RFC 1661 §6.5 ACFC, §6.6 PFC): what the peer acked. */
+export interface Framing {
+  readonly acfc: boolean;
+  readonly pfc: boolean;
+}
+
 /**
  * Write the PPP header immediately before `payloadOff` and return where the frame starts.
  * `acfc`/`pfc` say whether the peer acked them (we may then compress when sending, ppp.md §1);

@@ -8,7 +8,7 @@ import type { GreSocket } from '../gre/GreSocket.js';
 import type { PacketBatch } from '../gre/PacketBatch.js';
 import type { GreSequencer } from '../gre/GreSequencer.js';
 import { MPPE_RESET, MppeDecryptor, MppeEncryptor, type MppeBits } from '../ppp/mppe/MppeCipher.js';
-import { type PppFrameView, PppProtocol, isValidPppProtocol, parsePppFrame, writePppHeaderBefore } from '../ppp/PppProtocol.js';
+import { type Framing, type PppFrameView, PppProtocol, isValidPppProtocol, parsePppFrame, writePppHeaderBefore } from '../ppp/PppProtocol.js';
 import type { TunDevice } from './tun/TunDevice.js';
 import type { SessionCounters } from './SessionCounters.js';
 
@@ -64,7 +64,7 @@ export interface DataSession {
   ackSince: number;
   readonly counters: SessionCounters;
   /** Negotiated LCP header compression (RFC 1661 §6.5, §6.6). */
-  readonly framing: { readonly acfc: boolean; readonly pfc: boolean };
+  readonly framing: Framing;
   /** A PPP control frame from the peer (a private copy). */
   deliverControl(protocol: number, payload: Buffer): void;
   /** Stateful MPPE lost sync: CCP must send a Reset-Request (RFC 3078 §8). */

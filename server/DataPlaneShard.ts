@@ -13,11 +13,7 @@ import type { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
 import { DATA_PLANE_COUNTER_NAMES, DataPlane, type DataMppe, type DataPlaneCounters, type DataSession } from './DataPlane.js';
 import { type SessionCounters, sessionCounterView, sharedCounterClass } from './SessionCounters.js';
 import type { TunDevice } from './tun/TunDevice.js';
-
-export interface Framing {
-  acfc: boolean;
-  pfc: boolean;
-}
+import type { Framing } from '../ppp/PppProtocol.js';
 
 /** Main thread → data-plane thread. Buffers arrive as Uint8Array (structured clone). */
 export type ToShard =

@@ -7,6 +7,7 @@ import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import { ConfigError, type PorticoConfig } from '../config/PorticoConfig.js';
 import { CallIdAllocator } from '../pptp/CallIdAllocator.js';
 import { ControlConnection, type CallHandler, type CallRequestInfo } from '../pptp/ControlConnection.js';
+import { CallDisconnectResult, GeneralError, OutgoingCallResult, StopReason } from '../pptp/ControlMessage.js';
 import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
 import { AUTH_METHOD_LABEL } from '../ppp/auth/AuthMethod.js';
 import { linkAuthMethods, PppLink, type PppLinkConfig } from '../ppp/PppLink.js';
@@ -19,11 +20,8 @@ import { Session, type TerminateCause } from './Session.js';
 import { copySessionCounters } from './SessionCounters.js';
 import type { TunDevice } from './tun/TunDevice.js';
 
-/** RFC 2637 §2.13 Call-Disconnect-Notify result codes. */
-const CDN_ADMIN_SHUTDOWN = 3;
-/** RFC 2637 §2.8 Outgoing-Call-Reply: General Error with error code No-Resource. */
-const OCRP_GENERAL_ERROR = 2;
-const ERROR_NO_RESOURCE = 4;
+/** Refusal of an Outgoing-Call-Request we cannot serve (RFC 2637 §2.8: General Error, No-Resource). */
+const CALL_REFUSED = { resultCode: OutgoingCallResult.GeneralError, errorCode: GeneralError.NoResource } as const;
 
 export interface SessionSummary {
   sessionId: string;
@@ -111,7 +109,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       mppe: {
         required: config.mppe.required,
         bits: config.mppe.keyLengths,
-        stateless: config.mppe.mode === 'stateless' ? 'only' : config.mppe.mode === 'prefer-stateful' ? 'stateful-prefer' : 'prefer',
+        mode: config.mppe.mode,
       },
       lcpEchoInterval: config.ppp.lcpEchoInterval,
       lcpEchoFailure: config.ppp.lcpEchoFailure,
@@ -255,7 +253,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
     clearInterval(this.sweepTimer);
     for (const s of this.sessions.values()) this.disconnect(s.callId, 'server shutting down', 'nas-request');
     await new Promise((r) => setTimeout(r, this.sessions.size > 0 ? 300 : 0));
-    for (const c of this.connections.keys()) c.stop(3); // Stop-Protocol reason 3: local shutdown
+    for (const c of this.connections.keys()) c.stop(StopReason.LocalShutdown);
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -307,16 +305,16 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
 
   private openCall(conn: ControlConnection, info: CallRequestInfo): { callId: number } | { resultCode: number; errorCode: number } {
     const owner = this.connections.get(conn);
-    if (!owner) return { resultCode: OCRP_GENERAL_ERROR, errorCode: ERROR_NO_RESOURCE };
+    if (!owner) return CALL_REFUSED;
     const log0 = owner.log;
     if (this.sessions.size >= this.config.pptp.maxCalls) {
       log0.warn({ maxCalls: this.config.pptp.maxCalls }, 'call refused: pptp.maxCalls reached');
-      return { resultCode: OCRP_GENERAL_ERROR, errorCode: ERROR_NO_RESOURCE };
+      return CALL_REFUSED;
     }
     const callId = this.callIds.allocate();
     if (callId === null) {
       log0.warn('call refused: no free Call ID');
-      return { resultCode: OCRP_GENERAL_ERROR, errorCode: ERROR_NO_RESOURCE };
+      return CALL_REFUSED;
     }
     const peerAddress = parseIpv4(owner.peer);
     const log = log0.child({ callId, peerCallId: info.peerCallId });
@@ -369,7 +367,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
       finished: (reason) => {
         if (s.closed) return;
         s.terminateCause ??= reason.startsWith(PEER_TERMINATED_REASON) ? 'user-request' : reason.startsWith(PEER_NOT_RESPONDING_REASON) ? 'lost-carrier' : 'nas-error'; // our side ended it: policy (MPPE refused, no address), timeouts
-        conn.disconnectCall(callId, CDN_ADMIN_SHUTDOWN);
+        conn.disconnectCall(callId, CallDisconnectResult.AdminShutdown);
         this.endSession(s, reason);
       },
       log,

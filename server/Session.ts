@@ -10,6 +10,7 @@ import type { SessionAuthorization } from '../ppp/Authenticator.js';
 import type { DataSession } from './DataPlane.js';
 import { DeliveryWatch } from './DeliveryWatch.js';
 import { newSessionCounters, type SessionCounters } from './SessionCounters.js';
+import type { Framing } from '../ppp/PppProtocol.js';
 
 /** Why a session ended, in RADIUS Acct-Terminate-Cause terms (RFC 2866 §5.10). */
 export type TerminateCause = 'user-request' | 'lost-carrier' | 'idle-timeout' | 'session-timeout' | 'admin-reset' | 'nas-request' | 'nas-error' | 'auth-failed';
@@ -71,7 +72,7 @@ export class Session implements DataSession {
     else if (this.early.length < 16) this.early.push([protocol, payload]);
   }
 
-  get framing(): { readonly acfc: boolean; readonly pfc: boolean } {
+  get framing(): Framing {
     return this.link.framing;
   }
 

@@ -2,10 +2,9 @@
 // Peer-Challenge[16] ‖ Reserved[8] ‖ NT-Response[24] ‖ Flags[1]. Moves the protocol's fields only: the
 // Authenticator checks the NT-Response and builds the authenticator response and MPPE keys.
 
-import type { AuthResult, MppeMasterKeys } from '../Authenticator.js';
-import type { AuthServerEvents, AuthSuccess } from './AuthMethod.js';
+import type { AuthResult } from '../Authenticator.js';
 import { AUTH_REFUSED, type AuthAcceptance, type AuthRefusal } from './AuthExchange.js';
-import { ChapPacketCode, ChapServerBase, type ChapResponse, type ChapServerConfig, type ChapServerState } from './ChapServerBase.js';
+import { ChapPacketCode, ChapServerBase, type ChapResponse } from './ChapServerBase.js';
 
 /** RFC 2759 §6 M= texts by E= code (Windows shows its own text for the code anyway). */
 const FAILURE_TEXT: Record<number, string> = {
@@ -23,12 +22,6 @@ const AUTHENTICATOR_RESPONSE = /^S=[0-9A-F]{40}$/;
 
 /** CHAP codes as MS-CHAPv2 uses them (Change-Password is never valid here: we do not send E=648). */
 export const ChapCode = { ...ChapPacketCode, ChangePasswordV2: 7 } as const;
-/** Any Authenticator will do: MS-CHAPv2 needs only verifyMsChapV2. */
-export type MsChapV2ServerConfig = ChapServerConfig;
-/** Always with keys: the backend derives them from every MS-CHAPv2 success. */
-export type MsChapV2Success = AuthSuccess & { mppeKeys: MppeMasterKeys };
-export type MsChapV2ServerEvents = AuthServerEvents;
-export type MsChapV2ServerState = ChapServerState;
 
 /** "DOMAIN\\user" → "user" (RFC 2759 §4: the domain is not part of ChallengeHash). */
 export function stripDomain(username: string): string {

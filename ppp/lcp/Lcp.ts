@@ -8,7 +8,7 @@ import type { Clock } from '../Clock.js';
 import { ControlCode, CONTROL_HEADER_LENGTH, encodeControlPacket, MalformedPacketError, parseControlPacket, type ControlPacket } from '../ControlPacket.js';
 import { OptionHandlerSet } from '../OptionHandlerSet.js';
 import { printableText, type PppLogger } from '../PppLogger.js';
-import { pppProtocolName, PppProtocol } from '../PppProtocol.js';
+import { type Framing, pppProtocolName, PppProtocol } from '../PppProtocol.js';
 import { LcpKeepalive } from './LcpKeepalive.js';
 import { AccmOption } from './options/Accm.js';
 import { AcfcOption } from './options/Acfc.js';
@@ -126,17 +126,13 @@ export class Lcp {
     return this.magic.ourMagic;
   }
 
-  get authAgreed(): boolean {
-    return this.auth.agreed !== null;
-  }
-
   /** The authentication method the peer acked, or null. */
   get authMethod(): AuthMethod | null {
     return this.auth.agreed;
   }
 
   /** Compression we may use when sending (what the peer asked for and we acked). */
-  get framing(): { acfc: boolean; pfc: boolean } {
+  get framing(): Framing {
     if (!this.automaton.isOpened) return { acfc: false, pfc: false };
     return { acfc: this.acfc.enabled, pfc: this.pfc.enabled };
   }

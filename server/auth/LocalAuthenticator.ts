@@ -5,6 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AuthResult, BasicAuthResult, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest, SessionAuthorization } from '../../ppp/Authenticator.js';
 import { hashNtPasswordHash, ntChallengeResponseV1, ntPasswordHash, verifyMsChapV2 } from '../../ppp/auth/MsChapCrypto.js';
+import { stripDomain } from '../../ppp/auth/MsChapV2Server.js';
 import { getStartKeyV1 } from '../../ppp/mppe/MppeKeys.js';
 import type { StoredUser, UserStore } from '../users/UserStore.js';
 
@@ -100,10 +101,4 @@ function decodePassword(octets: Buffer): string {
   } catch {
     return octets.toString('latin1');
   }
-}
-
-/** "DOMAIN\\user" → "user" (RFC 2759 §4: the domain is not part of the account name here). */
-export function stripDomain(name: string): string {
-  const i = name.lastIndexOf('\\');
-  return i >= 0 ? name.slice(i + 1) : name;
 }

@@ -331,10 +331,10 @@ describe('which protocols are offered (policy ∩ backend ∩ MPPE)', () => {
 
   it('required MPPE drops the keyless methods, and MS-CHAPv1 without 128-bit', () => {
     const all = ['mschapv2', 'mschap', 'chap', 'pap'] as const;
-    expect(linkAuthMethods({ authProtocols: all, mppe: { required: false, bits: [128], stateless: 'prefer' } }, everything)).toEqual(['mschapv2', 'mschap', 'chap', 'pap']);
-    expect(linkAuthMethods({ authProtocols: all, mppe: { required: true, bits: [128], stateless: 'prefer' } }, everything)).toEqual(['mschapv2', 'mschap']);
-    expect(linkAuthMethods({ authProtocols: all, mppe: { required: true, bits: [40], stateless: 'prefer' } }, everything)).toEqual(['mschapv2']);
-    expect(linkAuthMethods({ mppe: { required: false, bits: [128], stateless: 'prefer' } }, everything)).toEqual(['mschapv2']);
+    expect(linkAuthMethods({ authProtocols: all, mppe: { required: false, bits: [128], mode: 'prefer-stateless' } }, everything)).toEqual(['mschapv2', 'mschap', 'chap', 'pap']);
+    expect(linkAuthMethods({ authProtocols: all, mppe: { required: true, bits: [128], mode: 'prefer-stateless' } }, everything)).toEqual(['mschapv2', 'mschap']);
+    expect(linkAuthMethods({ authProtocols: all, mppe: { required: true, bits: [40], mode: 'prefer-stateless' } }, everything)).toEqual(['mschapv2']);
+    expect(linkAuthMethods({ mppe: { required: false, bits: [128], mode: 'prefer-stateless' } }, everything)).toEqual(['mschapv2']);
   });
 
   it('a link with nothing to offer cannot be built; the config accepts the four names only', () => {
@@ -386,7 +386,7 @@ function makeLink(overrides: Partial<PppLinkConfig> = {}, authenticator: Extende
       localAddress: 0xc6126401,
       dns: [],
       wins: [],
-      mppe: { required: true, bits: [128], stateless: 'prefer' },
+      mppe: { required: true, bits: [128], mode: 'prefer-stateless' },
       lcpEchoInterval: 0,
       lcpEchoFailure: 0,
       ...overrides,
@@ -416,7 +416,7 @@ const PEER_LCP = [0x05, 0x06, 0x1a, 0x2b, 0x3c, 0x4d, 0x07, 0x02, 0x08, 0x02];
 const authOptionOf = (req: Buffer) => req.subarray(4, 4 + req[5]!);
 
 describe('LCP authentication option: Nak → the next acceptable protocol (ppp.md §4)', () => {
-  const optional = { mppe: { required: false, bits: [128 as const], stateless: 'prefer' as const } };
+  const optional = { mppe: { required: false, bits: [128 as const], mode: 'prefer-stateless' as const } };
 
   it('a Nak suggesting PAP is followed when PAP is offered; the link then runs PAP to networkUp without MPPE', async () => {
     const h = makeLink({ ...optional, authProtocols: ['mschapv2', 'mschap', 'pap'] });
@@ -517,7 +517,7 @@ describe('MS-CHAPv1 through PppLink: 128-bit MPPE only, one key both ways', () =
   }
 
   it('configured 128 and 40: CCP asks for 128 only; networkUp carries the same start key for both directions', async () => {
-    const h = makeLink({ authProtocols: ['mschapv2', 'mschap'], mppe: { required: true, bits: [40, 128], stateless: 'prefer' } });
+    const h = makeLink({ authProtocols: ['mschapv2', 'mschap'], mppe: { required: true, bits: [40, 128], mode: 'prefer-stateless' } });
     await authenticateV1(h);
     expect(h.link.authMethod).toBe('mschap');
     const [ccpReq] = h.take(CCP);

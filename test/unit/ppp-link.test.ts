@@ -72,7 +72,7 @@ function makeLink(overrides: Partial<PppLinkConfig> = {}, assign: (u: string, s?
       localAddress: LOCAL,
       dns: [DNS1, DNS2],
       wins: [],
-      mppe: { required: true, bits: [128], stateless: 'prefer' },
+      mppe: { required: true, bits: [128], mode: 'prefer-stateless' },
       lcpEchoInterval: 30,
       lcpEchoFailure: 4,
       ...overrides,
@@ -399,7 +399,7 @@ describe('PppLink failures', () => {
 
 describe('PppLink negotiation details', () => {
   it("Windows-style MPPE offer <+H +M +S +L> is Nak'd to exactly <+H +S>", async () => {
-    const h = makeLink({ mppe: { required: true, bits: [40, 128], stateless: 'prefer' } });
+    const h = makeLink({ mppe: { required: true, bits: [40, 128], mode: 'prefer-stateless' } });
     await authenticate(h);
     h.take(IPCP);
     const ccpReq = ourNcpRequest(h, CCP);
@@ -415,7 +415,7 @@ describe('PppLink negotiation details', () => {
   });
 
   it('stateful preference: our request and our Nak have H clear; networkUp says stateful', async () => {
-    const h = makeLink({ mppe: { required: true, bits: [128], stateless: 'stateful-prefer' } });
+    const h = makeLink({ mppe: { required: true, bits: [128], mode: 'prefer-stateful' } });
     await authenticate(h);
     const ipcpReq = ourNcpRequest(h, IPCP);
     const ccpReq = ourNcpRequest(h, CCP);
@@ -432,7 +432,7 @@ describe('PppLink negotiation details', () => {
   });
 
   it('stateless only: a peer Nak towards stateful ends the link', async () => {
-    const h = makeLink({ mppe: { required: true, bits: [128], stateless: 'only' } });
+    const h = makeLink({ mppe: { required: true, bits: [128], mode: 'stateless' } });
     await authenticate(h);
     h.take(IPCP);
     const ccpReq = ourNcpRequest(h, CCP);
@@ -514,7 +514,7 @@ describe('PppLink negotiation details', () => {
   });
 
   it('optional MPPE and a peer that never speaks CCP: networkUp without MPPE, CCP closed', async () => {
-    const h = makeLink({ mppe: { required: false, bits: [128], stateless: 'prefer' } });
+    const h = makeLink({ mppe: { required: false, bits: [128], mode: 'prefer-stateless' } });
     await authenticate(h);
     const ipcpReq = ourNcpRequest(h, IPCP);
     h.take(CCP);
@@ -526,7 +526,7 @@ describe('PppLink negotiation details', () => {
   });
 
   it('no MPPE configured: CCP is Protocol-Rejected', async () => {
-    const h = makeLink({ mppe: { required: false, bits: [], stateless: 'prefer' } });
+    const h = makeLink({ mppe: { required: false, bits: [], mode: 'prefer-stateless' } });
     await authenticate(h);
     expect(h.take(CCP)).toEqual([]);
     const ccp = cp(1, 1, [0x12, 0x06, 0x01, 0x00, 0x00, 0x40]);
@@ -595,7 +595,7 @@ describe('PppLink timing and ordering', () => {
     expect(h.ups).toEqual([{ peerAddress: ASSIGNED, username: 'labuser', mppe: { bits: 128, stateless: true, keys: KEYS } }]);
   });
 
-  it("stateless 'prefer': a peer insisting on stateful gets it, in both directions", async () => {
+  it("mode 'prefer-stateless': a peer insisting on stateful gets it, in both directions", async () => {
     const h = makeLink();
     await authenticate(h);
     const ipcpReq = ourNcpRequest(h, IPCP);

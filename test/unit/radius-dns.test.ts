@@ -47,7 +47,7 @@ async function ipcpAnswer(authorization: SessionAuthorization | undefined): Prom
       localAddress: ip('198.18.100.1'),
       dns: CONFIGURED,
       wins: [],
-      mppe: { required: true, bits: [128], stateless: 'prefer' },
+      mppe: { required: true, bits: [128], mode: 'prefer-stateless' },
       lcpEchoInterval: 0,
       lcpEchoFailure: 4,
     },

@@ -4,6 +4,7 @@
 
 import { u32Data } from '../../ControlPacket.js';
 import { ACK, nak, type OptionHandler, type OptionVerdict } from '../../OptionHandler.js';
+import type { MppeBits } from '../../mppe/MppeKeys.js';
 
 export const MPPE_OPTION = 18;
 export const MppeBit = {
@@ -15,24 +16,23 @@ export const MppeBit = {
   Mppc: 0x00000001, // C
 } as const;
 
-export type MppeKeyBits = 40 | 56 | 128;
-export type MppeStatelessPolicy = 'prefer' | 'only' | 'stateful-prefer';
+/** stateless only; stateless unless the peer insists on stateful; stateful unless the peer insists on stateless (the `mppe.mode` config key's words). */
+export type MppeMode = 'stateless' | 'prefer-stateless' | 'prefer-stateful';
 
 export interface MppePolicy {
   required: boolean;
   /** Key lengths we accept (subset of 40, 56, 128). */
-  bits: readonly MppeKeyBits[];
-  /** prefer: stateless, stateful if the peer insists; only: stateless or nothing; stateful-prefer: the reverse of prefer. */
-  stateless: MppeStatelessPolicy;
+  bits: readonly MppeBits[];
+  mode: MppeMode;
 }
 
 export interface NegotiatedMppe {
-  bits: MppeKeyBits;
+  bits: MppeBits;
   stateless: boolean;
 }
 
-const KEY_BIT: Readonly<Record<MppeKeyBits, number>> = { 40: MppeBit.Bits40, 56: MppeBit.Bits56, 128: MppeBit.Bits128 };
-const STRONGEST_FIRST: readonly MppeKeyBits[] = [128, 56, 40];
+const KEY_BIT: Readonly<Record<MppeBits, number>> = { 40: MppeBit.Bits40, 56: MppeBit.Bits56, 128: MppeBit.Bits128 };
+const STRONGEST_FIRST: readonly MppeBits[] = [128, 56, 40];
 
 export function encodeMppe(m: NegotiatedMppe): number {
   return (KEY_BIT[m.bits] | (m.stateless ? MppeBit.Stateless : 0)) >>> 0;
@@ -49,7 +49,7 @@ export function decodeMppe(value: number): NegotiatedMppe | null {
 export class MppeOption implements OptionHandler {
   readonly type = MPPE_OPTION;
   readonly name = 'mppe';
-  private readonly allowed: readonly MppeKeyBits[];
+  private readonly allowed: readonly MppeBits[];
   private agreed: NegotiatedMppe;
   private requesting = true;
   /** We already Nak'd the peer's mode once; if it insists, give in where the policy allows. */
@@ -129,10 +129,10 @@ export class MppeOption implements OptionHandler {
   }
 
   private canUse(stateless: boolean): boolean {
-    return stateless || this.policy.stateless !== 'only';
+    return stateless || this.policy.mode !== 'stateless';
   }
 
   private initial(): NegotiatedMppe {
-    return { bits: this.allowed[0] ?? 128, stateless: this.policy.stateless !== 'stateful-prefer' };
+    return { bits: this.allowed[0] ?? 128, stateless: this.policy.mode !== 'prefer-stateful' };
   }
 }

@@ -3,10 +3,8 @@
 // A Nak names what the client would rather do: take that when we offer it, else the next one down our list
 // (pppd lcp_nakci does the same). A client asking to authenticate us is Rejected.
 
-import { AUTH_METHOD_LABEL, authMethodOfOption, authOptionData, ChapAlgorithm, type AuthMethod } from '../../auth/AuthMethod.js';
+import { AUTH_METHOD_LABEL, authMethodOfOption, authOptionData, type AuthMethod } from '../../auth/AuthMethod.js';
 import { REJECT, type OptionHandler, type OptionVerdict } from '../../OptionHandler.js';
-
-export const CHAP_ALGORITHM_MSCHAPV2 = ChapAlgorithm.MsChapV2;
 
 export class AuthProtocolOption implements OptionHandler {
   readonly type = 3;

@@ -5,8 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_CONFIG, labDown, labUp, runClient, startServer, type ClientResult, type ServerHandle } from './Lab.js';
 
-/** The long session: 240 pings, one every 0.4 s (about 96 s), longer than the churn around it. */
-const LONG_PINGS = 240;
+/** The long session: 450 pings, one every 0.4 s (about 180 s), well past the churn around it (about 120 s under emulation). */
+const LONG_PINGS = 450;
+/** Seconds the overlapping sessions stay up after their pings: longer than a whole short client run (VM boot included) under emulation. */
+const HOLD = 20;
 
 describe('session churn around a long session, data plane on two threads', () => {
   let server: ServerHandle;
@@ -45,7 +47,7 @@ describe('session churn around a long session, data plane on two threads', () =>
 
     // 2. Overlapping, the long session's thread ends first: Call ID 4 (other thread) is held up
     //    while Call ID 5 (same thread) comes and goes.
-    const held4 = shortClient(13, 12);
+    const held4 = shortClient(13, HOLD);
     await until('Call ID 4', () => sessionsUp() === 4);
     const quick5 = await shortClient(14);
     const slow4 = await held4;
@@ -54,7 +56,7 @@ describe('session churn around a long session, data plane on two threads', () =>
     //    Call ID 6 (other thread) comes and goes.
     const first6 = shortClient(15);
     await until('Call ID 6', () => sessionsUp() === 6);
-    const held7 = shortClient(16, 12);
+    const held7 = shortClient(16, HOLD);
     const quick6 = await first6;
     const slow7 = await held7;
 

@@ -10,7 +10,7 @@ import type { GreSequencer } from '../gre/GreSequencer.js';
 import { MPPE_RESET, MppeDecryptor, MppeEncryptor, type MppeBits } from '../ppp/mppe/MppeCipher.js';
 import { type Framing, type PppFrameView, PppProtocol, isValidPppProtocol, parsePppFrame, writePppHeaderBefore } from '../ppp/PppProtocol.js';
 import type { TunDevice } from './tun/TunDevice.js';
-import type { SessionCounters } from './SessionCounters.js';
+import { plainCounters, type SessionCounters } from './SessionCounters.js';
 
 /** Room in front of a control frame for the GRE (16) and PPP (4) headers. */
 const CONTROL_HEADROOM = 24;
@@ -161,7 +161,7 @@ export class DataPlane implements DataPath {
     /** Where the drop counters live: a thread's own shared-memory view, or a plain object. */
     counters?: DataPlaneCounters,
   ) {
-    this.drops = counters ?? (Object.fromEntries(DATA_PLANE_COUNTER_NAMES.map((n) => [n, 0])) as unknown as DataPlaneCounters);
+    this.drops = counters ?? plainCounters(DATA_PLANE_COUNTER_NAMES);
     greSocket.onBatch((batch) => this.fromGre(batch));
     tun.onBatch((batch) => this.fromTun(batch));
   }

@@ -38,13 +38,18 @@ export const SESSION_COUNTER_NAMES: ReadonlyArray<keyof SessionCounters> = [
   'txDropped',
 ];
 
-export function newSessionCounters(): SessionCounters {
-  return Object.fromEntries(SESSION_COUNTER_NAMES.map((n) => [n, 0])) as unknown as SessionCounters;
+/** Plain counters named `names`: zeros, or a copy of `from` (a shared-memory view keeps changing). */
+export function plainCounters<T extends object>(names: ReadonlyArray<keyof T & string>, from?: T): T {
+  return Object.fromEntries(names.map((n) => [n, from === undefined ? 0 : from[n]])) as T;
 }
 
-/** A plain copy (for events and snapshots: a shared-memory view keeps changing). */
+export function newSessionCounters(): SessionCounters {
+  return plainCounters(SESSION_COUNTER_NAMES);
+}
+
+/** A plain copy, for events and snapshots. */
 export function copySessionCounters(c: SessionCounters): SessionCounters {
-  return Object.fromEntries(SESSION_COUNTER_NAMES.map((n) => [n, c[n]])) as unknown as SessionCounters;
+  return plainCounters(SESSION_COUNTER_NAMES, c);
 }
 
 /**

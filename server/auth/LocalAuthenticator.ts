@@ -81,12 +81,11 @@ export class LocalAuthenticator implements ExtendedAuthenticator {
    * The user's stored limits, carried the way a RADIUS Access-Accept carries Session-Timeout and
    * Idle-Timeout (RFC 2865 §5.27, §5.28): the session layer applies them whatever else runs.
    */
-  private authorization(user: StoredUser): SessionAuthorization {
-    const limits = this.users.getLimits(user.name);
+  private authorization({ limits }: StoredUser): SessionAuthorization {
     return {
       source: 'local',
-      ...(limits?.sessionTimeout != null ? { sessionTimeout: limits.sessionTimeout } : {}),
-      ...(limits?.idleTimeout != null ? { idleTimeout: limits.idleTimeout } : {}),
+      ...(limits.sessionTimeout !== null ? { sessionTimeout: limits.sessionTimeout } : {}),
+      ...(limits.idleTimeout !== null ? { idleTimeout: limits.idleTimeout } : {}),
     };
   }
 }

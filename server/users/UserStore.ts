@@ -17,6 +17,7 @@ export interface UserRecord {
 
 export interface StoredUser extends UserRecord {
   ntHash: Buffer;
+  limits: UserLimits;
 }
 
 export interface UserLimits {
@@ -92,7 +93,7 @@ export class UserStore {
 
   find(name: string): StoredUser | null {
     const row = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as Row | undefined;
-    return row ? { ...toRecord(row), ntHash: row.nt_hash } : null;
+    return row ? { ...toRecord(row), ntHash: row.nt_hash, limits: toLimits(row) } : null;
   }
 
   list(): UserRecord[] {
@@ -151,7 +152,7 @@ export class UserStore {
   }
 }
 
-interface Row {
+interface Row extends LimitRow {
   name: string;
   nt_hash: Buffer;
   static_address: number | null;

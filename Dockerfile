@@ -6,7 +6,7 @@ FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json binding.gyp ./
-COPY native ./native
+COPY io/native ./io/native
 RUN npm ci
 COPY . .
 RUN npm run build && npm prune --omit=dev

@@ -4,9 +4,9 @@ import { EventEmitter } from 'node:events';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { Logger } from '../server/Logger.js';
-import type { DataPath } from '../server/DataPlane.js';
-import type { AuthFailure, PptpServer, SessionEnded, SessionSummary } from '../server/PptpServer.js';
-import { UserStoreError, type UserStore } from '../server/users/UserStore.js';
+import type { DataPlanePort } from '../dataplane/DataPlane.js';
+import type { AuthFailure, PptpServer, SessionEnded, SessionSummary } from '../session/PptpServer.js';
+import { UserStoreError, type UserStore } from '../aaa/UserStore.js';
 import {
   UserFieldError,
   type AdminCore,
@@ -22,7 +22,7 @@ import {
 
 export interface PptpCoreParts {
   server: PptpServer;
-  dataPlane: DataPath;
+  dataPlane: DataPlanePort;
   users: UserStore;
   config: PorticoConfig;
   /** The RADIUS client's view of its servers, once RADIUS is wired; absent: "RADIUS: not configured". */

@@ -7,16 +7,16 @@
 // RC4 key change when due, then RC4 over the payload), with the same Rc4 and SHA-1 code as the product.
 // ratio = ours / baseline is then our overhead on top of the cipher (1.0 = none).
 import pino from 'pino';
-import type { GreSocket, OutgoingGreBatch } from '../gre/GreSocket.js';
-import { PacketBatch, type ReaderStats } from '../gre/PacketBatch.js';
+import type { GreSocket, OutgoingGreBatch } from '../io/GreSocket.js';
+import { PacketBatch, type ReaderStats } from '../io/PacketBatch.js';
 import { Rc4 } from '../ppp/crypto/Rc4.js';
 import { sha1Into } from '../ppp/crypto/Sha1.js';
 import { MPPE_PAD2 } from '../ppp/mppe/MppeKeys.js';
 import type { PppLink } from '../ppp/PppLink.js';
 import type { ControlConnection } from '../pptp/ControlConnection.js';
-import { DataPlane } from '../server/DataPlane.js';
-import { Session } from '../server/Session.js';
-import type { OutgoingTunBatch, TunDevice } from '../server/tun/TunDevice.js';
+import { DataPlane } from '../dataplane/DataPlane.js';
+import { Session } from '../session/Session.js';
+import type { OutgoingTunBatch, TunDevice } from '../io/TunDevice.js';
 import { emitFigure } from './Figures.js';
 
 const BATCH = 32; // what the native TUN reader hands over per wake-up

@@ -6,8 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { loadPorticoIo } from '../native/PorticoIo.js';
-import { PacketBatch } from '../gre/PacketBatch.js';
+import { loadPorticoIo } from '../io/PorticoIo.js';
+import { PacketBatch } from '../io/PacketBatch.js';
 import { emitFigure } from './Figures.js';
 
 const LOOPBACK = 0x7f000001;

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/PorticoConfig.js';
 import { formatIpv4 } from '../config/Ipv4.js';
-import { UserStore, UserStoreError } from './users/UserStore.js';
+import { UserStore, UserStoreError } from '../aaa/UserStore.js';
 
 const USAGE = `usage:
   portico serve [--config FILE]

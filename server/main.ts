@@ -4,11 +4,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseIpv4, coveringPrefixLength } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
-import { LocalAuthenticator } from './auth/LocalAuthenticator.js';
-import { openDataPath } from './DataPlaneThreads.js';
+import { LocalAuthenticator } from '../aaa/LocalAuthenticator.js';
+import { openDataPlane } from '../dataplane/DataPlaneThreads.js';
 import { createLogger } from './Logger.js';
-import { PptpServer } from './PptpServer.js';
-import { UserStore } from './users/UserStore.js';
+import { PptpServer } from '../session/PptpServer.js';
+import { UserStore } from '../aaa/UserStore.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
   const log = createLogger(config.log.level);
@@ -21,13 +21,13 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   const tunAddress = parseIpv4(config.tun.address);
   // The TUN's prefix covers the pool, so pool addresses need no route of their own.
   const tunPrefix = coveringPrefixLength([tunAddress, parseIpv4(config.pool.start), parseIpv4(config.pool.end)]);
-  const data = openDataPath(config, parseIpv4(config.listen), tunAddress, tunPrefix, log);
-  const { dataPath: dataPlane, tun } = data;
+  const data = openDataPlane(config, parseIpv4(config.listen), tunAddress, tunPrefix, log);
+  const { dataPlane, tun } = data;
   // The user backend. Each optional service below adds itself here and in `stoppers`.
   let authenticator: ExtendedAuthenticator = new LocalAuthenticator(users);
   const stoppers: Array<() => Promise<void> | void> = [];
   // --- RADIUS wiring (authenticator) ---
-  const { RadiusServices } = await import('./radius/RadiusServices.js');
+  const { RadiusServices } = await import('../aaa/RadiusServices.js');
   const radius = RadiusServices.create(config, { local: authenticator, log });
   if (radius) {
     authenticator = radius.authenticator ?? authenticator;

@@ -2,8 +2,8 @@
 // the session owning the Call ID (the server puts our Call ID in the header, RFC 2637 §4.1); frames
 // to send are queued and leave in one sendmmsg batch per event-loop turn.
 import { GreHeaderView, GreParseResult, parseGreHeader, writeGreHeaderBefore } from '../../gre/GreHeader.js';
-import { RawGreSocket } from '../../gre/RawGreSocket.js';
-import type { PacketBatch } from '../../gre/PacketBatch.js';
+import { RawGreSocket } from '../../io/RawGreSocket.js';
+import type { PacketBatch } from '../../io/PacketBatch.js';
 
 /** GRE (16) + PPP (4) + MPPE (4) headers in front of a payload. */
 export const CLIENT_HEADROOM = 24;

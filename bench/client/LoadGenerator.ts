@@ -19,8 +19,8 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { parseIpv4, formatIpv4 } from '../../config/Ipv4.js';
-import { NativeTun } from '../../server/tun/NativeTun.js';
-import type { OutgoingTunBatch } from '../../server/tun/TunDevice.js';
+import { NativeTun } from '../../io/NativeTun.js';
+import type { OutgoingTunBatch } from '../../io/TunDevice.js';
 import { ClientGre } from './ClientGre.js';
 import { PptpClientSession } from './PptpClientSession.js';
 

@@ -16,11 +16,11 @@ import { createAdminServer, type AdminServer } from '../../admin/AdminServer.js'
 import { createPptpAdminCore } from '../../admin/PptpCoreAdapter.js';
 import { StaticAssets } from '../../admin/StaticAssets.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
-import type { DataPlane } from '../../server/DataPlane.js';
-import type { PptpServer } from '../../server/PptpServer.js';
-import { UserStore } from '../../server/users/UserStore.js';
+import type { DataPlane } from '../../dataplane/DataPlane.js';
+import type { PptpServer } from '../../session/PptpServer.js';
+import { UserStore } from '../../aaa/UserStore.js';
 import { FakeAdminCore, fakeSession, fakeSettings } from './FakeAdminCore.js';
-import { newSessionCounters } from '../../server/SessionCounters.js';
+import { newSessionCounters } from '../../dataplane/SessionCounters.js';
 
 /** A front end of three files, so that these tests do not depend on the build. */
 function testAssets(): StaticAssets {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AddressPool } from '../../server/AddressPool.js';
+import { AddressPool } from '../../session/AddressPool.js';
 
 describe('AddressPool', () => {
   it('hands out distinct addresses and none past the end', () => {

@@ -13,17 +13,17 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { GreHeaderView, GreParseResult, parseGreHeader } from '../../gre/GreHeader.js';
-import { MemoryGreSocket, type SentGrePacket } from '../../gre/MemoryGreSocket.js';
+import { MemoryGreSocket, type SentGrePacket } from '../../io/MemoryGreSocket.js';
 import { MppeDecryptor, MppeEncryptor } from '../../ppp/mppe/MppeCipher.js';
 import type { PppLink } from '../../ppp/PppLink.js';
 import { PppProtocol, parsePppFrame, type PppFrameView } from '../../ppp/PppProtocol.js';
 import type { ControlConnection } from '../../pptp/ControlConnection.js';
-import { DATA_PLANE_COUNTER_NAMES, DataPlane, type DataPlaneCounters } from '../../server/DataPlane.js';
-import { DataPlaneShard, newPlaneCounterCells, type FromShard, type ShardChannel, type ToShard } from '../../server/DataPlaneShard.js';
-import { Session } from '../../server/Session.js';
-import { SESSION_COUNTER_NAMES, newSessionCounterCells, type SessionCounters } from '../../server/SessionCounters.js';
-import { ShardedDataPlane, type AddressSteering } from '../../server/ShardedDataPlane.js';
-import { MemoryTun } from '../../server/tun/MemoryTun.js';
+import { DATA_PLANE_COUNTER_NAMES, DataPlane, type DataPlaneCounters } from '../../dataplane/DataPlane.js';
+import { DataPlaneShard, newPlaneCounterCells, type FromShard, type ShardChannel, type ToShard } from '../../dataplane/DataPlaneShard.js';
+import { Session } from '../../session/Session.js';
+import { SESSION_COUNTER_NAMES, newSessionCounterCells, type SessionCounters } from '../../dataplane/SessionCounters.js';
+import { ShardedDataPlane, type AddressSteering } from '../../dataplane/ShardedDataPlane.js';
+import { MemoryTun } from '../../io/MemoryTun.js';
 import { greWrap, ipv4, prng } from './TestPackets.js';
 
 const SEED = Number(process.env.PORTICO_CHURN_SEED ?? 0x5eed_c0de) >>> 0;

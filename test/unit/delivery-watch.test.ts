@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeliveryWatch, STUCK_SWEEPS } from '../../server/DeliveryWatch.js';
+import { DeliveryWatch, STUCK_SWEEPS } from '../../session/DeliveryWatch.js';
 
 describe('DeliveryWatch: a session that receives GRE but delivers nothing', () => {
   it(`is flagged after ${STUCK_SWEEPS} sweeps of frames without delivery, and cleared by the first delivery`, () => {

@@ -1,4 +1,4 @@
-// Native packet I/O (native/portico_io.c) and its in-memory twins.
+// Native packet I/O (io/native/portico_io.c) and its in-memory twins.
 //
 // The native part needs root: it creates its own network namespace (addresses only in
 // 198.18.0.0/15, never the root namespace's interfaces), runs small child scripts inside it with
@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grePacket, icmpEcho, internetChecksum, ip, ipv4Packet } from './TestPackets.js';
-import { MemoryGreSocket } from '../../gre/MemoryGreSocket.js';
-import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch } from '../../gre/PacketBatch.js';
-import { porticoIoPath } from '../../native/PorticoIo.js';
-import { MemoryTun } from '../../server/tun/MemoryTun.js';
+import { MemoryGreSocket } from '../../io/MemoryGreSocket.js';
+import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch } from '../../io/PacketBatch.js';
+import { porticoIoPath } from '../../io/PorticoIo.js';
+import { MemoryTun } from '../../io/MemoryTun.js';
 
 const NETNS = `portico-io-${process.pid}`;
 const TUN_NAME = 'ptio0';

@@ -1,4 +1,4 @@
-// Native pieces for a sharded data plane (native/portico_io.c): raw GRE sockets that receive only
+// Native pieces for a sharded data plane (io/native/portico_io.c): raw GRE sockets that receive only
 // their share of the call ids (classic BPF), a multi-queue TUN whose outgoing packets are steered
 // to queues by destination (eBPF), and the addon used from worker threads.
 //
@@ -14,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grePacket, ip, ipv4Packet } from './TestPackets.js';
-import { loadPorticoIo, porticoIoPath } from '../../native/PorticoIo.js';
-import { RawGreSocket } from '../../gre/RawGreSocket.js';
-import { NativeTun } from '../../server/tun/NativeTun.js';
+import { loadPorticoIo, porticoIoPath } from '../../io/PorticoIo.js';
+import { RawGreSocket } from '../../io/RawGreSocket.js';
+import { NativeTun } from '../../io/NativeTun.js';
 
 const NETNS = `portico-shard-${process.pid}`;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -166,8 +166,8 @@ import { Worker } from 'node:worker_threads';
 const [addonPath, configJson] = process.argv.slice(2);
 const cfg = JSON.parse(configJson);
 const lib = (p) => import(pathToFileURL(join(cfg.lib, p)).href);
-const { RawGreSocket } = await lib('gre/RawGreSocket.js');
-const { NativeTun } = await lib('server/tun/NativeTun.js');
+const { RawGreSocket } = await lib('io/RawGreSocket.js');
+const { NativeTun } = await lib('io/NativeTun.js');
 const io = createRequire(import.meta.url)(addonPath);
 const ip = (t) => t.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
 const out = { main: { gre: [], tun: [] }, worker: null, errors: [] };
@@ -232,8 +232,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 const lib = (p) => import(pathToFileURL(join(workerData.lib, p)).href);
-const { RawGreSocket } = await lib('gre/RawGreSocket.js');
-const { NativeTun } = await lib('server/tun/NativeTun.js');
+const { RawGreSocket } = await lib('io/RawGreSocket.js');
+const { NativeTun } = await lib('io/NativeTun.js');
 const ip = (t) => t.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
 
 if (workerData.mode === 'doomed') {
@@ -435,7 +435,7 @@ describe.skipIf(process.getuid?.() !== 0)('sharded native I/O in a private netwo
   it('worker threads: the addon loads in a Worker, which polls a shard socket and a TUN queue passed by descriptor', () => {
     const lib = join(workDir, 'lib');
     mkdirSync(lib);
-    transpileWrappers(['gre/RawGreSocket.ts', 'server/tun/NativeTun.ts'], lib);
+    transpileWrappers(['io/RawGreSocket.ts', 'io/NativeTun.ts'], lib);
     const workerFile = join(workDir, 'shard-worker.mjs');
     writeFileSync(workerFile, WORKER_THREAD);
     const json = runInNetns<{

@@ -15,8 +15,8 @@ import { systemClock } from '../../ppp/Clock.js';
 import { initialSessionKey } from '../../ppp/mppe/MppeKeys.js';
 import { linkAuthMethods, NO_MPPE_KEYS_REASON, PppLink, type PppLinkConfig, type PppNetworkInfo } from '../../ppp/PppLink.js';
 import { silentLogger } from '../../ppp/PppLogger.js';
-import { LocalAuthenticator } from '../../server/auth/LocalAuthenticator.js';
-import { UserStore } from '../../server/users/UserStore.js';
+import { LocalAuthenticator } from '../../aaa/LocalAuthenticator.js';
+import { UserStore } from '../../aaa/UserStore.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
 const LCP = 0xc021;

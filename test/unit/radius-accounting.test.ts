@@ -8,10 +8,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AcctStatusType, Attr, integerAttribute, readInteger, readText, textAttribute } from '../../radius/Dictionary.js';
 import { RadiusNoResponseError } from '../../radius/RadiusClient.js';
 import { findAllAttributes, findAttribute, RadiusFormatError, type RadiusAttribute } from '../../radius/RadiusPacket.js';
-import { Accountant, TERMINATE_CAUSE } from '../../server/accounting/Accountant.js';
-import { AccountingQueue, accountingQueueFile, type AccountingTransport } from '../../server/accounting/AccountingQueue.js';
-import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../../server/PptpServer.js';
-import { newSessionCounters } from '../../server/SessionCounters.js';
+import { Accountant, TERMINATE_CAUSE } from '../../aaa/Accountant.js';
+import { AccountingQueue, accountingQueueFile, type AccountingTransport } from '../../aaa/AccountingQueue.js';
+import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../../session/PptpServer.js';
+import { newSessionCounters } from '../../dataplane/SessionCounters.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const noAnswer = () => new RadiusNoResponseError('accounting', [{ server: '127.0.0.1:18131', outcome: 'timeout', detail: '2 tries, no reply' }]);

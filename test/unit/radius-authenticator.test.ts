@@ -25,11 +25,11 @@ import {
 import { RadiusNoResponseError, RadiusReply } from '../../radius/RadiusClient.js';
 import { encodeMsChapMppeKeys, encryptMppeKey } from '../../radius/RadiusCrypto.js';
 import { findAttribute, findVendorAttribute, isVendorAttribute, RadiusCode, type RadiusAttribute } from '../../radius/RadiusPacket.js';
-import { FallbackAuthenticator } from '../../server/auth/FallbackAuthenticator.js';
-import { RadiusAuthenticator, RadiusUnavailableError, type RadiusAuthenticatorOptions } from '../../server/auth/RadiusAuthenticator.js';
-import { authenticatorForSession, type AuthSessionContext } from '../../server/auth/SessionAuthContext.js';
+import { FallbackAuthenticator } from '../../aaa/FallbackAuthenticator.js';
+import { RadiusAuthenticator, RadiusUnavailableError, type RadiusAuthenticatorOptions } from '../../aaa/RadiusAuthenticator.js';
+import { authenticatorForSession, type AuthSessionContext } from '../../aaa/SessionAuthContext.js';
 import { createLogger } from '../../server/Logger.js';
-import { RadiusServices, radiusSecurityWarnings } from '../../server/radius/RadiusServices.js';
+import { RadiusServices, radiusSecurityWarnings } from '../../aaa/RadiusServices.js';
 
 const SECRET = 'unit-secret-auth';
 const SERVER = '192.0.2.5:1812';

@@ -7,10 +7,10 @@ import { DasServer, type DasRequest } from '../../radius/DasServer.js';
 import { Attr, ErrorCause, integerAttribute, readInteger, textAttribute, VENDOR_MICROSOFT, vendorAttribute } from '../../radius/Dictionary.js';
 import { sealRequest } from '../../radius/RadiusCrypto.js';
 import { decodePacket, findAttribute, RadiusCode, type RadiusAttribute } from '../../radius/RadiusPacket.js';
-import type { PptpServerEvents, SessionSelector, SessionSummary } from '../../server/PptpServer.js';
-import { DynamicAuthorization } from '../../server/radius/DynamicAuthorization.js';
-import type { TerminateCause } from '../../server/Session.js';
-import { newSessionCounters } from '../../server/SessionCounters.js';
+import type { PptpServerEvents, SessionSelector, SessionSummary } from '../../session/PptpServer.js';
+import { DynamicAuthorization } from '../../aaa/DynamicAuthorization.js';
+import type { TerminateCause } from '../../session/Session.js';
+import { newSessionCounters } from '../../dataplane/SessionCounters.js';
 
 function summary(callId: number, user: string, address: string, peer = '198.18.0.10'): SessionSummary {
   return {

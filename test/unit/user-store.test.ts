@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserStore, UserStoreError } from '../../server/users/UserStore.js';
-import { LocalAuthenticator } from '../../server/auth/LocalAuthenticator.js';
+import { UserStore, UserStoreError } from '../../aaa/UserStore.js';
+import { LocalAuthenticator } from '../../aaa/LocalAuthenticator.js';
 import { generateNtResponse, ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');

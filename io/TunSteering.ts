@@ -1,7 +1,7 @@
 // Per-destination queue choice for a multi-queue TUN: a BPF hash map (IPv4 destination -> queue)
 // read by the steering program the kernel runs for every packet leaving through the TUN.
 // Lets each data-plane shard read exactly its own sessions' packets from its own queue.
-import type { PorticoIo } from '../../native/PorticoIo.js';
+import type { PorticoIo } from './PorticoIo.js';
 
 export class TunSteering {
   private closed = false;

@@ -13,8 +13,8 @@ import {
   textAttribute,
   TunnelMediumType,
   TunnelType,
-} from '../../radius/Dictionary.js';
-import type { RadiusAttribute } from '../../radius/RadiusPacket.js';
+} from '../radius/Dictionary.js';
+import type { RadiusAttribute } from '../radius/RadiusPacket.js';
 
 export interface NasIdentity {
   /** NAS-Identifier (RFC 2865 §5.32); RFC 2865 wants it and/or NAS-IP-Address in every request. */

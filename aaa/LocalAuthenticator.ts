@@ -3,11 +3,11 @@
 // hashed and compared with it. CHAP-MD5 needs the clear secret itself (RFC 1994 §2: MD5 over id ‖ secret ‖
 // challenge), so this backend does not implement verifyChapMd5 and PPP never offers CHAP with it.
 import { timingSafeEqual } from 'node:crypto';
-import type { AuthResult, BasicAuthResult, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest, SessionAuthorization } from '../../ppp/Authenticator.js';
-import { hashNtPasswordHash, ntChallengeResponseV1, ntPasswordHash, verifyMsChapV2 } from '../../ppp/auth/MsChapCrypto.js';
-import { stripDomain } from '../../ppp/auth/MsChapV2Server.js';
-import { getStartKeyV1 } from '../../ppp/mppe/MppeKeys.js';
-import type { StoredUser, UserStore } from '../users/UserStore.js';
+import type { AuthResult, BasicAuthResult, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest, SessionAuthorization } from '../ppp/Authenticator.js';
+import { hashNtPasswordHash, ntChallengeResponseV1, ntPasswordHash, verifyMsChapV2 } from '../ppp/auth/MsChapCrypto.js';
+import { stripDomain } from '../ppp/auth/MsChapV2Server.js';
+import { getStartKeyV1 } from '../ppp/mppe/MppeKeys.js';
+import type { StoredUser, UserStore } from './UserStore.js';
 
 /** RFC 2759 §6 error codes. */
 const ERROR_AUTHENTICATION_FAILURE = 691;

@@ -3,11 +3,11 @@
 // every Acct-Interim-Interval, Stop with the cause, the counters and the session time. Records go
 // into the AccountingQueue, which delivers them in order and keeps them until acknowledged.
 import type { EventEmitter } from 'node:events';
-import { AcctStatusType, AcctTerminateCause, addressAttribute, Attr, integerAttribute, stringAttribute, textAttribute, timeAttribute } from '../../radius/Dictionary.js';
-import type { RadiusAttribute } from '../../radius/RadiusPacket.js';
-import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../PptpServer.js';
-import type { TerminateCause } from '../Session.js';
-import { callAttributes, nasIdentityAttributes, type NasIdentity } from '../radius/NasAttributes.js';
+import { AcctStatusType, AcctTerminateCause, addressAttribute, Attr, integerAttribute, stringAttribute, textAttribute, timeAttribute } from '../radius/Dictionary.js';
+import type { RadiusAttribute } from '../radius/RadiusPacket.js';
+import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../session/PptpServer.js';
+import type { TerminateCause } from '../session/Session.js';
+import { callAttributes, nasIdentityAttributes, type NasIdentity } from './NasAttributes.js';
 
 /** What the accountant watches: PptpServer, or a fake in tests. */
 export type SessionEventSource = Pick<EventEmitter<PptpServerEvents>, 'on' | 'off'> & {

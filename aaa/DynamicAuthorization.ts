@@ -4,11 +4,11 @@
 // to every one of them: Disconnect ends each with a proper PPP Terminate + PPTP Call-Disconnect-Notify
 // (and so an Accounting Stop with Admin-Reset), CoA changes Session-Timeout / Idle-Timeout.
 import type { EventEmitter } from 'node:events';
-import type { DasHandler, DasRequest, DasResult } from '../../radius/DasServer.js';
-import { AcctTerminateCause, Attr, ErrorCause, integerAttribute, readInteger, ServiceType } from '../../radius/Dictionary.js';
-import { isVendorAttribute, type RadiusAttribute } from '../../radius/RadiusPacket.js';
-import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../PptpServer.js';
-import type { TerminateCause } from '../Session.js';
+import type { DasHandler, DasRequest, DasResult } from '../radius/DasServer.js';
+import { AcctTerminateCause, Attr, ErrorCause, integerAttribute, readInteger, ServiceType } from '../radius/Dictionary.js';
+import { isVendorAttribute, type RadiusAttribute } from '../radius/RadiusPacket.js';
+import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../session/PptpServer.js';
+import type { TerminateCause } from '../session/Session.js';
 
 /** The part of PptpServer Dynamic Authorization drives (a fake in tests). */
 export type SessionControl = Pick<EventEmitter<PptpServerEvents>, 'on' | 'off'> & {

@@ -2,7 +2,7 @@
 // backend must also say which port of which NAS is asking (RFC 2865 §5.5 NAS-Port, §5.31
 // Calling-Station-Id, RFC 5176 §3 Acct-Session-Id in the Access-Request), so the session layer binds
 // a backend to its call before handing it to the call's PPP link.
-import type { Authenticator } from '../../ppp/Authenticator.js';
+import type { Authenticator } from '../ppp/Authenticator.js';
 
 export interface AuthSessionContext {
   /** Acct-Session-Id of the session (unique across restarts). */

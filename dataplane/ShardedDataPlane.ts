@@ -8,7 +8,7 @@
 // panel stay in one place with one view of every session; only packets move, and a session's
 // packets never cross threads (its MPPE and GRE sequence state live where its packets are).
 import type { Logger } from 'pino';
-import { DATA_PLANE_COUNTER_NAMES, type DataMppe, type DataPath, type DataPlane, type DataPlaneCounters, type DataSession } from './DataPlane.js';
+import { DATA_PLANE_COUNTER_NAMES, type DataMppe, type DataPlanePort, type DataPlane, type DataPlaneCounters, type DataSession } from './DataPlane.js';
 import { type FromShard, type ShardChannel, type ToShard, exactCopy, planeCounterView } from './DataPlaneShard.js';
 import { SESSION_COUNTER_NAMES, type SessionCounters, sessionCounterView } from './SessionCounters.js';
 
@@ -29,7 +29,7 @@ export interface RemoteShard {
   planeCells: Float64Array;
 }
 
-export class ShardedDataPlane implements DataPath {
+export class ShardedDataPlane implements DataPlanePort {
   private readonly shards: number;
   private readonly remoteSessions = new Map<number, ShardedSession>();
   private readonly remoteCounters: DataPlaneCounters[];

@@ -4,12 +4,12 @@
 // IPCP, CCP) are rare and are copied out to the PPP control plane.
 import type { Logger } from 'pino';
 import { GreHeaderView, GreParseResult, parseGreHeader, writeGreHeaderBefore } from '../gre/GreHeader.js';
-import type { GreSocket } from '../gre/GreSocket.js';
-import type { PacketBatch } from '../gre/PacketBatch.js';
+import type { GreSocket } from '../io/GreSocket.js';
+import type { PacketBatch } from '../io/PacketBatch.js';
 import type { GreSequencer } from '../gre/GreSequencer.js';
 import { MPPE_RESET, MppeDecryptor, MppeEncryptor, type MppeBits } from '../ppp/mppe/MppeCipher.js';
 import { type Framing, type PppFrameView, PppProtocol, isValidPppProtocol, parsePppFrame, writePppHeaderBefore } from '../ppp/PppProtocol.js';
-import type { TunDevice } from './tun/TunDevice.js';
+import type { TunDevice } from '../io/TunDevice.js';
 import { plainCounters, type SessionCounters } from './SessionCounters.js';
 
 /** Room in front of a control frame for the GRE (16) and PPP (4) headers. */
@@ -44,7 +44,7 @@ function readAddress(buf: Buffer, p: number): number {
 
 /**
  * What the packet path needs of a session: the Session itself in the main thread, its stand-in in a
- * data-plane thread (server/DataPlaneShard.ts).
+ * data-plane thread (dataplane/DataPlaneShard.ts).
  */
 export interface DataSession {
   readonly callId: number;
@@ -83,7 +83,7 @@ export interface DataMppe {
  * The data path as the PPTP server drives it: one DataPlane in this thread, or several spread over
  * threads (ShardedDataPlane). Sessions come and go through here, never by poking cipher fields.
  */
-export interface DataPath {
+export interface DataPlanePort {
   register(session: DataSession): void;
   unregister(session: DataSession): void;
   /** One PPP control frame to the peer. */
@@ -139,7 +139,7 @@ export const DATA_PLANE_COUNTER_NAMES: ReadonlyArray<keyof DataPlaneCounters> = 
   'greSendDropped',
 ];
 
-export class DataPlane implements DataPath {
+export class DataPlane implements DataPlanePort {
   private readonly byCallId: Array<DataSession | undefined> = new Array(65536);
   private readonly byAddress = new Map<number, DataSession>();
   private readonly gre = new GreHeaderView();

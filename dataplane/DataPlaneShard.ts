@@ -8,11 +8,11 @@
 // from the peer, a stateful MPPE resync.
 import type { Logger } from 'pino';
 import { GreSequencer } from '../gre/GreSequencer.js';
-import type { GreSocket } from '../gre/GreSocket.js';
+import type { GreSocket } from '../io/GreSocket.js';
 import type { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
 import { DATA_PLANE_COUNTER_NAMES, DataPlane, type DataMppe, type DataPlaneCounters, type DataSession } from './DataPlane.js';
 import { type SessionCounters, sessionCounterView, sharedCounterClass } from './SessionCounters.js';
-import type { TunDevice } from './tun/TunDevice.js';
+import type { TunDevice } from '../io/TunDevice.js';
 import type { Framing } from '../ppp/PppProtocol.js';
 
 /** Main thread → data-plane thread. Buffers arrive as Uint8Array (structured clone). */

@@ -2,16 +2,16 @@
 // dead-time, BlastRADIUS policy), the user backend per auth.backend, accounting (queue + accountant)
 // and the Dynamic Authorization server (RFC 5176).
 import type { Logger } from 'pino';
-import type { PorticoConfig } from '../../config/PorticoConfig.js';
-import type { ExtendedAuthenticator } from '../../ppp/Authenticator.js';
-import { DasServer } from '../../radius/DasServer.js';
-import { AcctAuthentic } from '../../radius/Dictionary.js';
-import { RadiusClient } from '../../radius/RadiusClient.js';
-import { Accountant } from '../accounting/Accountant.js';
-import { AccountingQueue, accountingQueueFile } from '../accounting/AccountingQueue.js';
-import { FallbackAuthenticator } from '../auth/FallbackAuthenticator.js';
-import { RadiusAuthenticator } from '../auth/RadiusAuthenticator.js';
-import type { PptpServer } from '../PptpServer.js';
+import type { PorticoConfig } from '../config/PorticoConfig.js';
+import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
+import { DasServer } from '../radius/DasServer.js';
+import { AcctAuthentic } from '../radius/Dictionary.js';
+import { RadiusClient } from '../radius/RadiusClient.js';
+import { Accountant } from './Accountant.js';
+import { AccountingQueue, accountingQueueFile } from './AccountingQueue.js';
+import { FallbackAuthenticator } from './FallbackAuthenticator.js';
+import { RadiusAuthenticator } from './RadiusAuthenticator.js';
+import type { PptpServer } from '../session/PptpServer.js';
 import { DynamicAuthorization } from './DynamicAuthorization.js';
 import type { NasIdentity } from './NasAttributes.js';
 

@@ -2,10 +2,10 @@
 // thread opened (a raw GRE socket filtered to this shard's Call IDs, one queue of the shared TUN),
 // and shared memory for counters; everything else arrives as messages.
 import { parentPort, workerData } from 'node:worker_threads';
-import { RawGreSocket } from '../gre/RawGreSocket.js';
+import { RawGreSocket } from '../io/RawGreSocket.js';
 import { DataPlaneShard, type FromShard, type ShardMemory, type ToShard } from './DataPlaneShard.js';
-import { createLogger } from './Logger.js';
-import { NativeTun } from './tun/NativeTun.js';
+import { createLogger } from '../server/Logger.js';
+import { NativeTun } from '../io/NativeTun.js';
 
 export interface DataPlaneWorkerData extends ShardMemory {
   shard: number;

@@ -1,7 +1,7 @@
 // The shared TUN interface: every session's IPv4 traffic enters and leaves the host here.
 // Packets read from it sit after `headroom` octets in their slot, so GRE, PPP and MPPE headers
 // can be prepended in place.
-import type { PacketBatch, ReaderStats } from '../../gre/PacketBatch.js';
+import type { PacketBatch, ReaderStats } from './PacketBatch.js';
 
 /** Outgoing IPv4 packets: buf[offsets[i], +lengths[i]). */
 export interface OutgoingTunBatch {

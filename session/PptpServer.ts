@@ -14,11 +14,11 @@ import { linkAuthMethods, PppLink, type PppLinkConfig } from '../ppp/PppLink.js'
 import { PEER_TERMINATED_REASON } from '../ppp/Automaton.js';
 import { PEER_NOT_RESPONDING_REASON } from '../ppp/lcp/Lcp.js';
 import { AddressPool } from './AddressPool.js';
-import { authenticatorForSession } from './auth/SessionAuthContext.js';
-import type { DataPath } from './DataPlane.js';
+import { authenticatorForSession } from '../aaa/SessionAuthContext.js';
+import type { DataPlanePort } from '../dataplane/DataPlane.js';
 import { Session, type TerminateCause } from './Session.js';
-import { copySessionCounters } from './SessionCounters.js';
-import type { TunDevice } from './tun/TunDevice.js';
+import { copySessionCounters } from '../dataplane/SessionCounters.js';
+import type { TunDevice } from '../io/TunDevice.js';
 
 /** Refusal of an Outgoing-Call-Request we cannot serve (RFC 2637 §2.8: General Error, No-Resource). */
 const CALL_REFUSED = { resultCode: OutgoingCallResult.GeneralError, errorCode: GeneralError.NoResource } as const;
@@ -90,7 +90,7 @@ export class PptpServer extends EventEmitter<PptpServerEvents> {
 
   constructor(
     private readonly config: PorticoConfig,
-    private readonly dataPlane: DataPath,
+    private readonly dataPlane: DataPlanePort,
     private readonly tun: TunDevice,
     private readonly authenticator: ExtendedAuthenticator,
     tunPrefix: number,

@@ -4,8 +4,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';
-import { formatIpv4, parseIpv4 } from '../../config/Ipv4.js';
+import { ntPasswordHash } from '../ppp/auth/MsChapCrypto.js';
+import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 
 export interface UserRecord {
   name: string;

@@ -3,23 +3,13 @@
 // NAS's description of the call; the verified reply becomes the PPP verdict and the session's
 // authorization. The reply never weakens our own MPPE policy: a reply that forbids what the policy
 // requires refuses the login.
-import type {
-  AuthResult,
-  BasicAuthResult,
-  ChapMd5Request,
-  ExtendedAuthenticator,
-  MppeMasterKeys,
-  MsChapV1Request,
-  MsChapV2Request,
-  PapRequest,
-  SessionAuthorization,
-} from '../../ppp/Authenticator.js';
-import { getStartKeyV1 } from '../../ppp/mppe/MppeKeys.js';
-import type { PppLogger } from '../../ppp/PppLogger.js';
-import { Attr, MppeEncryptionPolicy, MsAttr, readInteger, readTaggedInteger, stringAttribute, textAttribute, TunnelType, VENDOR_MICROSOFT, vendorAttribute } from '../../radius/Dictionary.js';
-import { RadiusNoResponseError, type RadiusReply } from '../../radius/RadiusClient.js';
-import { findAllAttributes, RadiusFormatError, type RadiusAttribute } from '../../radius/RadiusPacket.js';
-import { callAttributes, type NasIdentity } from '../radius/NasAttributes.js';
+import type { AuthResult, BasicAuthResult, ChapMd5Request, ExtendedAuthenticator, MppeMasterKeys, MsChapV1Request, MsChapV2Request, PapRequest, SessionAuthorization } from '../ppp/Authenticator.js';
+import { getStartKeyV1 } from '../ppp/mppe/MppeKeys.js';
+import type { PppLogger } from '../ppp/PppLogger.js';
+import { Attr, MppeEncryptionPolicy, MsAttr, readInteger, readTaggedInteger, stringAttribute, textAttribute, TunnelType, VENDOR_MICROSOFT, vendorAttribute } from '../radius/Dictionary.js';
+import { RadiusNoResponseError, type RadiusReply } from '../radius/RadiusClient.js';
+import { findAllAttributes, RadiusFormatError, type RadiusAttribute } from '../radius/RadiusPacket.js';
+import { callAttributes, type NasIdentity } from './NasAttributes.js';
 import type { AuthSessionContext, SessionAwareAuthenticator } from './SessionAuthContext.js';
 
 /** RFC 2759 §6 / RFC 2433 §5: authentication failure. */

@@ -7,15 +7,15 @@ import { GreSequencer } from '../gre/GreSequencer.js';
 import type { PppLink } from '../ppp/PppLink.js';
 import type { MppeDecryptor, MppeEncryptor } from '../ppp/mppe/MppeCipher.js';
 import type { SessionAuthorization } from '../ppp/Authenticator.js';
-import type { DataSession } from './DataPlane.js';
+import type { DataSession } from '../dataplane/DataPlane.js';
 import { DeliveryWatch } from './DeliveryWatch.js';
-import { newSessionCounters, type SessionCounters } from './SessionCounters.js';
+import { newSessionCounters, type SessionCounters } from '../dataplane/SessionCounters.js';
 import type { Framing } from '../ppp/PppProtocol.js';
 
 /** Why a session ended, in RADIUS Acct-Terminate-Cause terms (RFC 2866 §5.10). */
 export type TerminateCause = 'user-request' | 'lost-carrier' | 'idle-timeout' | 'session-timeout' | 'admin-reset' | 'nas-request' | 'nas-error' | 'auth-failed';
 
-export type { SessionCounters } from './SessionCounters.js';
+export type { SessionCounters } from '../dataplane/SessionCounters.js';
 
 export class Session implements DataSession {
   readonly sequencer = new GreSequencer();

@@ -7,8 +7,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Attr, integerAttribute } from '../../radius/Dictionary.js';
-import { decodePacket, encodePacket, isVendorAttribute, RadiusCode, RadiusFormatError, type RadiusAttribute } from '../../radius/RadiusPacket.js';
+import { Attr, integerAttribute } from '../radius/Dictionary.js';
+import { decodePacket, encodePacket, isVendorAttribute, RadiusCode, RadiusFormatError, type RadiusAttribute } from '../radius/RadiusPacket.js';
 
 /** The part of RadiusClient the queue needs; resolves on an Accounting-Response, rejects otherwise. */
 export interface AccountingTransport {

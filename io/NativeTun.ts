@@ -1,7 +1,7 @@
 // TunDevice over /dev/net/tun through the native addon: batched non-blocking reads into a
 // headroom-reserving slab, one write() per outgoing packet.
-import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch, type ReaderStats } from '../../gre/PacketBatch.js';
-import { loadPorticoIo, type PollHandle, type PorticoIo } from '../../native/PorticoIo.js';
+import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch, type ReaderStats } from './PacketBatch.js';
+import { loadPorticoIo, type PollHandle, type PorticoIo } from './PorticoIo.js';
 import type { OutgoingTunBatch, TunDevice } from './TunDevice.js';
 import { TunSteering } from './TunSteering.js';
 

@@ -4,19 +4,19 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
-import { RawGreSocket } from '../gre/RawGreSocket.js';
-import { DataPlane, type DataPath } from './DataPlane.js';
+import { RawGreSocket } from '../io/RawGreSocket.js';
+import { DataPlane, type DataPlanePort } from './DataPlane.js';
 import { newPlaneCounterCells, type FromShard, type ToShard } from './DataPlaneShard.js';
 import type { DataPlaneWorkerData } from './DataPlaneWorker.js';
 import { newSessionCounterCells } from './SessionCounters.js';
 import { ShardedDataPlane } from './ShardedDataPlane.js';
-import { NativeTun } from './tun/NativeTun.js';
-import type { TunSteering } from './tun/TunSteering.js';
+import { NativeTun } from '../io/NativeTun.js';
+import type { TunSteering } from '../io/TunSteering.js';
 
 const MAX_THREADS = 8;
 
-export interface OpenedDataPath {
-  dataPath: DataPath;
+export interface OpenedDataPlane {
+  dataPlane: DataPlanePort;
   /** Queue 0 of the TUN: routes and the interface itself. */
   tun: NativeTun;
   threads: number;
@@ -28,7 +28,7 @@ export function dataPlaneThreads(config: PorticoConfig): number {
   return t === 'auto' ? Math.min(availableParallelism(), MAX_THREADS) : t;
 }
 
-export function openDataPath(config: PorticoConfig, listen: number, tunAddress: number, tunPrefix: number, log: Logger): OpenedDataPath {
+export function openDataPlane(config: PorticoConfig, listen: number, tunAddress: number, tunPrefix: number, log: Logger): OpenedDataPlane {
   const wanted = dataPlaneThreads(config);
   // A fault inside a batch handler is logged and the reader carries on: one bad packet must not end every session.
   const onError = (layer: string) => (err: Error) => log.error({ err, layer }, 'data path handler failed');
@@ -44,11 +44,11 @@ export function openDataPath(config: PorticoConfig, listen: number, tunAddress: 
     }
   }
   if (steering !== null) return openSharded(config, wanted, listen, tun, steering, onError, dataLog);
-  const dataPath = new DataPlane(RawGreSocket.open(listen, { onError: onError('gre') }), tun, dataLog);
-  return { dataPath, tun, threads: 1, close: async () => dataPath.close() };
+  const dataPlane = new DataPlane(RawGreSocket.open(listen, { onError: onError('gre') }), tun, dataLog);
+  return { dataPlane, tun, threads: 1, close: async () => dataPlane.close() };
 }
 
-function openSharded(config: PorticoConfig, count: number, listen: number, tun: NativeTun, steering: TunSteering, onError: (layer: string) => (err: Error) => void, log: Logger): OpenedDataPath {
+function openSharded(config: PorticoConfig, count: number, listen: number, tun: NativeTun, steering: TunSteering, onError: (layer: string) => (err: Error) => void, log: Logger): OpenedDataPlane {
   const sessionCells = newSessionCounterCells();
   const local = new DataPlane(RawGreSocket.open(listen, { onError: onError('gre'), shard: { count, index: 0 } }), tun, log);
   const workers: Worker[] = [];
@@ -74,14 +74,14 @@ function openSharded(config: PorticoConfig, count: number, listen: number, tun: 
       planeCells,
     });
   }
-  const dataPath = new ShardedDataPlane(local, remotes, steering, sessionCells, log);
+  const dataPlane = new ShardedDataPlane(local, remotes, steering, sessionCells, log);
   log.info({ threads: count }, 'data plane on several threads (sessions spread by Call ID)');
   return {
-    dataPath,
+    dataPlane,
     tun,
     threads: count,
     close: async () => {
-      await dataPath.closeAll();
+      await dataPlane.closeAll();
       await Promise.all(workers.map((w) => w.terminate()));
       steering.close();
     },

@@ -1,7 +1,7 @@
 // GreSocket over a raw IPv4 socket for protocol 47, read in batches by the native addon.
 // The kernel builds the outer IPv4 header on send and fragments when needed (no DF, as Poptop and
 // Linux pptp peers expect); on receive the addon strips it and records the source address.
-import { loadPorticoIo, type GreShard, type PollHandle, type PorticoIo } from '../native/PorticoIo.js';
+import { loadPorticoIo, type GreShard, type PollHandle, type PorticoIo } from './PorticoIo.js';
 import type { GreSocket, OutgoingGreBatch } from './GreSocket.js';
 import { DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch, type ReaderStats } from './PacketBatch.js';
 

@@ -1,7 +1,7 @@
 // In-memory TunDevice for tests: inject() plays the kernel routing packets into the TUN,
 // `written` records copies of what the server wrote, `routes` what it routed. Delivery mirrors
 // NativeTun: batches of at most `slots`, each packet after `headroom` octets, never re-entrant.
-import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch, type ReaderStats } from '../../gre/PacketBatch.js';
+import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch, type ReaderStats } from './PacketBatch.js';
 import type { OutgoingTunBatch, TunDevice } from './TunDevice.js';
 
 export interface MemoryTunOptions {

@@ -1,4 +1,4 @@
-// Typed loader for the native packet I/O addon (io/native/portico_io.c, built by node-gyp at
+// Typed loader for the native packet I/O addon (io/native/*.c, built by node-gyp at
 // `npm ci` into build/Release/portico_io.node). Loaded on first use so that modules which only
 // import types, and the in-memory test doubles, work without the addon.
 import { existsSync } from 'node:fs';

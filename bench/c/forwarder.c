@@ -200,7 +200,7 @@ static double now(void) {
 static int open_raw_gre(const char *bind_addr) {
   int fd = socket(AF_INET, SOCK_RAW, IPPROTO_GRE);
   if (fd < 0) { perror("raw GRE socket"); exit(1); }
-  /* Same buffers as the product's addon (io/native/portico_io.c SOCKET_BUFFER_OCTETS). */
+  /* Same buffers as the product's addon (io/native/gre.c SOCKET_BUFFER_OCTETS). */
   int big = SOCKET_BUFFER_OCTETS;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);

@@ -1,0 +1,42 @@
+/*
+ * portico_io.h: what the addon's files share with the module init in
+ * portico_io.c: the N-API functions each file implements and Init exports,
+ * grouped by the file that defines them.
+ */
+#ifndef PORTICO_IO_H
+#define PORTICO_IO_H
+
+#include <node_api.h>
+
+/* Hidden: shared between the addon's files, not exported from the .node
+ * (only napi_register_module_v1 is). */
+#pragma GCC visibility push(hidden)
+
+/* tun.c */
+napi_value OpenTun(napi_env env, napi_callback_info info);
+napi_value ConfigureInterface(napi_env env, napi_callback_info info);
+napi_value AddRoute(napi_env env, napi_callback_info info);
+napi_value DelRoute(napi_env env, napi_callback_info info);
+napi_value TunName(napi_env env, napi_callback_info info);
+
+/* gre.c */
+napi_value OpenRawGre(napi_env env, napi_callback_info info);
+napi_value Close(napi_env env, napi_callback_info info);
+
+/* steering.c */
+napi_value AttachTunSteering(napi_env env, napi_callback_info info);
+napi_value SteeringSet(napi_env env, napi_callback_info info);
+napi_value SteeringDelete(napi_env env, napi_callback_info info);
+
+/* poll.c */
+napi_value StartPoll(napi_env env, napi_callback_info info);
+napi_value StopPoll(napi_env env, napi_callback_info info);
+napi_value PollStats(napi_env env, napi_callback_info info);
+
+/* write.c */
+napi_value SendGre(napi_env env, napi_callback_info info);
+napi_value WriteTun(napi_env env, napi_callback_info info);
+
+#pragma GCC visibility pop
+
+#endif

@@ -9,7 +9,8 @@ COPY package.json package-lock.json binding.gyp ./
 COPY io/native ./io/native
 RUN npm ci
 COPY . .
-RUN npm run build && npm prune --omit=dev
+# A clean dist/: a host dist/ in the build context may hold dist/bench, which the image must not ship.
+RUN rm -rf dist && npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app

@@ -1,4 +1,4 @@
-// RADIUS accounting of the NAS (RFC 2866, RFC 2869 §2.1, radius.md §6): Accounting-On when we start
+// RADIUS accounting of the NAS (RFC 2866, RFC 2869 §2.1): Accounting-On when we start
 // and Accounting-Off when we stop; per session Start when the network phase is up, Interim-Update
 // every Acct-Interim-Interval, Stop with the cause, the counters and the session time. Records go
 // into the AccountingQueue, which delivers them in order and keeps them until acknowledged.
@@ -39,7 +39,7 @@ export interface AccountantOptions {
   now?: () => number;
 }
 
-/** RFC 2866 §5.10 values for our TerminateCause (radius.md §6 mapping). */
+/** RFC 2866 §5.10 values for our TerminateCause (our mapping: no RFC ties causes to PPTP events). */
 export const TERMINATE_CAUSE: Record<TerminateCause, number> = {
   'user-request': AcctTerminateCause.UserRequest,
   'lost-carrier': AcctTerminateCause.LostCarrier,
@@ -161,7 +161,7 @@ export class Accountant {
   }
 
   /**
-   * Start / Interim-Update / Stop body (radius.md §6 "typical content"). Counters are the user's view:
+   * Start / Interim-Update / Stop body (RFC 2866 §5.13, RFC 2869 §5.1-§5.3). Counters are the user's view:
    * input = octets received from the client (rx), output = sent to it (tx); Gigawords carry the 2^32 wraps.
    */
   private sessionRecord(statusType: number, s: SessionSummary, at = this.now()): RadiusAttribute[] {

@@ -1,4 +1,4 @@
-// What a Disconnect-/CoA-Request does to our sessions (RFC 5176 §3, radius.md §9). The DasServer has
+// What a Disconnect-/CoA-Request does to our sessions (RFC 5176 §3). The DasServer has
 // already authenticated the packet (configured source, shared secret, Message-Authenticator, replay
 // window, duplicates); here the identification attributes select sessions and the request is applied
 // to every one of them: Disconnect ends each with a proper PPP Terminate + PPTP Call-Disconnect-Notify

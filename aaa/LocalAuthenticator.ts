@@ -46,8 +46,8 @@ export class LocalAuthenticator implements ExtendedAuthenticator {
   }
 
   /**
-   * RFC 2433 §4 / App. A.5: NT-Response = ChallengeResponse(Challenge, NtPasswordHash). MPPE (RFC 3079 §2.4,
-   * mppe-keys.md §4, 128-bit): Get_Start_Key(Challenge, PasswordHashHash) is the start key of both
+   * RFC 2433 §4 / App. A.5: NT-Response = ChallengeResponse(Challenge, NtPasswordHash). MPPE (RFC 3079 §2.3,
+   * 128-bit): Get_Start_Key(Challenge, PasswordHashHash) is the start key of both
    * directions, as pppd passes it.
    */
   async verifyMsChapV1(request: MsChapV1Request): Promise<BasicAuthResult> {

@@ -1,5 +1,5 @@
 // What a PPTP NAS says about itself and about a call in every Access- and Accounting-Request
-// (radius.md §4, §6): NAS identity, the port (our Call ID), the service, both tunnel endpoints and the
+// (RFC 2865 §5, RFC 2866 §5, RFC 2868 §3): NAS identity, the port (our Call ID), the service, both tunnel endpoints and the
 // session's Acct-Session-Id. One builder, so authentication and accounting describe a call alike.
 import {
   addressAttribute,

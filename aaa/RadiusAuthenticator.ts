@@ -1,4 +1,4 @@
-// PPP logins checked by a RADIUS server (radius.md §4–§5): the PPP fields go into an Access-Request
+// PPP logins checked by a RADIUS server (RFC 2865 §5, RFC 2548 §2): the PPP fields go into an Access-Request
 // (MS-CHAP-Challenge + MS-CHAP2-Response, MS-CHAP-Response, CHAP-Password, User-Password) with the
 // NAS's description of the call; the verified reply becomes the PPP verdict and the session's
 // authorization. The reply never weakens our own MPPE policy: a reply that forbids what the policy
@@ -20,7 +20,7 @@ const MIN_INTERIM_INTERVAL = 60;
 const FRAMED_IP_USER_CHOOSES = 0xffffffff;
 const FRAMED_IP_NAS_ASSIGNS = 0xfffffffe;
 const AUTHENTICATOR_RESPONSE = /^S=[0-9A-Fa-f]{40}/;
-/** RFC 2548 §2.4.5 bits → key lengths; 0x08 for 56-bit is unconfirmed (radius.md §11) but harmless to read. */
+/** RFC 2548 §2.4.5 bits → key lengths; 0x08 for 56-bit is not in RFC 2548 but harmless to read. */
 const ENCRYPTION_TYPE_BITS: ReadonlyArray<[number, 40 | 56 | 128]> = [
   [0x02, 40],
   [0x08, 56],
@@ -112,8 +112,9 @@ export class RadiusAuthenticator implements ExtendedAuthenticator, SessionAwareA
     const { reply } = verdict;
     let mppeKeys: MppeMasterKeys | undefined;
     try {
-      // mppe-keys.md §4: the "NT-Key" is PasswordHashHash (FreeRADIUS, pppd); the 128-bit start key
-      // comes from it and the challenge, the same in both directions.
+      // MS-CHAP-MPPE-Keys' "NT-Key" is PasswordHashHash as FreeRADIUS sends it and pppd reads it (RFC 2548
+      // §2.4.1 says the NT hash); the 128-bit start key comes from it and the challenge, the same in both
+      // directions (RFC 3079 §2.3).
       const keys = reply.msChapMppeKeys();
       if (keys) {
         const start = getStartKeyV1(request.challenge, keys.ntKey);
@@ -186,10 +187,10 @@ export class RadiusAuthenticator implements ExtendedAuthenticator, SessionAwareA
     return { ok: false, errorCode, message: `Access-Reject from ${reply.server}${said}` };
   }
 
-  /** What the Accept grants beyond yes: address, timeouts, Class, DNS (radius.md §4.1, §5). */
+  /** What the Accept grants beyond yes: address, timeouts, Class, DNS (RFC 2865 §5, RFC 2548 §2). */
   private grant(reply: RadiusReply, method: string, username: string, hasKeys: boolean): { ok: true; value: { staticAddress?: number; authorization: SessionAuthorization } } | Refusal {
     try {
-      // RFC 2868 §3.1 / radius.md §4.2: an Accept naming only other tunnel types is a Reject.
+      // RFC 2868 §3.1: an Accept naming only other tunnel types is a Reject.
       const tunnelTypes = findAllAttributes(reply.attributes, Attr.TunnelType).map((a) => readTaggedInteger(a).value);
       if (tunnelTypes.length > 0 && !tunnelTypes.includes(TunnelType.Pptp)) {
         return this.refuse(reply, method, username, `Access-Accept for tunnel type(s) ${tunnelTypes.join(',')}, not PPTP`);
@@ -284,7 +285,7 @@ export class RadiusAuthenticator implements ExtendedAuthenticator, SessionAwareA
   }
 }
 
-/** RADIUS MS-MPPE keys are the 16-octet master keys (mppe-keys.md §3); longer ones are cut, as pppd does. */
+/** RADIUS MS-MPPE keys are the 16-octet master keys (RFC 2548 §2.4.2-§2.4.3, RFC 3079 §3.3); longer ones are cut, as pppd does. */
 function masterKey(key: Buffer): Buffer {
   if (key.length < 16) throw new RadiusFormatError(`MPPE key of ${key.length} octets, 16 needed`);
   return Buffer.from(key.subarray(0, 16));

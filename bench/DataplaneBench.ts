@@ -19,7 +19,7 @@
 //  - Forwarder (server or C) pinned to CPU 0, traffic tools to CPU 1. The figure is the RFC 2544
 //    throughput: the highest paced rate delivered with <= 0.5 % loss (doubling, then bisection,
 //    1-s trials; a rate fails when two trials in a row lose); `per-core` divides it by the forwarder's CPU use in that trial (utime+stime / wall).
-//  - A `portico-mt` phase (issue 5's two-core target): the server with `dataPlane: { threads: N }`
+//  - A `portico-mt` phase (the two-core target: 1.3x the single-core C forwarder with 100 sessions): the server with `dataPlane: { threads: N }`
 //    on CPUs 0 and 1 (traffic tools still on CPU 1), figures `...-mt-pps` against the single-core C
 //    forwarder. N = the CPUs this process may use (at most 2: the lab pins to CPUs 0-1);
 //    PORTICO_BENCH_DP_THREADS=N sets it, 1 leaves the phase out. PORTICO_BENCH_DP_ONLY selects a subset (see ONLY),
@@ -46,7 +46,7 @@ const SESSION_COUNTS = [1, 100];
  * Every upstream trial runs on sessions no earlier trial touched. An overloaded trial can leave MPPE
  * keys out of step for good, in both forwarders alike: stateless after > 2048 consecutive losses of
  * one session, stateful after > 4096 (the flag-packet count wraps) or as soon as a packet flushed for
- * a Reset-Request is lost (Linux semantics, ppp.md §8: that flush was a key change the receiver never
+ * a Reset-Request is lost (Linux's reading of RFC 3078 §8: that flush was a key change the receiver never
  * counts). A search that reused its sessions would measure that wreck in its later trials.
  */
 const TRIALS_PER_SEARCH = 2 * (Math.floor(Math.log2(MAX_RATE / START_RATE)) + 1 + BISECTIONS); // x2: a lossy trial is repeated once

@@ -37,7 +37,7 @@ const TUN_ADDRESS = '10.99.0.1'; // BenchLab's server TUN
 /** Routed into the client TUN and answered by the load generator itself (no server, no MPPE). */
 const REFLECT_ADDRESS = '10.99.0.2';
 const SERVER_TUN = 'pbtun0';
-/** Issue 5 target for the p50 added latency at light load, µs (reported beside the figure). */
+/** Target for the p50 added latency at light load, µs (reported beside the figure). */
 export const ADDED_LATENCY_TARGET_US = 100;
 
 interface PathStats {

@@ -2,7 +2,7 @@
 // SHA-1, key schedule with the interim key, 16-octet RC4, key schedule with the new session key), for the
 // product's Rc4 and, in the same process, the previous implementation kept below as the baseline.
 // Figures: value = ours, baseline = previous, in ns per operation (ratio < 1 = faster).
-//   npm run build && node dist/bench/Rc4Bench.js [ROUNDS]
+//   npx tsc -p tsconfig.bench.json && node dist/bench/Rc4Bench.js [ROUNDS]
 import { Rc4 } from '../ppp/crypto/Rc4.js';
 import { sha1Into } from '../ppp/crypto/Sha1.js';
 import { MPPE_PAD2 } from '../ppp/mppe/MppeKeys.js';

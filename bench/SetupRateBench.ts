@@ -25,7 +25,7 @@ const RADIUS_SECRET = 'testing123-pptp'; // freeradius.sh's default client secre
 const RADIUS_AUTH_PORT = 18121;
 const RADIUS_ACCT_PORT = 18131;
 
-/** Issue 5 targets, reported beside the figures (not same-run baselines, so no baseline field). */
+/** Targets, reported beside the figures (not same-run baselines, so no baseline field). */
 export const SETUP_RATE_TARGET = 500;
 export const RADIUS_SETUP_RATE_TARGET = 200;
 

@@ -12,7 +12,7 @@ const ipv4 = z.ipv4();
  * txqueuelen of the TUN (the kernel gives a TUN 500, too few for one thread's 100-150 k packets/s across a
  * few ms of scheduling). 1000 is what the per-core figures were measured with; 4096 lost less still when a
  * data-plane thread shares its CPU (it waits up to 4-8 ms for it, perf sched), but was measured once only
- * and costs up to ~30 ms of queueing under sustained overload (BENCHMARKS.md, third round).
+ * and costs up to ~30 ms of queueing under sustained overload (BENCHMARKS.md, "TUN queue depth").
  */
 export const DEFAULT_TUN_QUEUE_LENGTH = 1000;
 

@@ -1,4 +1,4 @@
-// Enhanced GRE header (GRE version 1) as PPTP uses it (RFC 2637 §4.1, pptp.md §5.1).
+// Enhanced GRE header (GRE version 1) as PPTP uses it (RFC 2637 §4.1).
 // Hot path: parse into a caller-owned view and write in place, no allocation.
 //
 //  byte 0: C R K S s Recur(3)      byte 1: A Flags(4) Ver(3)      bytes 2-3: Protocol 0x880B
@@ -55,7 +55,7 @@ export function greHeaderLength(hasSeq: boolean, hasAck: boolean): number {
 }
 
 /**
- * Parses buf[off..off+len) into out (Linux pptp_rcv checks, pptp.md §5.2). Octets beyond Payload
+ * Parses buf[off..off+len) into out (the checks of Linux pptp_rcv). Octets beyond Payload
  * Length are ignored. A packet without S carries no deliverable payload (ack-only); deciding that
  * is the caller's business. out is only meaningful when the result is Ok.
  */
@@ -87,7 +87,7 @@ export function parseGreHeader(buf: Buffer, off: number, len: number, out: GreHe
     out.seq = 0;
   }
   if (hasAck) {
-    // S = 0 puts the ack where the sequence number would be (pptp.md §5.1).
+    // S = 0 puts the ack where the sequence number would be (RFC 2637 §4.1).
     out.ack = readU32(buf, p);
     p += 4;
   } else {

@@ -1,4 +1,4 @@
-// Per-call GRE sequence/acknowledgement state (RFC 2637 §4.2-4.4, pptp.md §5.3-5.7).
+// Per-call GRE sequence/acknowledgement state (RFC 2637 §4.2-4.4).
 //
 // Choices:
 // - First sequence number sent is 1 (Linux kernel pptp: pre-increment from 0). RFC 2637 starts the
@@ -6,7 +6,7 @@
 //   pptp-linux), and 1 is also safe against a receiver that initialises "last seen" to 0.
 // - Receive: deliver strictly increasing numbers only (serial-number arithmetic mod 2^32); gaps are
 //   loss and accepted. Older and duplicate packets are refused because stateless MPPE can only step
-//   its key forward (ppp.md §8) and RFC 2637 §4.3 forbids out-of-order delivery to PPP.
+//   its key forward (RFC 3078 §7.3) and RFC 2637 §4.3 forbids out-of-order delivery to PPP.
 // - The sliding send window (§4.2) is not enforced: Windows ([MS-PTPT] §3.1.5.7) and Linux ignore
 //   it, the lab capture shows both ends far beyond the advertised window, and PPTP never
 //   retransmits, so throttling on acks would only add latency. Acks are still tracked for stats.

@@ -293,7 +293,7 @@ static int forward(const char *tun_name, const char *local) {
         int plen = p[4] << 8 | p[5];
         if (hl + plen > len || !(p[0] & 0x10) || plen == 0) { dropped++; continue; }
         session_t *s = by_call[p[6] << 8 | p[7]];
-        if (!s || rsa[k].sin_addr.s_addr != peer_addr) { dropped++; continue; } /* pptp.md §4.4 source check */
+        if (!s || rsa[k].sin_addr.s_addr != peer_addr) { dropped++; continue; } /* source check: the call's peer only, as Linux's lookup_chan */
         uint32_t seq = ntohl(*(uint32_t *)(p + 8));
         if (s->have_rx && (int32_t)(seq - s->last_rx_seq) <= 0) { dropped++; continue; }
         s->have_rx = 1; s->last_rx_seq = seq;

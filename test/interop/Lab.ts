@@ -1,6 +1,5 @@
-// Drives the real peers of the lab in test/lab (the repository's copy of shared/interop): a network
-// namespace this test creates, our server inside it, and the QEMU client VM (pptp-linux + pppd +
-// kernel MPPE) on its bridge.
+// Drives the real peers of the lab in test/lab: a network namespace this test creates, our server
+// inside it, and the QEMU client VM (pptp-linux + pppd + kernel MPPE) on its bridge.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

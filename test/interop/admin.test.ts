@@ -1,5 +1,5 @@
-// Issue 4's proof: the console in a real browser (Debian's Chromium, headless, driven by
-// playwright-core) against the real server and the real Linux PPTP client VM.
+// The admin console in a real browser (Debian's Chromium, headless, driven by playwright-core)
+// against the real server and the real Linux PPTP client VM.
 //
 // Reaching the console: the server runs in the test's network namespace and the console listens
 // on its default 127.0.0.1:8080 there. Rather than open it on a lab address with TLS, Chromium

@@ -1,4 +1,4 @@
-// Issue 15's proof: one long session keeps every ping while other sessions, on its data-plane thread
+// One long session keeps every ping while other sessions, on its data-plane thread
 // and on the other one, start and end around it in every order. Real Linux clients (one QEMU VM
 // each, test/lab) against the server with two data-plane threads: Call IDs are allocated in turn,
 // so odd ones share the long session's thread and even ones run on the other.

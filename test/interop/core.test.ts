@@ -1,5 +1,5 @@
-// Issue 2's proof: the real Linux PPTP client (pptp-linux + pppd + kernel MPPE, in a QEMU VM)
-// against our server running in a namespace of its own.
+// The real Linux PPTP client (pptp-linux + pppd + kernel MPPE, in a QEMU VM) against Portico running
+// in a network namespace of its own: control connection, MS-CHAPv2, MPPE, addresses and traffic.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';

@@ -1,4 +1,4 @@
-// Issue 3's proof: the real Linux PPTP client (test/lab VM) against Portico with auth.backend
+// The real Linux PPTP client (test/lab VM) against Portico with auth.backend
 // radius, and a real FreeRADIUS 3.2.1 (test/lab/radius) running INSIDE the test namespace so that the
 // server reaches it on 127.0.0.1. radclient (also inside the namespace) plays the Dynamic Authorization
 // Client. Five client VM runs: alice, carol, bob (Disconnect + RADIUS outage + server restart), dave
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientResult, ServerHandle } from './Lab.js';
 
-// Our own namespace (common.md): a describe-level default that PORTICO_TEST_NETNS overrides. Lab.ts
+// Our own namespace: a describe-level default that PORTICO_TEST_NETNS overrides. Lab.ts
 // reads the variable when it is loaded, hence the dynamic import.
 process.env.PORTICO_TEST_NETNS ??= 'portico-radius';
 const { BASE_CONFIG, INTEROP, NETNS, TUN_IP, labDown, labUp, restartServer, runClient, startServer } = await import('./Lab.js');

@@ -4,11 +4,11 @@
 # Env: LAB_NETNS (default lab-wan), LAB_BRIDGE (lab-br0), LAB_WAN_ADDR (198.18.0.1/24),
 #      LAB_BRIDGE_MAC (02:00:c6:12:00:01)
 #
-# The bridge gets a fixed MAC address. Left to itself, a Linux bridge takes the lowest MAC of its
-# ports and changes it whenever a VM's tap joins or leaves; a client that is already connected keeps
-# the old MAC of 198.18.0.1 in its ARP cache, and its packets are dropped by the server's host (not
-# addressed to it) until the server next sends to that client. Seen as "a session stops receiving
-# when another session ends" (issue 15): any server on the bridge, one data-plane thread or several.
+# The bridge gets a fixed MAC address. A bridge without a MAC of its own takes the lowest MAC of its
+# ports, which changes whenever a VM's tap joins or leaves; a client that is already connected keeps
+# a stale ARP entry for the server (198.18.0.1), and its packets are dropped by the server's host (not
+# addressed to it) until the server next sends to that client. It looks like "a session stops
+# receiving when another session ends", whatever the server on the bridge and its data-plane threads.
 set -euo pipefail
 NS="${LAB_NETNS:-lab-wan}"; BR="${LAB_BRIDGE:-lab-br0}"; ADDR="${LAB_WAN_ADDR:-198.18.0.1/24}"
 MAC="${LAB_BRIDGE_MAC:-02:00:c6:12:00:01}"

@@ -17,7 +17,7 @@ const NT_RESPONSE = H('82 30 9E CD 8D 70 8B 5E A0 8F AA 39 81 CD 83 54 42 33 11 
 const MASTER_KEY = H('FD EC E3 71 7A 8C 83 8C B3 88 E5 27 AE 3C DD 31');
 const SEND_START_128 = H('8B 7C DC 14 9B 99 3A 1B A1 18 CB 15 3F 56 DC CB');
 
-describe('MPPE keys from MS-CHAPv1 (RFC 3079 §2.5, mppe-keys.md §7.4)', () => {
+describe('MPPE keys from MS-CHAPv1 (RFC 3079 §2.5)', () => {
   it('40/56-bit keys from the LM hash', () => {
     const lm = lmPasswordHash('clientPass');
     expect(lm).toEqual(H('76 a1 52 93 60 96 d7 83 0e 23 90 22 74 04 af d2'));
@@ -40,7 +40,7 @@ describe('MPPE keys from MS-CHAPv1 (RFC 3079 §2.5, mppe-keys.md §7.4)', () => 
   });
 });
 
-describe('MPPE keys from MS-CHAPv2 (RFC 3079 §3.5, mppe-keys.md §7.5)', () => {
+describe('MPPE keys from MS-CHAPv2 (RFC 3079 §3.5)', () => {
   it('MasterKey', () => {
     expect(getMasterKey(hashNtPasswordHash(ntPasswordHash('clientPass')), NT_RESPONSE)).toEqual(MASTER_KEY);
   });
@@ -53,7 +53,7 @@ describe('MPPE keys from MS-CHAPv2 (RFC 3079 §3.5, mppe-keys.md §7.5)', () => 
     expect(rc4(session, 'test message')).toEqual(H('92 91 37 91 7E 58 03 D6 68 D7 58 98'));
   });
 
-  it('56-bit send key and sample ciphertext (corrected last octet B8, mppe-keys.md §7.6)', () => {
+  it('56-bit send key and sample ciphertext (last octet B8: RFC 3079 §3.5.2 misprints it as 58)', () => {
     const start = getAsymmetricStartKey(MASTER_KEY, 8, true, true);
     expect(start).toEqual(H('8B 7C DC 14 9B 99 3A 1B'));
     const session = initialSessionKey(start, 56);
@@ -75,7 +75,7 @@ describe('MPPE keys from MS-CHAPv2 (RFC 3079 §3.5, mppe-keys.md §7.5)', () => 
   });
 });
 
-describe('computed fixtures (mppe-keys.md §7.7)', () => {
+describe('fixtures computed from the RFC 3079 §3.5 inputs (values not printed in the RFC)', () => {
   it('server MasterRecvKey and initial receive session key', () => {
     const recvStart = getAsymmetricStartKey(MASTER_KEY, 16, false, true);
     expect(recvStart).toEqual(H('D5 F0 E9 52 1E 3E A9 58 96 45 E8 60 51 C8 22 26'));

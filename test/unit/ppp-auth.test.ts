@@ -48,7 +48,7 @@ function papReply(code: number, id: number, message: string): Buffer {
   return cp(code, id, Buffer.concat([Buffer.from([message.length]), Buffer.from(message)]));
 }
 
-/** MS-CHAPv1 Response value: LM-Response (zero) ‖ NT-Response ‖ Flags (ppp.md §5.3). */
+/** MS-CHAPv1 Response value: LM-Response (zero) ‖ NT-Response ‖ Flags (RFC 2433 §4). */
 function msChapV1Response(id: number, nt: Buffer, name: string, flags = 1): Buffer {
   return cp(2, id, Buffer.concat([Buffer.from([49]), Buffer.alloc(24), nt, Buffer.from([flags]), Buffer.from(name)]));
 }
@@ -415,7 +415,7 @@ const PEER_LCP = [0x05, 0x06, 0x1a, 0x2b, 0x3c, 0x4d, 0x07, 0x02, 0x08, 0x02];
 /** Our LCP ConfReq's auth option (it comes first: no MRU configured). */
 const authOptionOf = (req: Buffer) => req.subarray(4, 4 + req[5]!);
 
-describe('LCP authentication option: Nak → the next acceptable protocol (ppp.md §4)', () => {
+describe('LCP authentication option: Nak → the next acceptable protocol (RFC 1661 §6.2)', () => {
   const optional = { mppe: { required: false, bits: [128 as const], mode: 'prefer-stateless' as const } };
 
   it('a Nak suggesting PAP is followed when PAP is offered; the link then runs PAP to networkUp without MPPE', async () => {

@@ -7,7 +7,7 @@ const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const zeros = (n: number) => '00'.repeat(n);
 const ascii = (s: string, size: number) => Buffer.from(s, 'latin1').toString('hex') + zeros(size - s.length);
 
-/** SCCRQ as pptp-linux 1.10 sends it (pptp_options.h; shared/interop/README.md interop notes). */
+/** SCCRQ as pptp-linux 1.10 sends it (its pptp_options.h defaults). */
 const PPTP_LINUX_SCCRQ = hex(
   '009c 0001 1a2b3c4d 0001 0000' + // Length 156, control message, magic, type 1, reserved
     '0100 0000' + // version 1.0, reserved

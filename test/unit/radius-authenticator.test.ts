@@ -119,7 +119,7 @@ function v2Accept(extra: RadiusAttribute[] = [], omit: number[] = []): Reply {
 const reject = (attributes: RadiusAttribute[]): Reply => ({ code: RadiusCode.AccessReject, attributes: () => attributes });
 
 describe('RadiusAuthenticator: MS-CHAPv2', () => {
-  it('sends the PPP fields and the NAS attributes of the call (RFC 2548 §2.3, radius.md §4)', async () => {
+  it('sends the PPP fields and the NAS attributes of the call (RFC 2548 §2.3, RFC 2865 §5)', async () => {
     const { client, bound } = make(v2Accept());
     const result = await bound.verifyMsChapV2(v2Request('CORP\\alice'));
     expect(result.ok).toBe(true);

@@ -38,7 +38,7 @@ import {
 const H = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const S = 'xyzzy5461';
 
-// RFC 2865 §7 (radius.md §10.1; full 7.3 packets from shared/spec/verify_vectors.py)
+// RFC 2865 §7.1-§7.3 examples, octets as printed there
 const REQ1 = H(`01 00 00 38 0f 40 3f 94 73 97 80 57 bd 83 d5 cb 98 f4 22 7a 01 06 6e 65 6d 6f 02 12 0d be 70 8d
   93 d4 13 ce 31 96 e4 3f 78 2a 0a ee 04 06 c0 a8 01 10 05 06 00 00 00 03`);
 const ACC1 = H(`02 00 00 26 86 fe 22 0e 76 24 ba 2a 10 05 f6 bf 9b 55 e0 b2 06 06 00 00 00 01 0f 06 00 00 00 00
@@ -58,7 +58,10 @@ const REQ4 = H(`01 03 00 43 b1 22 55 6d 42 8a 13 d0 d6 25 38 07 c4 57 ec f0 01 0
   34 33 30`);
 const REJ4 = H('03 03 00 14 a4 2f 4f ca 45 91 6c 4e 09 c8 34 0f 9e 74 6a a0');
 
-// radius.md §10.2 computed fixtures
+// Fixtures computed from the RFC 2865 §7.1 request (no RFC prints them): F1 that request with a
+// Message-Authenticator first (RFC 3579 §3.2), F2 an Access-Accept to F1, F3 an Accounting-Request
+// Start (RFC 2866 §4.1), F4/F5 MS-MPPE-Send-Key/Recv-Key (RFC 2548 §2.4.2, §2.4.3) carrying the
+// RFC 3079 §3.5 master keys.
 const F1 = H(`0100004a0f403f9473978057bd83d5cb98f4227a50128f16b45f90d3494989a4f14f4421c618
   01066e656d6f02120dbe708d93d413ce3196e43f782a0aee0406c0a80110050600000003`);
 const F1_MA = H('8f16b45f90d3494989a4f14f4421c618');
@@ -126,7 +129,7 @@ describe('RFC 2865 §7 examples (secret xyzzy5461)', () => {
   });
 });
 
-describe('radius.md computed fixtures F1–F5', () => {
+describe('computed fixtures F1–F5', () => {
   const base: RadiusAttribute[] = [
     textAttribute(Attr.UserName, 'nemo'),
     { type: Attr.UserPassword, value: hideUserPassword('arctangent', S, F1_AUTH) },
@@ -309,7 +312,7 @@ describe('encode/decode round trips', () => {
       makeAttribute('Class', 'second'),
     ];
     const raw = encodePacket({ code: RadiusCode.AccessRequest, identifier: 7, authenticator: Buffer.alloc(16, 9), attributes: attrs });
-    // RFC 2868 example layout (radius.md §4.2)
+    // RFC 2868 §3.1, §3.3 layout with tag 0: Tunnel-Type PPTP, Tunnel-Client-Endpoint
     expect(raw.includes(H('400600000001'))).toBe(true);
     expect(raw.includes(Buffer.concat([H('420e00'), Buffer.from('203.0.113.7')]))).toBe(true);
     const p = decodePacket(raw);

@@ -60,7 +60,7 @@ describe('LocalAuthenticator (MS-CHAPv2 against the store)', () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.authenticatorResponse).toBe('S=407A5589115FD0D6209F510FE9C04566932CDA56');
-    // mppe-keys.md §7.5: server send start key 128 (Magic3); §7.7: receive start key (Magic2)
+    // RFC 3079 §3.5.3: server send start key, 128-bit (Magic3); the receive start key (Magic2) is computed from the same inputs
     expect(r.mppeKeys.sendKey.equals(hex('8B7CDC149B993A1BA118CB153F56DCCB'))).toBe(true);
     expect(r.mppeKeys.recvKey.equals(hex('D5F0E9521E3EA9589645E86051C82226'))).toBe(true);
   });

@@ -27,7 +27,35 @@ export interface UserLimits {
   idleTimeout: number | null;
 }
 
-export class UserStoreError extends Error {}
+/** The user field a refusal concerns (the console's form fields have the same names). */
+export type UserField = 'name' | 'password' | 'staticAddress' | 'sessionTimeout' | 'idleTimeout';
+
+/** invalid: a malformed value; unknown: no such user; taken: the name or address is another user's. */
+export type UserStoreErrorKind = 'invalid' | 'unknown' | 'taken';
+
+const FIELD_LABEL: Record<UserField, string> = {
+  name: 'user name',
+  password: 'password',
+  staticAddress: 'static address',
+  sessionTimeout: 'sessionTimeout',
+  idleTimeout: 'idleTimeout',
+};
+
+/**
+ * A refused change, with the field it concerns. `problem` reads next to that field; the message
+ * reads alone (for an invalid value it starts with the field's name: "password: 1-256 characters").
+ */
+export class UserStoreError extends Error {
+  constructor(
+    readonly field: UserField,
+    readonly problem: string,
+    readonly kind: UserStoreErrorKind = 'invalid',
+  ) {
+    super(kind === 'invalid' ? `${FIELD_LABEL[field]}: ${problem}` : problem);
+  }
+}
+
+const noUser = (name: string) => new UserStoreError('name', `no user ${name}`, 'unknown');
 
 /** 31 days: longer limits are a mistake, not a policy. */
 const MAX_LIMIT_SECONDS = 31 * 86400;
@@ -63,7 +91,7 @@ export class UserStore {
     try {
       this.db.prepare('INSERT INTO users (name, nt_hash, static_address) VALUES (?, ?, ?)').run(name, ntPasswordHash(password), address);
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new UserStoreError(`user ${name} already exists`);
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new UserStoreError('name', `user ${name} already exists`, 'taken');
       throw err;
     }
   }
@@ -71,24 +99,24 @@ export class UserStore {
   setPassword(name: string, password: string): void {
     this.checkPassword(password);
     const r = this.db.prepare('UPDATE users SET nt_hash = ? WHERE name = ?').run(ntPasswordHash(password), name);
-    if (r.changes === 0) throw new UserStoreError(`no user ${name}`);
+    if (r.changes === 0) throw noUser(name);
   }
 
   setStaticAddress(name: string, staticAddress: string | null): void {
     const address = staticAddress === null ? null : this.parseAddress(staticAddress);
     if (address !== null) this.checkAddressFree(address, name);
     const r = this.db.prepare('UPDATE users SET static_address = ? WHERE name = ?').run(address, name);
-    if (r.changes === 0) throw new UserStoreError(`no user ${name}`);
+    if (r.changes === 0) throw noUser(name);
   }
 
   setEnabled(name: string, enabled: boolean): void {
     const r = this.db.prepare('UPDATE users SET enabled = ? WHERE name = ?').run(enabled ? 1 : 0, name);
-    if (r.changes === 0) throw new UserStoreError(`no user ${name}`);
+    if (r.changes === 0) throw noUser(name);
   }
 
   delete(name: string): void {
     const r = this.db.prepare('DELETE FROM users WHERE name = ?').run(name);
-    if (r.changes === 0) throw new UserStoreError(`no user ${name}`);
+    if (r.changes === 0) throw noUser(name);
   }
 
   find(name: string): StoredUser | null {
@@ -114,13 +142,14 @@ export class UserStore {
 
   /** Sets the given limits (undefined: unchanged, null or 0: none). */
   setLimits(name: string, limits: Partial<UserLimits>): void {
-    for (const [key, value] of Object.entries(limits)) {
+    for (const key of ['sessionTimeout', 'idleTimeout'] as const) {
+      const value = limits[key];
       if (value !== null && value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_LIMIT_SECONDS)) {
-        throw new UserStoreError(`${key}: whole seconds from 0 to ${MAX_LIMIT_SECONDS}`);
+        throw new UserStoreError(key, `whole seconds from 0 to ${MAX_LIMIT_SECONDS}`);
       }
     }
     const current = this.getLimits(name);
-    if (!current) throw new UserStoreError(`no user ${name}`);
+    if (!current) throw noUser(name);
     const next = { ...current, ...limits };
     this.db.prepare('UPDATE users SET session_timeout = ?, idle_timeout = ? WHERE name = ?').run(next.sessionTimeout || null, next.idleTimeout || null, name);
   }
@@ -130,25 +159,25 @@ export class UserStore {
   }
 
   private checkName(name: string): void {
-    if (!USER_NAME.test(name)) throw new UserStoreError('user name: 1-64 characters, no spaces, slashes, backslashes or colons');
+    if (!USER_NAME.test(name)) throw new UserStoreError('name', '1-64 characters, no spaces, slashes, backslashes or colons');
   }
 
   private checkPassword(password: string): void {
     // RFC 2759 §8.1: the NT password is at most 256 Unicode characters.
-    if (password.length < 1 || password.length > 256) throw new UserStoreError('password: 1-256 characters');
+    if (password.length < 1 || password.length > 256) throw new UserStoreError('password', '1-256 characters');
   }
 
   private parseAddress(text: string): number {
     try {
       return parseIpv4(text);
     } catch {
-      throw new UserStoreError(`static address: ${JSON.stringify(text)} is not an IPv4 address`);
+      throw new UserStoreError('staticAddress', `${JSON.stringify(text)} is not an IPv4 address`);
     }
   }
 
   private checkAddressFree(address: number, name: string): void {
     const owner = this.db.prepare('SELECT name FROM users WHERE static_address = ? AND name <> ?').get(address, name) as { name: string } | undefined;
-    if (owner) throw new UserStoreError(`static address ${formatIpv4(address)} already belongs to ${owner.name}`);
+    if (owner) throw new UserStoreError('staticAddress', `static address ${formatIpv4(address)} already belongs to ${owner.name}`, 'taken');
   }
 }
 

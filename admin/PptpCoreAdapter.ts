@@ -6,7 +6,7 @@ import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { Logger } from '../server/Logger.js';
 import type { DataPlanePort } from '../dataplane/DataPlane.js';
 import type { AuthFailure, PptpServer, SessionEnded, SessionSummary } from '../session/PptpServer.js';
-import { UserStoreError, type UserStore } from '../aaa/UserStore.js';
+import { UserStoreError, type UserStore, type UserStoreErrorKind } from '../aaa/UserStore.js';
 import {
   UserFieldError,
   type AdminCore,
@@ -56,19 +56,12 @@ function view(s: SessionSummary): AdminSessionView {
   };
 }
 
-/** UserStore refusals are sentences; the form wants the field. */
+const STATUS: Record<UserStoreErrorKind, UserFieldError['status']> = { invalid: 400, unknown: 404, taken: 409 };
+
+/** A UserStore refusal as the form wants it: on its field, with the HTTP status of its kind. */
 function fieldError(err: unknown): never {
   if (!(err instanceof UserStoreError)) throw err;
-  const m = err.message;
-  if (/^no user /.test(m)) throw new UserFieldError('name', m, 404);
-  if (/already exists/.test(m)) throw new UserFieldError('name', m, 409);
-  if (/^user name/.test(m)) throw new UserFieldError('name', m.replace(/^user name: /, ''));
-  if (/^password/.test(m)) throw new UserFieldError('password', m.replace(/^password: /, ''));
-  if (/already belongs to/.test(m)) throw new UserFieldError('staticAddress', m, 409);
-  if (/^static address/.test(m)) throw new UserFieldError('staticAddress', m.replace(/^static address: /, ''));
-  if (/^sessionTimeout/.test(m)) throw new UserFieldError('sessionTimeout', m.replace(/^sessionTimeout: /, ''));
-  if (/^idleTimeout/.test(m)) throw new UserFieldError('idleTimeout', m.replace(/^idleTimeout: /, ''));
-  throw new UserFieldError('name', m);
+  throw new UserFieldError(err.field, err.problem, STATUS[err.kind]);
 }
 
 export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {

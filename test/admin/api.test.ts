@@ -573,6 +573,13 @@ describe('PptpCoreAdapter over a real UserStore', () => {
     expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.50' })).toThrow(expect.objectContaining({ field: 'staticAddress', status: 409 }));
     expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.1' })).toThrow(expect.objectContaining({ field: 'staticAddress' }));
     expect(() => core.users.add({ name: 'erin', password: 'x'.repeat(257) })).toThrow(expect.objectContaining({ field: 'password' }));
+    // The store's field and kind, as they are: the message shown beside the field, the status of the kind.
+    expect(() => core.users.add({ name: 'er in', password: 'pw' })).toThrow(
+      expect.objectContaining({ field: 'name', status: 400, message: '1-64 characters, no spaces, slashes, backslashes or colons' }),
+    );
+    expect(() => core.users.update('dave', { staticAddress: '1.2.3' })).toThrow(expect.objectContaining({ field: 'staticAddress', status: 400, message: '"1.2.3" is not an IPv4 address' }));
+    expect(() => core.users.update('dave', { idleTimeout: -1 })).toThrow(expect.objectContaining({ field: 'idleTimeout', status: 400, message: 'whole seconds from 0 to 2678400' }));
+    expect(() => core.users.delete('erin')).toThrow(expect.objectContaining({ field: 'name', status: 404, message: 'no user erin' }));
     expect(core.users.get('erin')).toBeNull();
 
     server.emit('session-up', live[0]);

@@ -30,10 +30,14 @@ describe('UserStore', () => {
     const { users } = store();
     users.add('bob', 'one');
     expect(() => users.add('BOB', 'two')).toThrow(UserStoreError);
-    expect(() => users.add('bad name', 'x')).toThrow(/user name/);
-    expect(() => users.add('carol', 'x', '1.2.3')).toThrow(/not an IPv4 address/);
+    expect(() => users.add('BOB', 'two')).toThrow(expect.objectContaining({ field: 'name', kind: 'taken', message: 'user BOB already exists' }));
+    expect(() => users.add('bad name', 'x')).toThrow(expect.objectContaining({ field: 'name', kind: 'invalid', message: expect.stringMatching(/^user name: 1-64 characters/) }));
+    expect(() => users.add('carol', '')).toThrow(expect.objectContaining({ field: 'password', problem: '1-256 characters', message: 'password: 1-256 characters' }));
+    expect(() => users.add('carol', 'x', '1.2.3')).toThrow(expect.objectContaining({ field: 'staticAddress', kind: 'invalid', problem: '"1.2.3" is not an IPv4 address' }));
     users.add('carol', 'x', '198.18.100.9');
-    expect(() => users.add('dave', 'x', '198.18.100.9')).toThrow(/already belongs to carol/);
+    expect(() => users.add('dave', 'x', '198.18.100.9')).toThrow(expect.objectContaining({ field: 'staticAddress', kind: 'taken', message: expect.stringMatching(/already belongs to carol/) }));
+    expect(() => users.setLimits('bob', { idleTimeout: -1 })).toThrow(expect.objectContaining({ field: 'idleTimeout', message: 'idleTimeout: whole seconds from 0 to 2678400' }));
+    expect(() => users.setLimits('bob', { sessionTimeout: 1.5 })).toThrow(expect.objectContaining({ field: 'sessionTimeout' }));
     users.setPassword('bob', 'three');
     expect(users.find('bob')!.ntHash.equals(ntPasswordHash('three'))).toBe(true);
     users.setEnabled('bob', false);
@@ -43,7 +47,7 @@ describe('UserStore', () => {
     ]);
     users.delete('carol');
     expect(users.find('carol')).toBeNull();
-    expect(() => users.delete('carol')).toThrow(/no user carol/);
+    expect(() => users.delete('carol')).toThrow(expect.objectContaining({ field: 'name', kind: 'unknown', message: 'no user carol' }));
   });
 });
 

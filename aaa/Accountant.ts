@@ -3,26 +3,21 @@
 // every Acct-Interim-Interval, Stop with the cause, the counters and the session time. Records go
 // into the AccountingQueue, which delivers them in order and keeps them until acknowledged.
 import type { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
 import { AcctStatusType, AcctTerminateCause, addressAttribute, Attr, integerAttribute, stringAttribute, textAttribute, timeAttribute } from '../radius/Dictionary.js';
 import type { RadiusAttribute } from '../radius/RadiusPacket.js';
-import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../session/PptpServer.js';
-import type { TerminateCause } from '../session/Session.js';
+import type { SessionEnded, SessionEvents, SessionSelector, SessionSummary } from '../session/SessionManager.js';
+import { endCauseText, type TerminateCause, terminateCauseOf } from '../session/EndCause.js';
 import { callAttributes, nasIdentityAttributes, type NasIdentity } from './NasAttributes.js';
 
 /** What the accountant watches: PptpServer, or a fake in tests. */
-export type SessionEventSource = Pick<EventEmitter<PptpServerEvents>, 'on' | 'off'> & {
+export type SessionEventSource = Pick<EventEmitter<SessionEvents>, 'on' | 'off'> & {
   findSessions(selector: SessionSelector): SessionSummary[];
 };
 
 /** The part of AccountingQueue the accountant uses. */
 export interface AccountingSink {
   enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], createdAt?: number): void;
-}
-
-export interface AccountantLog {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-  debug(obj: Record<string, unknown>, msg: string): void;
 }
 
 export interface AccountantOptions {
@@ -35,12 +30,11 @@ export interface AccountantOptions {
   interimInterval: number;
   /** Acct-Authentic for every session (RADIUS or Local), or undefined when it depends (radius-then-local). */
   authentic?: number;
-  log: AccountantLog;
-  now?: () => number;
+  log: Logger;
 }
 
-/** RFC 2866 §5.10 values for our TerminateCause (our mapping: no RFC ties causes to PPTP events). */
-export const TERMINATE_CAUSE: Record<TerminateCause, number> = {
+/** RFC 2866 §5.10 values of the causes we report (session/EndCause.ts says which end is which). */
+const ACCT_TERMINATE_CAUSE: Record<TerminateCause, number> = {
   'user-request': AcctTerminateCause.UserRequest,
   'lost-carrier': AcctTerminateCause.LostCarrier,
   'idle-timeout': AcctTerminateCause.IdleTimeout,
@@ -48,7 +42,8 @@ export const TERMINATE_CAUSE: Record<TerminateCause, number> = {
   'admin-reset': AcctTerminateCause.AdminReset,
   'nas-request': AcctTerminateCause.NasRequest,
   'nas-error': AcctTerminateCause.NasError,
-  'auth-failed': AcctTerminateCause.UserError,
+  'user-error': AcctTerminateCause.UserError,
+  'service-unavailable': AcctTerminateCause.ServiceUnavailable,
 };
 
 const TWO_32 = 2 ** 32;
@@ -60,14 +55,12 @@ interface Tracked {
 
 export class Accountant {
   private readonly sessions = new Map<string, Tracked>();
-  private readonly now: () => number;
   /** Acct-Session-Id of the NAS's own On/Off records: unique per start. */
   private readonly nasSessionId: string;
   private running = false;
 
   constructor(private readonly options: AccountantOptions) {
-    this.now = options.now ?? Date.now;
-    this.nasSessionId = `nas-${this.now().toString(16)}`;
+    this.nasSessionId = `nas-${Date.now().toString(16)}`;
   }
 
   /** Accounting-On (RFC 2866 §5.1: the NAS starts; sessions the server thinks are open are not), then follow sessions. */
@@ -89,11 +82,11 @@ export class Accountant {
     this.running = false;
     this.options.server.off('session-up', this.onUp);
     this.options.server.off('session-down', this.onDown);
-    const at = this.now();
+    const at = Date.now();
     for (const [sessionId, t] of this.sessions) {
       if (t.timer) clearInterval(t.timer);
       const live = this.options.server.findSessions({ sessionId })[0] ?? t.summary;
-      this.enqueueStop({ ...live, reason: 'server stopping', cause: 'nas-request', endedAt: at });
+      this.enqueueStop({ ...live, cause: 'shutdown', detail: endCauseText('shutdown'), endedAt: at });
     }
     this.sessions.clear();
     this.enqueue(this.nasSessionId, AcctStatusType.AccountingOff, this.nasRecord(AcctStatusType.AccountingOff));
@@ -132,17 +125,17 @@ export class Accountant {
     const live = this.options.server.findSessions({ sessionId })[0];
     if (!live) return; // ending: the Stop follows
     t.summary = live;
-    this.enqueue(sessionId, AcctStatusType.InterimUpdate, this.sessionRecord(AcctStatusType.InterimUpdate, live, this.now()));
+    this.enqueue(sessionId, AcctStatusType.InterimUpdate, this.sessionRecord(AcctStatusType.InterimUpdate, live, Date.now()));
   }
 
   private enqueueStop(s: SessionEnded): void {
     const attributes = this.sessionRecord(AcctStatusType.Stop, s, s.endedAt);
-    attributes.push(integerAttribute(Attr.AcctTerminateCause, TERMINATE_CAUSE[s.cause] ?? AcctTerminateCause.NasError));
+    attributes.push(integerAttribute(Attr.AcctTerminateCause, ACCT_TERMINATE_CAUSE[terminateCauseOf(s.cause)]));
     this.enqueue(s.sessionId, AcctStatusType.Stop, attributes, s.endedAt);
     this.options.log.debug({ sessionId: s.sessionId, user: s.user, cause: s.cause }, 'Accounting Stop queued');
   }
 
-  private enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], at = this.now()): void {
+  private enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], at = Date.now()): void {
     try {
       this.options.queue.enqueue(sessionId, statusType, attributes, at);
     } catch (e) {
@@ -156,7 +149,7 @@ export class Accountant {
       integerAttribute(Attr.AcctStatusType, statusType),
       textAttribute(Attr.AcctSessionId, this.nasSessionId),
       ...nasIdentityAttributes(this.options.nas),
-      timeAttribute(Attr.EventTimestamp, Math.floor(this.now() / 1000)),
+      timeAttribute(Attr.EventTimestamp, Math.floor(Date.now() / 1000)),
     ];
   }
 
@@ -164,7 +157,7 @@ export class Accountant {
    * Start / Interim-Update / Stop body (RFC 2866 §5.13, RFC 2869 §5.1-§5.3). Counters are the user's view:
    * input = octets received from the client (rx), output = sent to it (tx); Gigawords carry the 2^32 wraps.
    */
-  private sessionRecord(statusType: number, s: SessionSummary, at = this.now()): RadiusAttribute[] {
+  private sessionRecord(statusType: number, s: SessionSummary, at = Date.now()): RadiusAttribute[] {
     const out: RadiusAttribute[] = [integerAttribute(Attr.AcctStatusType, statusType)];
     if (s.user) out.push(textAttribute(Attr.UserName, s.user));
     out.push(...callAttributes(this.options.nas, { sessionId: s.sessionId, callId: s.callId, peer: s.peer, local: this.options.local }));

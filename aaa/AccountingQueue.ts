@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { Attr, integerAttribute } from '../radius/Dictionary.js';
 import { decodePacket, encodePacket, isVendorAttribute, RadiusCode, RadiusFormatError, type RadiusAttribute } from '../radius/RadiusPacket.js';
 
@@ -15,24 +16,15 @@ export interface AccountingTransport {
   accounting(attributes: RadiusAttribute[]): Promise<unknown>;
 }
 
-export interface AccountingQueueLog {
-  debug(obj: Record<string, unknown>, msg: string): void;
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-  error(obj: Record<string, unknown>, msg: string): void;
-}
-
 export interface AccountingQueueOptions {
   /** SQLite file (created with its directory); ':memory:' for tests that do not restart. */
   file: string;
   transport: AccountingTransport;
-  log: AccountingQueueLog;
+  log: Logger;
   /** First wait after a failed attempt. Default 1000 ms. */
   initialBackoffMs?: number;
   /** Longest wait between attempts. Default 60 000 ms. */
   maxBackoffMs?: number;
-  /** Wall clock in ms (tests). */
-  now?: () => number;
 }
 
 export interface QueuedRecord {
@@ -70,7 +62,6 @@ export class AccountingQueue {
   private readonly count: Database.Statement;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
-  private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> | null = null;
   private closed = false;
@@ -81,7 +72,6 @@ export class AccountingQueue {
   constructor(private readonly options: AccountingQueueOptions) {
     this.initialBackoffMs = options.initialBackoffMs ?? 1000;
     this.maxBackoffMs = Math.max(this.initialBackoffMs, options.maxBackoffMs ?? 60_000);
-    this.now = options.now ?? Date.now;
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
     // FULL: an acknowledged-by-us record must survive a power cut as well as a crash.
@@ -123,7 +113,7 @@ export class AccountingQueue {
    * Stores one Accounting-Request (without Acct-Delay-Time: the queue adds it when sending) and
    * returns at once; the record goes out after every older one. RadiusFormatError if it cannot be encoded.
    */
-  enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], createdAt = this.now()): void {
+  enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], createdAt = Date.now()): void {
     if (this.closed) throw new Error('accounting queue closed');
     const kept = attributes.filter((a) => isVendorAttribute(a) || a.type !== Attr.AcctDelayTime);
     // The attribute list is stored as a RADIUS packet body: the codec that sends it also checks it here.
@@ -192,7 +182,7 @@ export class AccountingQueue {
       }
       // RFC 2866 §5.2: seconds the record has waited. A changed value makes a new request (new
       // Identifier and authenticator, RFC 5080 §2.2.1), which RadiusClient does per call anyway.
-      const delay = Math.max(0, Math.floor((this.now() - row.created_at) / 1000));
+      const delay = Math.max(0, Math.floor((Date.now() - row.created_at) / 1000));
       if (delay > 0 || row.attempts > 0) attributes.push(integerAttribute(Attr.AcctDelayTime, delay));
       this.bump.run(row.seq);
       try {

@@ -4,28 +4,24 @@
 // to every one of them: Disconnect ends each with a proper PPP Terminate + PPTP Call-Disconnect-Notify
 // (and so an Accounting Stop with Admin-Reset), CoA changes Session-Timeout / Idle-Timeout.
 import type { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
 import type { DasHandler, DasRequest, DasResult } from '../radius/DasServer.js';
 import { AcctTerminateCause, Attr, ErrorCause, integerAttribute, readInteger, ServiceType } from '../radius/Dictionary.js';
 import { isVendorAttribute, type RadiusAttribute } from '../radius/RadiusPacket.js';
-import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../session/PptpServer.js';
-import type { TerminateCause } from '../session/Session.js';
+import type { SessionEnded, SessionEvents, SessionSelector, SessionSummary } from '../session/SessionManager.js';
+import type { SessionStop } from '../session/EndCause.js';
 
 /** The part of PptpServer Dynamic Authorization drives (a fake in tests). */
-export type SessionControl = Pick<EventEmitter<PptpServerEvents>, 'on' | 'off'> & {
+export type SessionControl = Pick<EventEmitter<SessionEvents>, 'on' | 'off'> & {
   findSessions(selector: SessionSelector): SessionSummary[];
   listSessions(): SessionSummary[];
-  disconnect(callId: number, reason?: string, cause?: TerminateCause): boolean;
+  disconnect(callId: number, stop: SessionStop, detail?: string): boolean;
   setLimits(callId: number, limits: { sessionTimeout?: number | null; idleTimeout?: number | null }): boolean;
 };
 
-export interface DynamicAuthorizationLog {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
-
 export interface DynamicAuthorizationOptions {
   server: SessionControl;
-  log: DynamicAuthorizationLog;
+  log: Logger;
   /** How long a Disconnect waits for the sessions to be gone before it ACKs anyway. Default 5000 ms. */
   teardownWaitMs?: number;
 }
@@ -108,7 +104,7 @@ export class DynamicAuthorization {
     });
     for (const s of sessions) {
       this.options.log.info({ ...meta, sessionId: s.sessionId, user: s.user, callId: s.callId }, 'Disconnect-Request: ending session');
-      if (!server.disconnect(s.callId, `RADIUS Disconnect-Request from ${request.source.address}`, 'admin-reset')) pending.delete(s.sessionId);
+      if (!server.disconnect(s.callId, 'radius-disconnect', `RADIUS Disconnect-Request from ${request.source.address}`)) pending.delete(s.sessionId);
     }
     // ACK once the sessions are really gone (LCP Terminate acknowledged, Call-Disconnect-Notify sent,
     // Accounting Stop queued); a peer that never answers is cut by LCP's Max-Terminate anyway.

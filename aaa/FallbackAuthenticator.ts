@@ -2,8 +2,8 @@
 // is asked only when none did (every server timed out or every reply was dropped). An Access-Reject
 // is final: falling back on a Reject would let a user the directory disabled in through a stale
 // local account.
+import type { Logger } from 'pino';
 import type { AuthResult, Authenticator, BasicAuthResult, ChapMd5Request, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest } from '../ppp/Authenticator.js';
-import type { PppLogger } from '../ppp/PppLogger.js';
 import { RadiusUnavailableError } from './RadiusAuthenticator.js';
 import { authenticatorForSession, type AuthSessionContext, type SessionAwareAuthenticator } from './SessionAuthContext.js';
 
@@ -17,7 +17,7 @@ export class FallbackAuthenticator implements ExtendedAuthenticator, SessionAwar
   constructor(
     private readonly radius: ExtendedAuthenticator & Partial<SessionAwareAuthenticator>,
     private readonly local: ExtendedAuthenticator,
-    private readonly log: PppLogger,
+    private readonly log: Logger,
   ) {}
 
   forSession(context: AuthSessionContext): FallbackAuthenticator {

@@ -3,9 +3,9 @@
 // NAS's description of the call; the verified reply becomes the PPP verdict and the session's
 // authorization. The reply never weakens our own MPPE policy: a reply that forbids what the policy
 // requires refuses the login.
+import type { Logger } from 'pino';
 import type { AuthResult, BasicAuthResult, ChapMd5Request, ExtendedAuthenticator, MppeMasterKeys, MsChapV1Request, MsChapV2Request, PapRequest, SessionAuthorization } from '../ppp/Authenticator.js';
 import { getStartKeyV1 } from '../ppp/mppe/MppeKeys.js';
-import type { PppLogger } from '../ppp/PppLogger.js';
 import { Attr, MppeEncryptionPolicy, MsAttr, readInteger, readTaggedInteger, stringAttribute, textAttribute, TunnelType, VENDOR_MICROSOFT, vendorAttribute } from '../radius/Dictionary.js';
 import { RadiusNoResponseError, type RadiusReply } from '../radius/RadiusClient.js';
 import { findAllAttributes, RadiusFormatError, type RadiusAttribute } from '../radius/RadiusPacket.js';
@@ -42,7 +42,7 @@ export interface RadiusAuthenticatorOptions {
    * so that a FallbackAuthenticator can ask the local store instead.
    */
   onUnavailable?: 'reject' | 'throw';
-  log: PppLogger;
+  log: Logger;
 }
 
 /** No RADIUS server gave a valid answer (timeouts, or every reply dropped). Not a Reject. */

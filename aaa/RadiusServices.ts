@@ -11,7 +11,7 @@ import { Accountant } from './Accountant.js';
 import { AccountingQueue, accountingQueueFile } from './AccountingQueue.js';
 import { FallbackAuthenticator } from './FallbackAuthenticator.js';
 import { RadiusAuthenticator } from './RadiusAuthenticator.js';
-import type { PptpServer } from '../session/PptpServer.js';
+import type { SessionManager } from '../session/SessionManager.js';
 import { DynamicAuthorization } from './DynamicAuthorization.js';
 import type { NasIdentity } from './NasAttributes.js';
 
@@ -119,7 +119,7 @@ export class RadiusServices {
   }
 
   /** Accounting-On and session accounting, then the Disconnect/CoA listener; call before server.listen(). */
-  async attach(server: PptpServer): Promise<void> {
+  async attach(server: SessionManager): Promise<void> {
     const r = this.config.radius;
     if (this.queue) {
       const backend = this.config.auth.backend;

@@ -1,5 +1,5 @@
 // The narrow view of the server the admin panel works through. The panel imports nothing else
-// from the core; server/main.ts builds one from the PptpServer (PptpCoreAdapter) and the tests
+// from the core; server/main.ts builds one from the SessionManager (PptpCoreAdapter) and the tests
 // build fakes. Every value is plain JSON: no Buffers, no secrets.
 export interface AdminSessionView {
   sessionId: string;
@@ -40,8 +40,9 @@ export interface AdminSessionDrops {
 }
 
 export interface AdminSessionEnded extends AdminSessionView {
+  /** The cause in words, with what ended it said (the operator's reason, a limit, the peer's Terminate text). */
   reason: string;
-  /** RADIUS Acct-Terminate-Cause in words (admin-reset, user-request, lost-carrier, ...). */
+  /** Why it ended, one word (the session layer's EndCause: admin-disconnect, peer-call-clear, idle-timeout, ...). */
   cause: string;
   endedAt: number;
 }

@@ -36,7 +36,6 @@ export interface AdminServerOptions {
   /** Default: dataDir/admin.db. */
   db?: AdminDb;
   throttle?: ThrottleLimits;
-  now?: () => number;
   /** Live view sampling period. */
   sampleIntervalMs?: number;
   /** Node process metrics in /metrics (off in tests that build many apps). */
@@ -68,18 +67,17 @@ export async function createAdminServer(core: AdminCore, config: AdminConfig, lo
   // Read first: a missing certificate must fail before anything starts.
   const https = tls ? { cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : null;
   const db = options.db ?? openAdminDatabase(config.dataDir);
-  const now = options.now ?? Date.now;
   const accounts = new AdminAccounts(db);
   const initialPassword = await accounts.createInitial();
   if (initialPassword !== null) {
     // The one secret Portico ever logs, and only this once: there is no other way to hand it over.
     log.warn(`created console account "admin" with password ${initialPassword} (shown once: the only secret Portico ever writes to its log; change it with "portico admin passwd")`);
   }
-  const logins = new LoginSessions(db, now);
-  const tokens = new ApiTokens(db, now);
-  const journal = new EventJournal(db, now);
+  const logins = new LoginSessions(db);
+  const tokens = new ApiTokens(db);
+  const journal = new EventJournal(db);
   journal.follow(core, (err) => log.error({ err }, 'events journal failed'));
-  const monitor = new SessionMonitor(core, options.sampleIntervalMs ?? 1000, now, (err) => log.error({ err }, 'live session view failed'));
+  const monitor = new SessionMonitor(core, options.sampleIntervalMs ?? 1000, (err) => log.error({ err }, 'live session view failed'));
   monitor.start();
   const metrics = new AdminMetrics(core, { usernames: config.admin.metricsUsernames, processMetrics: options.processMetrics ?? true });
   const cookieName = tls ? '__Host-portico' : 'portico_session';
@@ -103,7 +101,7 @@ export async function createAdminServer(core: AdminCore, config: AdminConfig, lo
     logins,
     tokens,
     journal,
-    throttle: new LoginThrottle(options.throttle ?? DEFAULT_THROTTLE, now),
+    throttle: new LoginThrottle(options.throttle ?? DEFAULT_THROTTLE),
     monitor,
     metrics,
     cookieName,

@@ -19,15 +19,12 @@ const PREFIX = 'ptk_';
 const digest = (token: string) => createHash('sha256').update(token).digest();
 
 export class ApiTokens {
-  constructor(
-    private readonly db: AdminDb,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly db: AdminDb) {}
 
   create(name: string, scope: TokenScope, createdBy: string): { token: string; info: ApiTokenInfo } {
     const id = randomBytes(6).toString('hex');
     const token = `${PREFIX}${randomBytes(32).toString('base64url')}`;
-    const now = this.now();
+    const now = Date.now();
     this.db.prepare('INSERT INTO api_tokens (id, name, token_hash, scope, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)').run(id, name, digest(token), scope, now, createdBy);
     return { token, info: { id, name, scope, createdAt: now, createdBy, lastUsed: null } };
   }
@@ -44,7 +41,7 @@ export class ApiTokens {
     if (!token.startsWith(PREFIX) || token.length > 128) return null;
     const row = this.db.prepare('SELECT * FROM api_tokens WHERE token_hash = ?').get(digest(token)) as Row | undefined;
     if (!row) return null;
-    const now = this.now();
+    const now = Date.now();
     if (row.last_used === null || now - row.last_used > 60_000) this.db.prepare('UPDATE api_tokens SET last_used = ? WHERE id = ?').run(now, row.id);
     return toInfo(row);
   }

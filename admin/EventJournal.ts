@@ -33,10 +33,7 @@ export class EventJournal {
   private inserts = 0;
   private detach: (() => void) | null = null;
 
-  constructor(
-    private readonly db: AdminDb,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly db: AdminDb) {}
 
   /**
    * Journals the core's session events until close(). The core emits from inside its session
@@ -60,7 +57,7 @@ export class EventJournal {
         address: s.address,
         message: `${s.user ?? '?'} connected from ${s.peer} as ${s.address ?? '-'} (${s.authMethod}, ${s.mppe})`,
         detail: { sessionId: s.sessionId, callId: s.callId, peerCallId: s.peerCallId },
-        at: s.upAt ?? this.now(),
+        at: s.upAt ?? Date.now(),
       }),
     );
     const down = guarded((s: AdminSessionEnded) =>
@@ -104,7 +101,7 @@ export class EventJournal {
   record(e: { type: EventType; message: string; user?: string | null; peer?: string | null; address?: string | null; detail?: Record<string, unknown> | null; at?: number }): void {
     this.db
       .prepare('INSERT INTO events (at, type, user, peer, address, message, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(e.at ?? this.now(), e.type, e.user ?? null, e.peer ?? null, e.address ?? null, e.message, e.detail ? JSON.stringify(e.detail) : null);
+      .run(e.at ?? Date.now(), e.type, e.user ?? null, e.peer ?? null, e.address ?? null, e.message, e.detail ? JSON.stringify(e.detail) : null);
     if (++this.inserts % PRUNE_EVERY === 0) {
       this.db.prepare('DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?').run(KEEP);
     }

@@ -19,16 +19,13 @@ export interface LoginSession {
 const digest = (id: string) => createHash('sha256').update(id).digest();
 
 export class LoginSessions {
-  constructor(
-    private readonly db: AdminDb,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly db: AdminDb) {}
 
   /** Returns the cookie value; it exists nowhere else. */
   create(account: string, client: string): { id: string; csrf: string } {
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
-    const now = this.now();
+    const now = Date.now();
     this.db.prepare('INSERT INTO login_sessions (id_hash, account, csrf, created_at, last_seen, client) VALUES (?, ?, ?, ?, ?, ?)').run(digest(id), account, csrf, now, now, client);
     this.prune();
     return { id, csrf };
@@ -41,7 +38,7 @@ export class LoginSessions {
       | { account: string; csrf: string; created_at: number; last_seen: number }
       | undefined;
     if (!row) return null;
-    const now = this.now();
+    const now = Date.now();
     if (now - row.last_seen > IDLE_LIMIT_MS || now - row.created_at > ABSOLUTE_LIMIT_MS) {
       this.db.prepare('DELETE FROM login_sessions WHERE id_hash = ?').run(key);
       return null;
@@ -55,7 +52,7 @@ export class LoginSessions {
   }
 
   private prune(): void {
-    const now = this.now();
+    const now = Date.now();
     this.db.prepare('DELETE FROM login_sessions WHERE last_seen < ? OR created_at < ?').run(now - IDLE_LIMIT_MS, now - ABSOLUTE_LIMIT_MS);
   }
 }

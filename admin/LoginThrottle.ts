@@ -19,10 +19,7 @@ const MAX_KEYS = 10_000;
 export class LoginThrottle {
   private readonly failures = new Map<string, number[]>();
 
-  constructor(
-    private readonly limits: ThrottleLimits = DEFAULT_THROTTLE,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly limits: ThrottleLimits = DEFAULT_THROTTLE) {}
 
   /** Seconds until an attempt from `client` for `account` is allowed; 0 when it is. */
   retryAfter(client: string, account: string): number {
@@ -34,7 +31,7 @@ export class LoginThrottle {
     if (this.failures.size >= MAX_KEYS) this.prune();
     for (const key of [`c:${client}`, `a:${account.toLowerCase()}`]) {
       const list = this.recent(key);
-      list.push(this.now());
+      list.push(Date.now());
       this.failures.set(key, list);
     }
   }
@@ -46,7 +43,7 @@ export class LoginThrottle {
   }
 
   private recent(key: string): number[] {
-    const since = this.now() - this.limits.windowMs;
+    const since = Date.now() - this.limits.windowMs;
     return (this.failures.get(key) ?? []).filter((t) => t > since);
   }
 
@@ -54,7 +51,7 @@ export class LoginThrottle {
     const list = this.recent(key);
     if (list.length < limit) return 0;
     // Allowed again when enough of the failures have left the window.
-    return list[list.length - limit]! + this.limits.windowMs - this.now();
+    return list[list.length - limit]! + this.limits.windowMs - Date.now();
   }
 
   private prune(): void {

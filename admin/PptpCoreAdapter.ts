@@ -1,11 +1,11 @@
-// Builds the AdminCore view over the real server: PptpServer, its DataPlane, the UserStore and
+// Builds the AdminCore view over the real server: the SessionManager, its DataPlane, the UserStore and
 // the configuration. The dependency points from the panel to the core, never back.
 import { EventEmitter } from 'node:events';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
-import type { Logger } from '../server/Logger.js';
+import type { Logger } from 'pino';
 import type { DataPlanePort } from '../dataplane/DataPlane.js';
-import type { AuthFailure, PptpServer, SessionEnded, SessionSummary } from '../session/PptpServer.js';
+import type { AuthFailure, SessionEnded, SessionManager, SessionSummary } from '../session/SessionManager.js';
 import { UserStoreError, type UserStore, type UserStoreErrorKind } from '../aaa/UserStore.js';
 import {
   UserFieldError,
@@ -21,7 +21,7 @@ import {
 } from './AdminCore.js';
 
 export interface PptpCoreParts {
-  server: PptpServer;
+  server: SessionManager;
   dataPlane: DataPlanePort;
   users: UserStore;
   config: PorticoConfig;
@@ -90,7 +90,7 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
   );
   server.on(
     'session-down',
-    guarded('session-down', (s: SessionEnded) => events.emit('session-down', { ...view(s), reason: s.reason, cause: s.cause, endedAt: s.endedAt })),
+    guarded('session-down', (s: SessionEnded) => events.emit('session-down', { ...view(s), reason: s.detail, cause: s.cause, endedAt: s.endedAt })),
   );
   server.on(
     'auth-failure',
@@ -160,7 +160,7 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
       } catch (err) {
         fieldError(err);
       }
-      if (changes.enabled === false) for (const s of liveOf(name)) server.disconnect(s.callId, 'account disabled', 'admin-reset');
+      if (changes.enabled === false) for (const s of liveOf(name)) server.disconnect(s.callId, 'admin-disconnect', 'account disabled');
       else if (changes.sessionTimeout !== undefined || changes.idleTimeout !== undefined) {
         const limits = users.getLimits(name)!;
         for (const s of liveOf(name)) server.setLimits(s.callId, limits);
@@ -173,7 +173,7 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
       } catch (err) {
         fieldError(err);
       }
-      for (const s of liveOf(name)) server.disconnect(s.callId, 'account deleted', 'admin-reset');
+      for (const s of liveOf(name)) server.disconnect(s.callId, 'admin-disconnect', 'account deleted');
     },
   };
 
@@ -205,7 +205,7 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
     sessions: () => server.listSessions().map(view),
     disconnect: (sessionId, reason) => {
       const s = server.findSessions({ sessionId })[0];
-      return s ? server.disconnect(s.callId, reason, 'admin-reset') : false;
+      return s ? server.disconnect(s.callId, 'admin-disconnect', reason) : false;
     },
     users: directory,
     settings,

@@ -46,7 +46,6 @@ export class SessionMonitor {
   constructor(
     private readonly core: AdminCore,
     private readonly intervalMs = 1000,
-    private readonly now: () => number = Date.now,
     /** A fault here must not reach the PPTP server's event loop as an uncaught exception. */
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {}
@@ -80,7 +79,7 @@ export class SessionMonitor {
       const t = this.tracks.get(s.sessionId);
       return { ...s, rxRate: t?.rxRate ?? 0, txRate: t?.txRate ?? 0 };
     });
-    return { at: this.now(), sessions };
+    return { at: Date.now(), sessions };
   }
 
   /** Oldest first; null for an unknown session. */
@@ -102,7 +101,7 @@ export class SessionMonitor {
   }
 
   private sample(): void {
-    const now = this.now();
+    const now = Date.now();
     const slot = this.tick % HISTORY_SAMPLES;
     this.tickTimes[slot] = now;
     const seen = new Set<string>();

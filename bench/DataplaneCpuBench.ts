@@ -114,8 +114,15 @@ function oursLoop(size: number, stateless: boolean): () => void {
   const gre = new CountingGre();
   const log = pino({ level: 'silent' });
   const dp = new DataPlane(gre, tun, log);
-  const s = new Session(1, 2, PEER_ADDR, {} as unknown as ControlConnection, log);
-  s.link = new LinkStub() as unknown as PppLink;
+  const s = new Session({
+    callId: 1,
+    peerCallId: 2,
+    peerAddress: PEER_ADDR,
+    connection: {} as unknown as ControlConnection,
+    log,
+    mppeRequired: true,
+    link: () => new LinkStub() as unknown as PppLink,
+  });
   s.startLink();
   dp.register(s);
   dp.startData(s, CLIENT_IP, { sendKey: START_KEY, recvKey: START_KEY, bits: 128, stateless });

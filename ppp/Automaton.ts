@@ -2,11 +2,9 @@
 // pppd fsm.c). The transition table below is the RFC's (ppp.md §3), written out as data; what a protocol
 // negotiates is supplied by an OptionSet, its extra codes by hooks.
 
-import { systemClock, type Clock, type TimerHandle } from './Clock.js';
+import type { Logger } from 'pino';
 import { ControlCode, CONTROL_HEADER_LENGTH, encodeOptions, MalformedPacketError, parseOptions, type ConfigOption, type ControlPacket } from './ControlPacket.js';
-import { printableText, silentLogger, type PppLogger } from './PppLogger.js';
-
-export type { Clock } from './Clock.js';
+import { printableText } from './PrintableText.js';
 
 export const AutomatonState = {
   Initial: 0,
@@ -138,8 +136,7 @@ export interface OptionAutomatonOptions {
   name: string;
   optionSet: OptionSet;
   hooks: AutomatonHooks;
-  clock?: Clock;
-  log?: PppLogger;
+  log: Logger;
   limits?: Partial<AutomatonLimits> | undefined;
   /** The peer's MRU: bounds the copy in a Code-Reject. */
   peerMru?: () => number;
@@ -153,21 +150,20 @@ interface PendingRequest {
   verdict: RequestVerdict;
 }
 
-/** Start of the finishing reason when the peer sent Terminate-Request (the session maps it to User-Request). */
-export const PEER_TERMINATED_REASON = 'peer requested termination';
+/** Start of the finishing reason (for the log) when the peer sent Terminate-Request. */
+const PEER_TERMINATED_REASON = 'peer requested termination';
 
 export class OptionAutomaton {
   readonly name: string;
   private readonly optionSet: OptionSet;
   private readonly hooks: AutomatonHooks;
-  private readonly clock: Clock;
-  private readonly log: PppLogger;
+  private readonly log: Logger;
   private readonly limits: AutomatonLimits;
   private readonly peerMru: () => number;
 
   private current: AutomatonState = AutomatonState.Initial;
   private restartCounter = 0;
-  private timer: TimerHandle | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   private identifier = 0;
   private lastRequestId = -1;
   private lastRequestData: Buffer = EMPTY;
@@ -177,6 +173,7 @@ export class OptionAutomaton {
   private pending: PendingRequest | null = null;
   private terminationReason: string | null = null;
   private terminateData: Buffer = EMPTY;
+  private peerTerminated = false;
   // Hooks may call back into this automaton (e.g. tld → link → close); such calls are queued and run
   // after the current event so every event sees a consistent state.
   private readonly queue: Array<() => void> = [];
@@ -186,8 +183,7 @@ export class OptionAutomaton {
     this.name = options.name;
     this.optionSet = options.optionSet;
     this.hooks = options.hooks;
-    this.clock = options.clock ?? systemClock;
-    this.log = options.log ?? silentLogger;
+    this.log = options.log;
     this.limits = { ...DEFAULT_AUTOMATON_LIMITS, ...options.limits };
     this.peerMru = options.peerMru ?? (() => 1500);
   }
@@ -207,6 +203,11 @@ export class OptionAutomaton {
   /** Why the layer finished or is terminating, when known. */
   get reason(): string | null {
     return this.terminationReason;
+  }
+
+  /** The peer's Terminate-Request ended the opened layer (RFC 1661 §5.5), not our Close or a failure. */
+  get terminatedByPeer(): boolean {
+    return this.peerTerminated;
   }
 
   /** A fresh Identifier (Code-Reject, Protocol-Reject, Echo-Request, Reset-Request get one each). */
@@ -301,6 +302,7 @@ export class OptionAutomaton {
         return;
       case ControlCode.TerminateRequest:
         if (this.current === AutomatonState.Opened) {
+          if (this.terminationReason === null) this.peerTerminated = true;
           this.setTerminationReason(packet.data.length > 0 ? `${PEER_TERMINATED_REASON}: ${printableText(packet.data, 80)}` : PEER_TERMINATED_REASON, false);
         }
         this.run('RTR', packet);
@@ -423,6 +425,7 @@ export class OptionAutomaton {
     this.naksSent = 0;
     this.terminationReason = null;
     this.terminateData = EMPTY;
+    this.peerTerminated = false;
   }
 
   private run(event: AutomatonEvent, packet?: ControlPacket, alreadyReset = false): void {
@@ -524,9 +527,11 @@ export class OptionAutomaton {
     }
   }
 
+  // No clock object is injected anywhere: every timer is the global setTimeout/setInterval and every
+  // time is Date.now(), which tests drive with vitest's fake timers (vi.useFakeTimers, vi.setSystemTime).
   private startTimer(): void {
     this.stopTimer();
-    this.timer = this.clock.setTimeout(() => {
+    this.timer = setTimeout(() => {
       this.timer = null;
       this.dispatch(() => this.restartTimerExpired());
     }, this.limits.restartMs);
@@ -534,7 +539,7 @@ export class OptionAutomaton {
 
   private stopTimer(): void {
     if (this.timer !== null) {
-      this.clock.clearTimeout(this.timer);
+      clearTimeout(this.timer);
       this.timer = null;
     }
   }

@@ -3,6 +3,7 @@
 // (RFC 1661 §3.2). Pure: frames come in through input() and leave through hooks.send(); the session owns
 // the sockets, the PPP header and the data path.
 
+import type { Logger } from 'pino';
 import type { ExtendedAuthenticator, MppeMasterKeys, SessionAuthorization } from './Authenticator.js';
 import { AutomatonState } from './Automaton.js';
 import { AUTH_METHOD_LABEL, mppeKeyLengthsFor, offeredAuthMethods, type AuthMethod, type AuthServer, type AuthServerEvents, type AuthSuccess } from './auth/AuthMethod.js';
@@ -13,13 +14,9 @@ import { PapServer } from './auth/PapServer.js';
 import { Ccp } from './ccp/Ccp.js';
 import type { MppePolicy, NegotiatedMppe } from './ccp/options/Mppe.js';
 import type { MppeBits } from './mppe/MppeKeys.js';
-import { systemClock, type Clock, type TimerHandle } from './Clock.js';
 import { Ipcp } from './ipcp/Ipcp.js';
-import { Lcp } from './lcp/Lcp.js';
-import { silentLogger, type PppLogger } from './PppLogger.js';
+import { type LcpEnd, Lcp } from './lcp/Lcp.js';
 import { type Framing, isValidPppProtocol, pppProtocolName, PppProtocol } from './PppProtocol.js';
-
-export type { Clock } from './Clock.js';
 
 export interface PppLinkConfig {
   serverName: string;
@@ -65,13 +62,30 @@ export interface PppLinkHooks {
   authenticated?(info: { username: string; authorization?: SessionAuthorization | undefined }): void;
   /** Authentication failed; `reason` is for the log and the panel (never sent to the peer as is). */
   authFailed?(info: { username: string | null; reason: string }): void;
-  /** The link is finished (LCP down after TermReq/TermAck, timeouts, auth failure, echo failure); the session clears the call. */
-  finished(reason: string): void;
-  log?: PppLogger;
-  clock?: Clock;
+  /** The link is finished (LCP down after TermReq/TermAck, timeouts, auth failure, echo failure): why, and the text for the log. The session clears the call. */
+  finished(end: LinkEnd, reason: string): void;
+  log: Logger;
 }
 
 export type PppPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'terminate';
+
+/**
+ * Why a link finished. `local-close`: the owner called close() and knows why; `lower-layer-down`:
+ * the call or its control connection went first. The rest are the link's own verdicts.
+ */
+export type LinkEnd =
+  | LcpEnd
+  | 'local-close'
+  | 'lower-layer-down'
+  | 'auth-failed'
+  | 'auth-timeout'
+  /** The peer would not authenticate with any method we offer (Nak'd them all, or Protocol-Rejected it). */
+  | 'auth-refused'
+  | 'mppe-refused'
+  | 'no-mppe-keys'
+  | 'no-address'
+  /** IPCP could not come up (refused by the peer, or finished without opening). */
+  | 'ncp-failed';
 
 export const MPPE_REFUSED_REASON = 'MPPE required but peer refused';
 export const NO_MPPE_KEYS_REASON = 'MPPE required but the authentication gave no key material';
@@ -90,8 +104,7 @@ export function linkAuthMethods(config: Pick<PppLinkConfig, 'authProtocols' | 'm
 }
 
 export class PppLink {
-  private readonly clock: Clock;
-  private readonly log: PppLogger;
+  private readonly log: Logger;
   private readonly lcp: Lcp;
   private readonly ipcp: Ipcp;
   /** Rebuilt after authentication when the method limits the key lengths (MS-CHAPv1: 128 only; PAP/CHAP: none). */
@@ -102,11 +115,12 @@ export class PppLink {
   /** PPP protocol of the running authentication (CHAP or PAP). */
   private authPppProtocol: number | null = null;
   private authenticatedWith: AuthMethod | null = null;
-  private authTimer: TimerHandle | null = null;
+  private authTimer: ReturnType<typeof setTimeout> | null = null;
   private currentPhase: PppPhase = 'dead';
   private started = false;
   private done = false;
   private closeReason: string | null = null;
+  private end: LinkEnd | null = null;
   private user: string | null = null;
   private keys: MppeMasterKeys | null = null;
   private assignedAddress: number | null = null;
@@ -129,8 +143,7 @@ export class PppLink {
     if (this.authOffer.length === 0) {
       throw new RangeError('no authentication protocol is allowed, supported by the authenticator and able to key the required MPPE');
     }
-    this.clock = hooks.clock ?? systemClock;
-    this.log = hooks.log ?? silentLogger;
+    this.log = hooks.log;
     const peerMru = () => this.lcp.peerMru;
 
     this.lcp = new Lcp(
@@ -139,10 +152,10 @@ export class PppLink {
         send: (p) => this.sendFrame(PppProtocol.LCP, p),
         up: () => this.lcpUp(),
         down: () => this.lcpDown(),
-        finished: (reason) => this.finish(reason),
+        finished: (end, reason) => this.finish(end, reason),
         protocolRejected: (protocol) => this.protocolRejected(protocol),
       },
-      { clock: this.clock, log: this.log },
+      { log: this.log },
     );
 
     this.ipcp = new Ipcp(
@@ -151,10 +164,10 @@ export class PppLink {
         send: (p) => this.sendFrame(PppProtocol.IPCP, p),
         up: () => this.checkNetworkUp(),
         down: () => this.networkGoneDown('IPCP down'),
-        finished: (reason) => this.close(`no network protocol running (${reason})`),
-        refused: (reason) => this.close(reason),
+        finished: (reason) => this.closeFor('ncp-failed', `no network protocol running (${reason})`),
+        refused: (reason) => this.closeFor('ncp-failed', reason),
       },
-      { clock: this.clock, log: this.log, peerMru },
+      { log: this.log, peerMru },
     );
 
     this.ccpBits = config.mppe.bits;
@@ -179,7 +192,7 @@ export class PppLink {
         terminateRequested: () => this.mppeUnavailable('peer sent CCP Terminate-Request'),
         resetRequested: () => this.callHook('resetRequested', () => this.hooks.resetRequested()),
       },
-      { clock: this.clock, log: this.log, peerMru: () => this.lcp.peerMru },
+      { log: this.log, peerMru: () => this.lcp.peerMru },
     );
   }
 
@@ -206,6 +219,11 @@ export class PppLink {
     return this.authenticatedWith ?? this.lcp.authMethod;
   }
 
+  /** Why the link is closing or closed, once the link or its owner decided (null: still up, or ended by the peer). */
+  get closing(): { end: LinkEnd; reason: string } | null {
+    return this.end === null ? null : { end: this.end, reason: this.closeReason ?? this.end };
+  }
+
   /** PPTP call up: LCP Open + Up (our Configure-Request goes out). */
   start(): void {
     if (this.started || this.done) return;
@@ -224,11 +242,16 @@ export class PppLink {
     }
   }
 
-  /** Server-side close (admin disconnect): LCP Terminate-Request, then finished(). */
+  /** Server-side close (admin disconnect): LCP Terminate-Request carrying `reason`, then finished('local-close'). */
   close(reason: string): void {
+    this.closeFor('local-close', reason);
+  }
+
+  private closeFor(end: LinkEnd, reason: string): void {
     if (this.done) return;
+    this.end ??= end;
     if (!this.started) {
-      this.finish(reason);
+      this.finish(end, reason);
       return;
     }
     this.closeReason ??= reason;
@@ -244,7 +267,7 @@ export class PppLink {
     if (this.done) return;
     this.stopAuth();
     this.lcp.lowerDown();
-    this.finish(this.closeReason ?? 'lower layer down');
+    this.finish('lower-layer-down', this.closeReason ?? 'lower layer down');
   }
 
   /** Stateful MPPE: the decryptor lost sync. */
@@ -302,7 +325,7 @@ export class PppLink {
     if (this.done) return;
     const method = this.lcp.authMethod;
     if (method === null) {
-      this.close('peer did not agree to authenticate');
+      this.closeFor('auth-refused', 'peer did not agree to authenticate');
       return;
     }
     this.currentPhase = 'authenticate';
@@ -317,19 +340,19 @@ export class PppLink {
     this.authPppProtocol = method === 'pap' ? PppProtocol.PAP : PppProtocol.CHAP;
     this.log.debug({ method: AUTH_METHOD_LABEL[method] }, 'authentication phase');
     if (this.config.authTimeoutMs && this.config.authTimeoutMs > 0) {
-      this.authTimer = this.clock.setTimeout(() => {
+      this.authTimer = setTimeout(() => {
         this.authTimer = null;
         if (this.currentPhase !== 'authenticate' || this.auth !== server) return;
         server.stop();
         this.log.info({}, 'authentication timed out');
-        this.close('authentication timed out');
+        this.closeFor('auth-timeout', 'authentication timed out');
       }, this.config.authTimeoutMs);
     }
     server.start();
   }
 
   private createAuthServer(method: AuthMethod, events: AuthServerEvents): AuthServer {
-    const chapConfig = { serverName: this.config.serverName, authenticator: this.hooks.authenticator, clock: this.clock, log: this.log };
+    const chapConfig = { serverName: this.config.serverName, authenticator: this.hooks.authenticator, log: this.log };
     switch (method) {
       case 'mschapv2':
         return new MsChapV2Server(chapConfig, events);
@@ -338,7 +361,7 @@ export class PppLink {
       case 'chap':
         return new ChapMd5Server(chapConfig, events);
       case 'pap':
-        return new PapServer({ authenticator: this.hooks.authenticator, clock: this.clock, log: this.log }, events);
+        return new PapServer({ authenticator: this.hooks.authenticator, log: this.log }, events);
     }
   }
 
@@ -354,7 +377,7 @@ export class PppLink {
 
   private stopAuth(): void {
     if (this.authTimer !== null) {
-      this.clock.clearTimeout(this.authTimer);
+      clearTimeout(this.authTimer);
       this.authTimer = null;
     }
     this.auth?.stop();
@@ -363,7 +386,7 @@ export class PppLink {
   private authSucceeded(server: AuthServer, method: AuthMethod, result: AuthSuccess): void {
     if (this.done || this.auth !== server || this.currentPhase !== 'authenticate') return;
     if (this.authTimer !== null) {
-      this.clock.clearTimeout(this.authTimer);
+      clearTimeout(this.authTimer);
       this.authTimer = null;
     }
     this.user = result.username;
@@ -383,7 +406,7 @@ export class PppLink {
       }
     }
     if (address === null || address === undefined) {
-      this.close('no IP address available for the peer');
+      this.closeFor('no-address', 'no IP address available for the peer');
       return;
     }
     this.assignedAddress = address >>> 0;
@@ -410,7 +433,7 @@ export class PppLink {
     if (bits.length === 0) {
       if (this.config.mppe.required) {
         this.log.info({ method: AUTH_METHOD_LABEL[method] }, NO_MPPE_KEYS_REASON);
-        this.close(NO_MPPE_KEYS_REASON);
+        this.closeFor('no-mppe-keys', NO_MPPE_KEYS_REASON);
         return false;
       }
       this.log.info({ method: AUTH_METHOD_LABEL[method] }, 'no MPPE key material from this authentication: continuing without MPPE');
@@ -427,19 +450,20 @@ export class PppLink {
     if (this.done || this.auth !== server) return;
     this.log.info({ user: user === null ? undefined : stripDomain(user), reason }, 'authentication failed');
     this.callHook('authFailed', () => this.hooks.authFailed?.({ username: user === null ? null : stripDomain(user), reason }));
-    this.close(user === null ? 'authentication timed out' : 'authentication failed');
+    if (user === null) this.closeFor('auth-timeout', 'authentication timed out');
+    else this.closeFor('auth-failed', 'authentication failed');
   }
 
   private protocolRejected(protocol: number): void {
     switch (protocol) {
       case PppProtocol.IPCP:
-        this.close('peer rejected IPCP');
+        this.closeFor('ncp-failed', 'peer rejected IPCP');
         return;
       case PppProtocol.CHAP:
-        this.close('peer rejected CHAP');
+        this.closeFor('auth-refused', 'peer rejected CHAP');
         return;
       case PppProtocol.PAP:
-        this.close('peer rejected PAP');
+        this.closeFor('auth-refused', 'peer rejected PAP');
         return;
       case PppProtocol.CCP:
         if (!this.ccp) return;
@@ -456,7 +480,7 @@ export class PppLink {
     if (this.done) return;
     if (this.config.mppe.required) {
       this.log.info({ detail }, MPPE_REFUSED_REASON);
-      this.close(MPPE_REFUSED_REASON);
+      this.closeFor('mppe-refused', MPPE_REFUSED_REASON);
       return;
     }
     if (this.ccpGaveUp) return;
@@ -481,7 +505,7 @@ export class PppLink {
     }
     if (this.config.mppe.required && !mppe) return;
     if (mppe && !this.keys) {
-      this.close('no MPPE key material');
+      this.closeFor('no-mppe-keys', 'no MPPE key material');
       return;
     }
     if (ccp && !mppe && !this.ccpGaveUp) {
@@ -506,13 +530,16 @@ export class PppLink {
     this.callHook('networkDown', () => this.hooks.networkDown?.(reason));
   }
 
-  private finish(reason: string): void {
+  /** `end` applies unless a close already said why (LCP then finishes because we closed it). */
+  private finish(end: LinkEnd, reason: string): void {
     if (this.done) return;
+    this.end ??= end;
     this.done = true;
     this.currentPhase = 'dead';
     this.stopAuth();
     this.networkGoneDown(reason);
-    this.log.debug({ reason }, 'PPP link finished');
-    this.callHook('finished', () => this.hooks.finished(reason));
+    const why = this.end;
+    this.log.debug({ end: why, reason }, 'PPP link finished');
+    this.callHook('finished', () => this.hooks.finished(why, reason));
   }
 }

@@ -21,6 +21,7 @@
 // - WAIT_SCCRQ: OCRQ gets OCRP result 2 / error 1 (Not-Connected) like accel-ppp; other messages
 //   are ignored; the start timer closes the connection.
 
+import type { Logger } from 'pino';
 import {
   BearerCapability,
   CallDisconnectResult,
@@ -69,14 +70,26 @@ export interface CallHandler {
    * The session layer tears PPP down; no CDN is expected from it: the connection already sent what
    * the protocol needs. Not called for calls ended through disconnectCall().
    */
-  callCleared(conn: ControlConnection, callId: number, reason: string): void;
+  callCleared(conn: ControlConnection, callId: number, end: CallEnd): void;
 }
 
-export interface ControlConnectionLogger {
-  info(o: object, m?: string): void;
-  warn(o: object, m?: string): void;
-  debug(o: object, m?: string): void;
-}
+/**
+ * Why a call was cleared without the session layer asking (RFC 2637 §3.1.4 states and timers):
+ * the peer's Call-Clear-Request or Stop-Control-Connection-Request, or the connection failing.
+ */
+export type CallEnd =
+  | 'peer-call-clear'
+  | 'peer-stop'
+  | 'transport-closed'
+  | 'echo-timeout'
+  | 'start-timeout'
+  | 'stop-timeout'
+  | 'protocol-error'
+  | 'unsupported-version'
+  /** stop() by our side: the server is shutting the connection. */
+  | 'local-stop'
+  /** The connection closed while the call handler was accepting the call. */
+  | 'closed-during-open';
 
 export interface ControlConnectionOptions {
   /** WAIT_SCCRQ timer (RFC 2637 §3.1.4: 60 s; Windows uses 30 s). */
@@ -93,7 +106,7 @@ export interface ControlConnectionOptions {
   maxChannels?: number;
   /** Packet Recv. Window Size announced in OCRP. */
   recvWindow?: number;
-  logger?: ControlConnectionLogger;
+  log: Logger;
 }
 
 export const ControlConnectionState = {
@@ -105,7 +118,6 @@ export const ControlConnectionState = {
 export type ControlConnectionState = (typeof ControlConnectionState)[keyof typeof ControlConnectionState];
 
 const FIRMWARE_REVISION = 1;
-const NO_LOGGER: ControlConnectionLogger = { info() {}, warn() {}, debug() {} };
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -125,7 +137,7 @@ export class ControlConnection {
   private readonly vendor: string;
   private readonly maxChannels: number;
   private readonly recvWindow: number;
-  private readonly log: ControlConnectionLogger;
+  private readonly log: Logger;
 
   private startTimer: Timer | null = null;
   private idleTimer: Timer | null = null;
@@ -136,7 +148,7 @@ export class ControlConnection {
   constructor(
     private readonly transport: ControlTransport,
     private readonly handler: CallHandler,
-    opts: ControlConnectionOptions = {},
+    opts: ControlConnectionOptions,
   ) {
     this.startTimeoutMs = opts.startTimeoutMs ?? 60_000;
     this.echoIntervalMs = opts.echoIntervalMs ?? 60_000;
@@ -146,7 +158,7 @@ export class ControlConnection {
     this.vendor = opts.vendor ?? 'Portico';
     this.maxChannels = opts.maxChannels ?? 0xffff;
     this.recvWindow = opts.recvWindow ?? 64;
-    this.log = opts.logger ?? NO_LOGGER;
+    this.log = opts.log;
     this.startTimer = this.timer(this.startTimeoutMs, () => {
       this.log.warn({ peer: this.transport.peerAddress }, 'PPTP: no Start-Control-Connection-Request in time');
       this.closeNow('start-timeout');
@@ -319,12 +331,12 @@ export class ControlConnection {
   private onWaitStopReply(msg: ControlMessage): void {
     switch (msg.type) {
       case ControlMessageType.StopControlConnectionReply:
-        this.closeNow('stopped');
+        this.closeNow('local-stop');
         return;
       case ControlMessageType.StopControlConnectionRequest:
         // Both sides stopping at once: answer and finish.
         this.send({ type: ControlMessageType.StopControlConnectionReply, resultCode: 1, errorCode: GeneralError.None });
-        this.closeNow('stopped');
+        this.closeNow('local-stop');
         return;
       default:
         this.log.debug({ peer: this.transport.peerAddress, type: msg.type }, 'PPTP: message while stopping ignored');
@@ -391,7 +403,7 @@ export class ControlConnection {
     this.forgetCall(callId, info);
     this.sendCallDisconnectNotify(callId, CallDisconnectResult.Request, '');
     this.log.debug({ peer: this.transport.peerAddress, callId, peerCallId }, 'PPTP: call cleared by client');
-    this.notifyCleared(callId, 'peer-call-clear-request');
+    this.notifyCleared(callId, 'peer-call-clear');
   }
 
   private onMalformed(err: unknown): void {
@@ -428,7 +440,7 @@ export class ControlConnection {
   // ---- teardown --------------------------------------------------------------------------------
 
   /** CDN + callCleared for every live call. */
-  private disconnectAllCalls(reason: string): void {
+  private disconnectAllCalls(reason: CallEnd): void {
     for (const [callId, info] of [...this.callsById]) {
       if (!this.callsById.has(callId)) continue; // a handler callback removed it meanwhile
       this.forgetCall(callId, info);
@@ -450,7 +462,7 @@ export class ControlConnection {
   }
 
   /** Close TCP now; calls still live are cleared without CDN (the connection is going away). */
-  private closeNow(reason: string): void {
+  private closeNow(reason: CallEnd): void {
     if (this.stateValue === ControlConnectionState.Closed) return;
     this.log.debug({ peer: this.transport.peerAddress, reason }, 'PPTP: closing control connection');
     this.enterClosed();
@@ -470,7 +482,7 @@ export class ControlConnection {
     this.clearTimer('stopTimer');
   }
 
-  private clearAllCalls(reason: string): void {
+  private clearAllCalls(reason: CallEnd): void {
     for (const [callId, info] of [...this.callsById]) {
       if (!this.callsById.has(callId)) continue;
       this.forgetCall(callId, info);
@@ -483,7 +495,7 @@ export class ControlConnection {
     if (this.callIdByPeer.get(info.peerCallId) === callId) this.callIdByPeer.delete(info.peerCallId);
   }
 
-  private notifyCleared(callId: number, reason: string): void {
+  private notifyCleared(callId: number, reason: CallEnd): void {
     try {
       this.handler.callCleared(this, callId, reason);
     } catch (err) {

@@ -7,9 +7,9 @@
 
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
+import type { Logger } from 'pino';
 import { Attr, ErrorCause, readAddress, readInteger, readText, readTime, integerAttribute } from './Dictionary.js';
 import { checkMessageAuthenticator, constantTimeEqual, sealResponse, verifyAccountingRequestAuthenticator, type RadiusSecret } from './RadiusCrypto.js';
-import type { RadiusLog } from './RadiusClient.js';
 import { decodePacket, findAllAttributes, findAttribute, RadiusCode, RadiusFormatError, type DecodedRadiusPacket, type RadiusAttribute } from './RadiusPacket.js';
 
 export const DAS_DEFAULT_PORT = 3799;
@@ -65,7 +65,7 @@ export interface DasServerOptions {
   /** When set, a request whose NAS-IP-Address / NAS-Identifier names another NAS gets NAK 403. */
   nasIpAddress?: string;
   nasIdentifier?: string;
-  log?: RadiusLog;
+  log: Logger;
 }
 
 interface CacheEntry {
@@ -81,8 +81,10 @@ export class DasServer {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly windowSec: number;
   private readonly duplicateWindowMs: number;
+  private readonly log: Logger;
 
   constructor(private readonly options: DasServerOptions) {
+    this.log = options.log;
     for (const c of options.clients) {
       if (!isIP(c.address)) throw new RangeError(`DAS client address "${c.address}" is not an IP literal`);
       if (c.secret.length === 0) throw new RangeError(`DAS client ${c.address}: empty shared secret`);
@@ -103,7 +105,7 @@ export class DasServer {
       socket.once('error', reject);
       socket.bind({ address: bindAddress, port: this.options.port ?? DAS_DEFAULT_PORT }, () => {
         socket.off('error', reject);
-        socket.on('error', (err) => this.log('warn', { err: err.message }, 'DAS socket error'));
+        socket.on('error', (err) => this.log.warn({ err: err.message }, 'DAS socket error'));
         const a = socket.address();
         resolve({ address: a.address, port: a.port });
       });
@@ -122,26 +124,26 @@ export class DasServer {
     const source = canonicalAddress(rinfo.address);
     const from = `${source}:${rinfo.port}`;
     const secret = this.clients.get(source);
-    if (secret === undefined) return this.log('warn', { from }, 'DAS request from an unknown client, dropped');
+    if (secret === undefined) return this.log.warn({ from }, 'DAS request from an unknown client, dropped');
 
     let packet: DecodedRadiusPacket;
     try {
       packet = decodePacket(msg);
     } catch (e) {
-      return this.log('warn', { from, err: e instanceof Error ? e.message : String(e) }, 'DAS request malformed, dropped');
+      return this.log.warn({ from, err: e instanceof Error ? e.message : String(e) }, 'DAS request malformed, dropped');
     }
     const meta = { from, id: packet.identifier, code: packet.code };
     if (packet.code !== RadiusCode.DisconnectRequest && packet.code !== RadiusCode.CoaRequest) {
-      return this.log('warn', meta, 'DAS packet is not a Disconnect-/CoA-Request, dropped');
+      return this.log.warn(meta, 'DAS packet is not a Disconnect-/CoA-Request, dropped');
     }
     if (!verifyAccountingRequestAuthenticator(packet.raw, secret)) {
-      return this.log('warn', meta, 'DAS request with a bad Request Authenticator (wrong secret?), dropped');
+      return this.log.warn(meta, 'DAS request with a bad Request Authenticator (wrong secret?), dropped');
     }
     // RFC 5176 §3.4: the Message-Authenticator is computed with the Authenticator field zeroed.
     const ma = checkMessageAuthenticator(packet, Buffer.alloc(16), secret);
-    if (ma === 'invalid') return this.log('warn', meta, 'DAS request with a bad Message-Authenticator, dropped');
+    if (ma === 'invalid') return this.log.warn(meta, 'DAS request with a bad Message-Authenticator, dropped');
     if (ma === 'absent' && this.options.requireMessageAuthenticator) {
-      return this.log('warn', meta, 'DAS request without Message-Authenticator, dropped');
+      return this.log.warn(meta, 'DAS request without Message-Authenticator, dropped');
     }
 
     const now = Date.now();
@@ -150,10 +152,10 @@ export class DasServer {
     const cached = this.cache.get(key);
     if (cached && constantTimeEqual(cached.authenticator, packet.authenticator)) {
       if (cached.reply) {
-        this.log('debug', meta, 'DAS duplicate request, cached reply sent again');
+        this.log.debug(meta, 'DAS duplicate request, cached reply sent again');
         this.send(cached.reply, rinfo);
       } else {
-        this.log('debug', meta, 'DAS duplicate request while the first is being handled, dropped');
+        this.log.debug(meta, 'DAS duplicate request while the first is being handled, dropped');
       }
       return;
     }
@@ -164,20 +166,20 @@ export class DasServer {
       try {
         when = readInteger(ts) * 1000;
       } catch {
-        return this.log('warn', meta, 'DAS request with a malformed Event-Timestamp, dropped');
+        return this.log.warn(meta, 'DAS request with a malformed Event-Timestamp, dropped');
       }
       if (Math.abs(now - when) > this.windowSec * 1000) {
-        return this.log('warn', meta, 'DAS request outside the Event-Timestamp window (replay?), dropped');
+        return this.log.warn(meta, 'DAS request outside the Event-Timestamp window (replay?), dropped');
       }
     } else if (this.options.requireEventTimestamp) {
-      return this.log('warn', meta, 'DAS request without Event-Timestamp, dropped');
+      return this.log.warn(meta, 'DAS request without Event-Timestamp, dropped');
     }
 
     // A new authenticator under the same Identifier replaces the cached one (RFC 5080 §2.2.2).
     this.cache.delete(key);
     const entry: CacheEntry = { authenticator: Buffer.from(packet.authenticator), at: now };
     this.cache.set(key, entry);
-    this.process(packet, secret, rinfo, entry, ma === 'valid').catch((e: unknown) => this.log('warn', { ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS request processing failed'));
+    this.process(packet, secret, rinfo, entry, ma === 'valid').catch((e: unknown) => this.log.warn({ ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS request processing failed'));
   }
 
   private async process(packet: DecodedRadiusPacket, secret: RadiusSecret, rinfo: RemoteInfo, entry: CacheEntry, hadMa: boolean): Promise<void> {
@@ -192,7 +194,7 @@ export class DasServer {
       try {
         result = await this.options.handler(request);
       } catch (e) {
-        this.log('warn', { ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS handler failed');
+        this.log.warn({ ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS handler failed');
         result = { ack: false, errorCause: ErrorCause.ResourcesUnavailable };
       }
     }
@@ -214,10 +216,10 @@ export class DasServer {
       reply = sealResponse({ code: replyCode, identifier: packet.identifier, attributes }, packet.authenticator, secret);
     } catch (e) {
       this.cache.delete(`${meta.from}/${packet.identifier}`);
-      return this.log('warn', { ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS reply could not be encoded');
+      return this.log.warn({ ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS reply could not be encoded');
     }
     entry.reply = reply;
-    this.log('debug', { ...meta, reply: replyCode, errorCause: result.ack ? undefined : result.errorCause }, 'DAS reply sent');
+    this.log.debug({ ...meta, reply: replyCode, errorCause: result.ack ? undefined : result.errorCause }, 'DAS reply sent');
     this.send(reply, rinfo);
   }
 
@@ -229,7 +231,7 @@ export class DasServer {
 
   private send(reply: Buffer, rinfo: RemoteInfo): void {
     this.socket?.send(reply, rinfo.port, rinfo.address, (err) => {
-      if (err) this.log('warn', { to: `${rinfo.address}:${rinfo.port}`, err: err.message }, 'DAS reply send failed');
+      if (err) this.log.warn({ to: `${rinfo.address}:${rinfo.port}`, err: err.message }, 'DAS reply send failed');
     });
   }
 
@@ -239,10 +241,6 @@ export class DasServer {
       if (now - e.at <= this.duplicateWindowMs) break;
       this.cache.delete(key);
     }
-  }
-
-  private log(level: 'debug' | 'warn', obj: Record<string, unknown>, msg: string): void {
-    this.options.log?.[level](obj, msg);
   }
 }
 

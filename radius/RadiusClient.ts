@@ -10,6 +10,7 @@
 
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
+import type { Logger } from 'pino';
 import { Attr, MsAttr, textAttribute, VENDOR_MICROSOFT } from './Dictionary.js';
 import {
   checkMessageAuthenticator,
@@ -43,13 +44,6 @@ export interface RadiusServerConfig {
   secret: RadiusSecret;
 }
 
-/** Structured logger (pino-compatible). Entries never contain secrets or attribute values. */
-export interface RadiusLog {
-  debug(obj: Record<string, unknown>, msg: string): void;
-  info?(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
-
 export interface RadiusClientOptions {
   servers: RadiusServerConfig[];
   /** Wait for a reply after each transmission. Default 3000. */
@@ -72,7 +66,8 @@ export interface RadiusClientOptions {
   nasIdentifier?: string;
   /** Local address of the client sockets (the NAS-IP-Address the server knows us by). */
   bindAddress?: string;
-  log?: RadiusLog;
+  /** Entries never contain secrets or attribute values. */
+  log: Logger;
 }
 
 export interface RadiusRequestOptions {
@@ -240,9 +235,11 @@ export class RadiusClient {
   /** Server ports being probed with Status-Server ("address:port" → the next probe's timer). */
   private readonly probes = new Map<string, NodeJS.Timeout>();
   private readonly abortCallbacks = new Set<() => void>();
+  private readonly log: Logger;
   private closed = false;
 
   constructor(private readonly options: RadiusClientOptions) {
+    this.log = options.log;
     if (options.servers.length === 0) throw new RangeError('RadiusClient needs at least one server');
     this.servers = options.servers.map((s) => {
       const family = isIP(s.address);
@@ -403,7 +400,7 @@ export class RadiusClient {
 
       const transmit = (): void => {
         sent++;
-        this.log('debug', { server: label, id, code: raw[0], try: sent, octets: raw.length }, sent === 1 ? 'RADIUS request sent' : 'RADIUS request retransmitted');
+        this.log.debug({ server: label, id, code: raw[0], try: sent, octets: raw.length }, sent === 1 ? 'RADIUS request sent' : 'RADIUS request retransmitted');
         // The identical datagram each time: same Identifier, authenticator, source port (RFC 2865 §2.5, RFC 5080 §2.2.1).
         try {
           cs.socket.send(raw, port, server.address, (err) => {
@@ -430,7 +427,7 @@ export class RadiusClient {
     const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
     const cs = new ClientSocket(socket, family);
     socket.on('message', (msg, rinfo) => this.onDatagram(cs, msg, rinfo));
-    socket.on('error', (err) => this.log('warn', { err: err.message }, 'RADIUS client socket error'));
+    socket.on('error', (err) => this.log.warn({ err: err.message }, 'RADIUS client socket error'));
     if (this.options.bindAddress) socket.bind({ address: this.options.bindAddress, port: 0 });
     socket.unref(); // outstanding requests hold timers; an idle client must not keep the process alive
     this.sockets.push(cs);
@@ -453,17 +450,17 @@ export class RadiusClient {
     try {
       packet = decodePacket(msg);
     } catch (e) {
-      this.log('debug', { from, err: e instanceof Error ? e.message : String(e) }, 'RADIUS reply malformed, dropped');
+      this.log.debug({ from, err: e instanceof Error ? e.message : String(e) }, 'RADIUS reply malformed, dropped');
       return;
     }
     const entry = cs.outstanding.get(packet.identifier);
     const drop = (reason: string, level: 'debug' | 'warn' = 'warn'): void => {
       if (entry) entry.dropReason = reason;
-      this.log(level, { from, id: packet.identifier, code: packet.code }, `RADIUS reply dropped: ${reason}`);
+      this.log[level]({ from, id: packet.identifier, code: packet.code }, `RADIUS reply dropped: ${reason}`);
     };
     // Match on (server, Identifier): a reply from anywhere else is not an answer (radius.md §3).
     if (!entry || entry.address !== rinfo.address || entry.port !== rinfo.port) {
-      this.log('debug', { from, id: packet.identifier }, 'RADIUS reply matches no outstanding request, dropped');
+      this.log.debug({ from, id: packet.identifier }, 'RADIUS reply matches no outstanding request, dropped');
       return;
     }
     if (!entry.answers.includes(packet.code)) return drop(`unexpected code ${packet.code}`);
@@ -475,7 +472,7 @@ export class RadiusClient {
     if (ma === 'absent' && packet.code !== RadiusCode.AccountingResponse && this.requireMessageAuthenticator) {
       return drop('no Message-Authenticator (BlastRADIUS protection)');
     }
-    this.log('debug', { from, id: packet.identifier, code: packet.code }, 'RADIUS reply accepted');
+    this.log.debug({ from, id: packet.identifier, code: packet.code }, 'RADIUS reply accepted');
     entry.onReply(new RadiusReply(packet.code, packet.identifier, packet.attributes, entry.label, entry.requestAuthenticator, entry.secret));
   }
 
@@ -503,7 +500,7 @@ export class RadiusClient {
     h.consecutiveTimeouts++;
     if (this.deadTimeMs > 0 && h.consecutiveTimeouts >= this.deadAfterTimeouts) {
       h.deadUntil = Date.now() + this.deadTimeMs;
-      this.log('warn', { server: label, deadTimeSec: this.deadTimeMs / 1000 }, 'RADIUS server marked dead');
+      this.log.warn({ server: label, deadTimeSec: this.deadTimeMs / 1000 }, 'RADIUS server marked dead');
       this.scheduleProbe(label);
     }
   }
@@ -527,14 +524,10 @@ export class RadiusClient {
     const result = await this.attempt(kind, server, port, this.prepareAttributes(kind, []), this.timeoutMs, 1);
     this.probes.delete(label);
     if (result instanceof RadiusReply) {
-      this.options.log?.info?.({ server: label }, 'RADIUS server answered Status-Server: back in use');
+      this.log.info({ server: label }, 'RADIUS server answered Status-Server: back in use');
       return;
     }
     this.scheduleProbe(label);
-  }
-
-  private log(level: 'debug' | 'warn', obj: Record<string, unknown>, msg: string): void {
-    this.options.log?.[level](obj, msg);
   }
 }
 

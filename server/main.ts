@@ -1,5 +1,6 @@
 // The one place where the layers are wired together: config → users → TUN + raw GRE → data
-// plane → PPTP control listener. Everything else receives what it needs through its constructor.
+// plane → session layer (with the PPP policy built here) → PPTP control listener. Everything else
+// receives what it needs through its constructor.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseIpv4, coveringPrefixLength } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
@@ -7,7 +8,10 @@ import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
 import { LocalAuthenticator } from '../aaa/LocalAuthenticator.js';
 import { openDataPlane } from '../dataplane/DataPlaneThreads.js';
 import { createLogger } from './Logger.js';
-import { PptpServer } from '../session/PptpServer.js';
+import { SessionManager } from '../session/SessionManager.js';
+import { TunnelAddresses } from '../session/TunnelAddresses.js';
+import { ControlListener } from './ControlListener.js';
+import { pppPolicy } from './PppPolicy.js';
 import { UserStore } from '../aaa/UserStore.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
@@ -34,7 +38,16 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     stoppers.push(() => radius.stop());
   }
   // --- end RADIUS wiring (authenticator) ---
-  const server = new PptpServer(config, dataPlane, tun, authenticator, tunPrefix, log);
+  const server = new SessionManager({
+    dataPlane,
+    addresses: new TunnelAddresses({ poolStart: parseIpv4(config.pool.start), poolEnd: parseIpv4(config.pool.end), tunAddress, tunPrefix, routes: tun }),
+    authenticator,
+    link: pppPolicy(config, authenticator, log),
+    maxCalls: config.pptp.maxCalls,
+    nasAddress: config.listen,
+    log,
+  });
+  const listener = new ControlListener({ listen: config.listen, port: config.port, echoIntervalMs: config.pptp.echoInterval * 1000, hostName: config.serverName, log }, server);
   // --- RADIUS wiring (accounting, DAS) ---
   await radius?.attach(server);
   // --- end RADIUS wiring (accounting, DAS) ---
@@ -53,7 +66,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     }
   }
   // --- end admin wiring ---
-  await server.listen();
+  await listener.listen();
   log.info({ tun: config.tun.name, address: `${config.tun.address}/${tunPrefix}`, pool: config.pool, dataPlaneThreads: data.threads }, 'Portico ready');
 
   let stopping = false;
@@ -62,6 +75,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     stopping = true;
     log.info({ signal }, 'shutting down');
     await server.stop();
+    await listener.stop();
     for (const stop of stoppers.reverse()) await stop();
     await data.close();
     users.close();

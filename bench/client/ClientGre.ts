@@ -2,7 +2,7 @@
 // the session owning the Call ID (the server puts our Call ID in the header, RFC 2637 §4.1); frames
 // to send are queued and leave in one sendmmsg batch per event-loop turn.
 import { GreHeaderView, GreParseResult, parseGreHeader, writeGreHeaderBefore } from '../../gre/GreHeader.js';
-import { RawGreSocket } from '../../io/RawGreSocket.js';
+import type { GreSocket } from '../../io/GreSocket.js';
 import type { PacketBatch } from '../../io/PacketBatch.js';
 
 /** GRE (16) + PPP (4) + MPPE (4) headers in front of a payload. */
@@ -16,7 +16,6 @@ export interface GreReceiver {
 }
 
 export class ClientGre {
-  private readonly socket: RawGreSocket;
   private readonly byCallId: Array<GreReceiver | undefined> = new Array(65536);
   private readonly view = new GreHeaderView();
   private readonly out = {
@@ -33,8 +32,8 @@ export class ClientGre {
   /** performance.now() when the batch being delivered reached JavaScript (the latency bench's clock). */
   batchAt = 0;
 
-  constructor(bindAddr: number) {
-    this.socket = RawGreSocket.open(bindAddr, { slots: 256 });
+  /** Over a raw GRE socket (RawGreSocket.open(address, { slots: 256 })) or its in-memory twin in tests. */
+  constructor(private readonly socket: GreSocket) {
     this.socket.onBatch((batch) => this.fromNetwork(batch));
   }
 

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { parseIpv4, formatIpv4 } from '../../config/Ipv4.js';
 import { NativeTun } from '../../io/NativeTun.js';
+import { RawGreSocket } from '../../io/RawGreSocket.js';
 import type { OutgoingTunBatch } from '../../io/TunDevice.js';
 import { ClientGre } from './ClientGre.js';
 import { PptpClientSession } from './PptpClientSession.js';
@@ -48,7 +49,7 @@ const { values } = parseArgs({
 const N = Number(values.sessions);
 const concurrency = Number(values.concurrency);
 const serverAddr = parseIpv4(values.server!);
-const gre = new ClientGre(parseIpv4(values.local!));
+const gre = new ClientGre(RawGreSocket.open(parseIpv4(values.local!), { slots: 256 }));
 
 function emit(o: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(o)}\n`);

@@ -38,6 +38,8 @@ export interface ClientSessionOptions {
   /** Host-order IPv4 of the server (GRE destination). */
   serverAddr: number;
   port: number;
+  /** Source address of the control connection (the server sees GRE from the same address). */
+  localAddress?: string;
   username: string;
   password: string;
   callId: number;
@@ -123,7 +125,7 @@ export class PptpClientSession implements GreReceiver {
   start(): void {
     this.startedAt = performance.now();
     this.setupTimer = setTimeout(() => this.fail('setup timed out'), this.opts.setupTimeoutMs);
-    const sock = connect({ host: this.opts.server, port: this.opts.port });
+    const sock = connect({ host: this.opts.server, port: this.opts.port, ...(this.opts.localAddress ? { localAddress: this.opts.localAddress } : {}) });
     this.socket = sock;
     sock.setNoDelay(true);
     sock.on('connect', () => {

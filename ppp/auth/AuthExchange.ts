@@ -5,10 +5,9 @@
 // Subclasses say what a request is and word the answers: ChapServerBase (CHAP-MD5, MS-CHAPv1, MS-CHAPv2)
 // and PapServer.
 
+import type { Logger } from 'pino';
 import type { AuthResult, BasicAuthResult } from '../Authenticator.js';
-import type { Clock, TimerHandle } from '../Clock.js';
 import { encodeControlPacket, parseControlPacket, type ControlPacket } from '../ControlPacket.js';
-import type { PppLogger } from '../PppLogger.js';
 import type { AuthServer, AuthServerEvents } from './AuthMethod.js';
 
 /** What a backend answers: MS-CHAPv2's AuthResult or the other protocols' BasicAuthResult. */
@@ -25,8 +24,7 @@ export interface AuthAnswer {
 }
 
 export interface AuthExchangeConfig {
-  clock: Clock;
-  log: PppLogger;
+  log: Logger;
 }
 
 /** What a backend error or an unusable acceptance counts as: a plain failed login (E=691). */
@@ -49,7 +47,7 @@ export abstract class AuthExchange<Request, V extends AuthVerdict> implements Au
   protected abstract refuseAnswer(errorCode: number): AuthAnswer;
 
   private current: AuthExchangeState = 'idle';
-  private timer: TimerHandle | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   /** The decision as sent, repeated for every later request. */
   private answer: AuthAnswer | null = null;
 
@@ -105,7 +103,7 @@ export abstract class AuthExchange<Request, V extends AuthVerdict> implements Au
 
   protected armTimer(ms: number, expired: () => void): void {
     this.clearTimer();
-    this.timer = this.exchange.clock.setTimeout(() => {
+    this.timer = setTimeout(() => {
       this.timer = null;
       expired();
     }, ms);
@@ -179,7 +177,7 @@ export abstract class AuthExchange<Request, V extends AuthVerdict> implements Au
 
   private clearTimer(): void {
     if (this.timer !== null) {
-      this.exchange.clock.clearTimeout(this.timer);
+      clearTimeout(this.timer);
       this.timer = null;
     }
   }

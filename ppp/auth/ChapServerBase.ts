@@ -6,10 +6,10 @@
 // MS-CHAPv2 Change-Password (7) is only valid after E=648, which we never send.
 
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { BasicAuthResult, ExtendedAuthenticator } from '../Authenticator.js';
-import type { Clock } from '../Clock.js';
 import { encodeControlPacket, type ControlPacket } from '../ControlPacket.js';
-import { printableText, type PppLogger } from '../PppLogger.js';
+import { printableText } from '../PrintableText.js';
 import type { AuthServerEvents } from './AuthMethod.js';
 import { AuthExchange, type AuthAcceptance, type AuthAnswer, type AuthVerdict } from './AuthExchange.js';
 
@@ -26,8 +26,7 @@ export interface ChapServerConfig {
   /** Name field of our Challenge. */
   serverName: string;
   authenticator: ExtendedAuthenticator;
-  clock: Clock;
-  log: PppLogger;
+  log: Logger;
   /** Challenge retransmission interval (pppd chap.c: 3 s). */
   retransmitMs?: number;
   /** Challenges sent before giving up (pppd: 10). */

@@ -3,10 +3,10 @@
 // own Identifier (pppd upap.c): a lost Ack is repaired, and a Nak'd peer cannot try another password.
 // Without key material: PAP can only bring up a link whose MPPE is optional.
 
+import type { Logger } from 'pino';
 import type { BasicAuthResult, ExtendedAuthenticator } from '../Authenticator.js';
-import type { Clock } from '../Clock.js';
 import type { ControlPacket } from '../ControlPacket.js';
-import { printableText, type PppLogger } from '../PppLogger.js';
+import { printableText } from '../PrintableText.js';
 import type { AuthServerEvents } from './AuthMethod.js';
 import { AuthExchange, type AuthAnswer } from './AuthExchange.js';
 
@@ -48,8 +48,7 @@ export function parsePapRequest(data: Buffer): PapRequestFields {
 
 export interface PapServerConfig {
   authenticator: ExtendedAuthenticator;
-  clock: Clock;
-  log: PppLogger;
+  log: Logger;
   /** How long to wait for the first Authenticate-Request (pppd pap-timeout default: 30 s). */
   requestTimeoutMs?: number | undefined;
 }

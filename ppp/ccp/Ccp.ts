@@ -1,11 +1,10 @@
 // CCP (RFC 1962) carrying only MPPE (RFC 3078): every other compression option is Rejected. Adds the
 // Reset-Request/Reset-Ack codes used by stateful MPPE.
 
+import type { Logger } from 'pino';
 import { OptionAutomaton, type AutomatonLimits } from '../Automaton.js';
-import type { Clock } from '../Clock.js';
 import { ControlCode, encodeControlPacket, parseControlPacket, type ControlPacket } from '../ControlPacket.js';
 import { OptionHandlerSet } from '../OptionHandlerSet.js';
-import type { PppLogger } from '../PppLogger.js';
 import { MppeOption, type MppePolicy, type NegotiatedMppe } from './options/Mppe.js';
 
 export interface CcpEvents {
@@ -23,8 +22,7 @@ export interface CcpEvents {
 }
 
 export interface CcpDeps {
-  clock: Clock;
-  log: PppLogger;
+  log: Logger;
   peerMru: () => number;
   limits?: Partial<AutomatonLimits> | undefined;
 }
@@ -47,7 +45,6 @@ export class Ccp {
     this.automaton = new OptionAutomaton({
       name: 'CCP',
       optionSet: new OptionHandlerSet([this.mppe]),
-      clock: deps.clock,
       log: deps.log,
       limits: deps.limits,
       peerMru: deps.peerMru,

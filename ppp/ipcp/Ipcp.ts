@@ -1,11 +1,10 @@
 // IPCP (RFC 1332, RFC 1877), server side. Options 1 (IP-Addresses, deprecated) and 2 (IP-Compression,
 // VJ not implemented) have no handler and are Rejected.
 
+import type { Logger } from 'pino';
 import { OptionAutomaton, type AutomatonLimits } from '../Automaton.js';
-import type { Clock } from '../Clock.js';
 import { encodeControlPacket, parseControlPacket, type ControlPacket } from '../ControlPacket.js';
 import { OptionHandlerSet } from '../OptionHandlerSet.js';
-import type { PppLogger } from '../PppLogger.js';
 import { IpAddressOption } from './options/IpAddress.js';
 import { NameServerOption } from './options/NameServer.js';
 
@@ -28,8 +27,7 @@ export interface IpcpEvents {
 }
 
 export interface IpcpDeps {
-  clock: Clock;
-  log: PppLogger;
+  log: Logger;
   peerMru: () => number;
   limits?: Partial<AutomatonLimits> | undefined;
 }
@@ -51,7 +49,6 @@ export class Ipcp {
     this.automaton = new OptionAutomaton({
       name: 'IPCP',
       optionSet: options,
-      clock: deps.clock,
       log: deps.log,
       limits: deps.limits,
       peerMru: deps.peerMru,

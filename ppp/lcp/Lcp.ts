@@ -2,12 +2,12 @@
 // maintenance codes 8-13 and our Echo keepalive.
 
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { AuthMethod } from '../auth/AuthMethod.js';
 import { OptionAutomaton, type AutomatonLimits } from '../Automaton.js';
-import type { Clock } from '../Clock.js';
 import { ControlCode, CONTROL_HEADER_LENGTH, encodeControlPacket, MalformedPacketError, parseControlPacket, type ControlPacket } from '../ControlPacket.js';
 import { OptionHandlerSet } from '../OptionHandlerSet.js';
-import { printableText, type PppLogger } from '../PppLogger.js';
+import { printableText } from '../PrintableText.js';
 import { type Framing, pppProtocolName, PppProtocol } from '../PppProtocol.js';
 import { LcpKeepalive } from './LcpKeepalive.js';
 import { AccmOption } from './options/Accm.js';
@@ -33,22 +33,26 @@ export interface LcpEvents {
   send(packet: Buffer): void;
   up(): void;
   down(): void;
-  finished(reason: string): void;
+  /** LCP finished (RFC 1661 tlf): why, and the text for the log. */
+  finished(end: LcpEnd, reason: string): void;
   /** The peer Protocol-Rejected a protocol other than LCP. */
   protocolRejected(protocol: number): void;
 }
 
 export interface LcpDeps {
-  clock: Clock;
-  log: PppLogger;
+  log: Logger;
   random32?: () => number;
   limits?: Partial<AutomatonLimits> | undefined;
 }
 
 const MIN_PACKET = CONTROL_HEADER_LENGTH;
 
-/** Start of the finishing reason when our keepalive gave up (the session maps it to Lost-Carrier). */
-export const PEER_NOT_RESPONDING_REASON = 'peer not responding';
+/**
+ * Why LCP finished when its owner did not close it: the peer's Terminate-Request, our keepalive
+ * giving up (RFC 1661 §5.8 Echo-Request unanswered), or negotiation that could not converge
+ * (Max-Configure, or options the peer refuses).
+ */
+export type LcpEnd = 'peer-terminated' | 'peer-not-responding' | 'negotiation-failed';
 
 export class Lcp {
   readonly automaton: OptionAutomaton;
@@ -58,7 +62,9 @@ export class Lcp {
   private readonly pfc: PfcOption;
   private readonly acfc: AcfcOption;
   private readonly keepalive: LcpKeepalive;
-  private readonly log: PppLogger;
+  /** Our keepalive gave up: the Close that follows is the peer's silence, not our decision. */
+  private notResponding = false;
+  private readonly log: Logger;
 
   constructor(
     config: LcpConfig,
@@ -78,7 +84,6 @@ export class Lcp {
     this.automaton = new OptionAutomaton({
       name: 'LCP',
       optionSet: options,
-      clock: deps.clock,
       log: deps.log,
       limits: deps.limits,
       peerMru: () => this.peerMru,
@@ -95,7 +100,9 @@ export class Lcp {
         thisLayerStarted: () => {},
         thisLayerFinished: (reason) => {
           this.keepalive.stop();
-          this.events.finished(reason);
+          const end: LcpEnd = this.automaton.terminatedByPeer ? 'peer-terminated' : this.notResponding ? 'peer-not-responding' : 'negotiation-failed';
+          this.notResponding = false;
+          this.events.finished(end, reason);
         },
         extensionCode: (packet) => this.extensionCode(packet),
         sendEchoReply: (packet) => this.sendEchoReply(packet),
@@ -105,11 +112,12 @@ export class Lcp {
         refused: (reason) => this.automaton.close(reason),
       },
     });
-    this.keepalive = new LcpKeepalive(config.echoInterval, config.echoFailure, deps.clock, {
+    this.keepalive = new LcpKeepalive(config.echoInterval, config.echoFailure, {
       sendEchoRequest: () => this.sendEchoRequest(),
       failed: (n) => {
         this.log.warn({ unanswered: n }, 'no answer to LCP Echo-Requests: link considered dead');
-        this.automaton.close(`${PEER_NOT_RESPONDING_REASON} (${n} LCP Echo-Requests unanswered)`);
+        this.notResponding = true;
+        this.automaton.close(`peer not responding (${n} LCP Echo-Requests unanswered)`);
       },
     });
   }

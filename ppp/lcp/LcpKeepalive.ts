@@ -1,22 +1,19 @@
 // Our LCP keepalive (pppd lcp-echo-interval / lcp-echo-failure, not in the RFC): an Echo-Request every
 // interval while LCP is Opened; the link is declared dead after `failures` unanswered requests.
 
-import type { Clock, TimerHandle } from '../Clock.js';
-
 export interface LcpKeepaliveHooks {
   sendEchoRequest(): void;
   failed(unanswered: number): void;
 }
 
 export class LcpKeepalive {
-  private timer: TimerHandle | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   private pending = 0;
   private disabled = false;
 
   constructor(
     private readonly intervalSeconds: number,
     private readonly failures: number,
-    private readonly clock: Clock,
     private readonly hooks: LcpKeepaliveHooks,
   ) {}
 
@@ -28,7 +25,7 @@ export class LcpKeepalive {
 
   stop(): void {
     if (this.timer !== null) {
-      this.clock.clearTimeout(this.timer);
+      clearTimeout(this.timer);
       this.timer = null;
     }
   }
@@ -46,7 +43,7 @@ export class LcpKeepalive {
 
   private schedule(): void {
     if (this.disabled || !(this.intervalSeconds > 0)) return;
-    this.timer = this.clock.setTimeout(() => this.tick(), this.intervalSeconds * 1000);
+    this.timer = setTimeout(() => this.tick(), this.intervalSeconds * 1000);
   }
 
   private tick(): void {

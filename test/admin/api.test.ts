@@ -17,7 +17,7 @@ import { createPptpAdminCore } from '../../admin/PptpCoreAdapter.js';
 import { StaticAssets } from '../../admin/StaticAssets.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
 import type { DataPlane } from '../../dataplane/DataPlane.js';
-import type { PptpServer } from '../../session/PptpServer.js';
+import type { SessionManager } from '../../session/SessionManager.js';
 import { UserStore } from '../../aaa/UserStore.js';
 import { FakeAdminCore, fakeSession, fakeSettings } from './FakeAdminCore.js';
 import { newSessionCounters } from '../../dataplane/SessionCounters.js';
@@ -41,7 +41,6 @@ interface Harness {
   core: FakeAdminCore;
   logLines: string[];
   password: string;
-  clock: { t: number };
   dir: string;
   inject: AdminServer['app']['inject'];
 }
@@ -49,6 +48,7 @@ interface Harness {
 const open: Harness[] = [];
 afterEach(async () => {
   for (const h of open.splice(0)) await h.server.close();
+  vi.useRealTimers();
 });
 
 async function harness(options: { admin?: Partial<AdminConfig['admin']>; dir?: string; core?: FakeAdminCore } = {}): Promise<Harness> {
@@ -56,12 +56,14 @@ async function harness(options: { admin?: Partial<AdminConfig['admin']>; dir?: s
   const logLines: string[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
   const core = options.core ?? new FakeAdminCore();
-  const clock = { t: 1_800_000_000_000 };
+  // Only Date is faked: the clock stands still unless a test moves it, while fastify and the sampling run on real timers.
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(1_800_000_000_000);
   const config: AdminConfig = { dataDir: dir, admin: { listen: '127.0.0.1:8080', enabled: true, metricsUsernames: false, ...options.admin } };
-  const server = await createAdminServer(core, config, log, { now: () => clock.t, processMetrics: false, assets: testAssets(), sampleIntervalMs: 20 });
+  const server = await createAdminServer(core, config, log, { processMetrics: false, assets: testAssets(), sampleIntervalMs: 20 });
   const created = logLines.map((l) => JSON.parse(l) as { msg: string }).find((l) => l.msg.startsWith('created console account'));
   const password = created?.msg.match(/with password (\S+) /)?.[1] ?? '';
-  const h: Harness = { server, core, logLines, password, clock, dir, inject: server.app.inject.bind(server.app) };
+  const h: Harness = { server, core, logLines, password, dir, inject: server.app.inject.bind(server.app) };
   open.push(h);
   return h;
 }
@@ -250,7 +252,7 @@ describe('login rate limit', () => {
     expect(Number(limited.headers['retry-after'])).toBe(900);
     expect((limited.json() as { error: string }).error).toBe('Too many failed logins. Try again in 15 min.');
     expect((await attempt(h.password, '192.0.2.8')).statusCode).toBe(200);
-    h.clock.t += 15 * 60 * 1000 + 1;
+    vi.setSystemTime(Date.now() + 15 * 60 * 1000 + 1);
     expect((await attempt(h.password)).statusCode).toBe(200);
     const refused = h.logLines.filter((l) => l.includes('too many failures'));
     expect(refused).toHaveLength(1);
@@ -352,7 +354,7 @@ describe('sessions, events, metrics, settings', () => {
     const s = fakeSession();
     h.core.live = [s];
     await new Promise((r) => setTimeout(r, 60));
-    h.clock.t += 1000;
+    vi.setSystemTime(Date.now() + 1000);
     s.rxBytes += 125_000; // 1 Mbit in the next second
     await new Promise((r) => setTimeout(r, 40));
     const snap = (await h.inject({ url: '/api/sessions', headers: { cookie } })).json() as { sessions: Array<{ sessionId: string; rxRate: number; txRate: number }> };
@@ -372,13 +374,13 @@ describe('sessions, events, metrics, settings', () => {
     const { cookie } = await login(h);
     const s = fakeSession({ user: 'carol', address: '198.18.100.33' });
     h.core.emit('session-up', s);
-    h.core.emit('auth-failure', { user: 'mallory', peer: '203.0.113.66', reason: 'E=691: wrong password', at: h.clock.t });
-    h.core.emit('session-down', { ...s, reason: 'disconnected by administrator', cause: 'admin-reset', endedAt: h.clock.t, rxBytes: 5000 });
+    h.core.emit('auth-failure', { user: 'mallory', peer: '203.0.113.66', reason: 'E=691: wrong password', at: Date.now() });
+    h.core.emit('session-down', { ...s, reason: 'disconnected by administrator', cause: 'admin-disconnect', endedAt: Date.now(), rxBytes: 5000 });
     const get = async (query: string) =>
       ((await h.inject({ url: `/api/events?${query}`, headers: { cookie } })).json() as { events: Array<{ type: string; user: string; message: string; detail: Record<string, unknown> }> }).events;
     expect((await get('type=auth-failure')).map((e) => [e.user, e.message])).toEqual([['mallory', 'login of mallory from 203.0.113.66 refused: E=691: wrong password']]);
     expect((await get('q=carol')).map((e) => e.type)).toEqual(['disconnect', 'login']);
-    expect((await get('q=198.18.100.33&type=disconnect'))[0]!.detail).toMatchObject({ cause: 'admin-reset', rxBytes: 5000 });
+    expect((await get('q=198.18.100.33&type=disconnect'))[0]!.detail).toMatchObject({ cause: 'admin-disconnect', rxBytes: 5000 });
     expect(await get('q=nobody-like-this')).toEqual([]);
     expect(await get('q=%25')).toEqual([]); // LIKE wildcards are literal
     expect((await h.inject({ url: '/api/events?type=bogus', headers: { cookie } })).statusCode).toBe(400);
@@ -394,14 +396,14 @@ describe('sessions, events, metrics, settings', () => {
     h.core.emit('session-down', {
       ...fakeSession({ sessionId: 'gone', rxBytes: 1000, txBytes: 2000, rxPackets: 10, txPackets: 20, drops: { rxSpoofed: 2, rxUndecryptable: 0, rxNotReady: 0, txDropped: 5 } }),
       reason: 'peer',
-      cause: 'user-request',
+      cause: 'peer-call-clear',
       endedAt: 0,
     });
     const text = (await h.inject({ url: '/metrics', headers: { cookie } })).body;
     expect(text).toMatch(/^portico_sessions 1$/m);
     expect(text).toMatch(/^portico_session_setups_total 1$/m);
     expect(text).toMatch(/^portico_session_failures_total\{reason="wrong password"\} 2$/m);
-    expect(text).toMatch(/^portico_session_ends_total\{cause="user-request"\} 1$/m);
+    expect(text).toMatch(/^portico_session_ends_total\{cause="peer-call-clear"\} 1$/m);
     expect(text).toMatch(/^portico_traffic_bytes_total\{direction="in"\} 1300$/m);
     expect(text).toMatch(/^portico_traffic_bytes_total\{direction="out"\} 2700$/m);
     expect(text).toMatch(/^portico_traffic_packets_total\{direction="out"\} 27$/m);
@@ -550,14 +552,14 @@ describe('PptpCoreAdapter over a real UserStore', () => {
         calls.push(`limits ${callId} ${JSON.stringify(l)}`);
         return true;
       },
-      disconnect: (callId: number, reason: string, cause: string) => {
-        calls.push(`disconnect ${callId} ${reason} ${cause}`);
+      disconnect: (callId: number, cause: string, detail: string) => {
+        calls.push(`disconnect ${callId} ${cause} ${detail}`);
         return true;
       },
     });
     const config = validateConfig({ tun: { address: '198.18.100.1' }, pool: { start: '198.18.100.10', end: '198.18.100.200' } });
     const core = createPptpAdminCore({
-      server: server as unknown as PptpServer,
+      server: server as unknown as SessionManager,
       dataPlane: { counters: { greMalformed: 1 } } as unknown as DataPlane,
       users,
       config,
@@ -587,9 +589,9 @@ describe('PptpCoreAdapter over a real UserStore', () => {
     core.users.update('dave', { idleTimeout: 300 });
     expect(calls.at(-1)).toBe('limits 7 {"sessionTimeout":3600,"idleTimeout":300}');
     core.users.update('dave', { enabled: false });
-    expect(calls.at(-1)).toBe('disconnect 7 account disabled admin-reset');
+    expect(calls.at(-1)).toBe('disconnect 7 admin-disconnect account disabled');
     expect(core.disconnect(live[0]!.sessionId, 'why')).toBe(true);
-    expect(calls.at(-1)).toBe('disconnect 7 why admin-reset');
+    expect(calls.at(-1)).toBe('disconnect 7 admin-disconnect why');
     expect(core.health()).toMatchObject({ sessions: 1, pool: { size: 191, used: 1 }, dataPlane: { greMalformed: 1 } });
     expect(core.settings().radius.servers).toEqual([]);
     expect(core.radiusServers).toBeUndefined();

@@ -147,7 +147,7 @@ describe('admin console in headless Chromium against the real server and client'
     expect((r.disconnect as { ms: number }).ms).toBeLessThan(500);
     expect((r.s0_bytes as { rx: number | null }).rx).toBeNull();
     const closed = server.logs().find((l) => l.msg === 'session closed' && l.user === 'labuser');
-    expect(closed).toMatchObject({ cause: 'admin-reset', reason: 'disconnected by administrator' });
+    expect(closed).toMatchObject({ cause: 'admin-disconnect', detail: 'disconnected by administrator' });
   }, 240_000);
 
   it('(c) a user added in the form (after a field error shown next to its field) connects with its static address', async () => {
@@ -218,7 +218,7 @@ describe('admin console in headless Chromium against the real server and client'
     await bp.goto(`${CONSOLE}/`);
     const text = await bp.evaluate(async (t) => (await fetch('/metrics', { headers: { authorization: `Bearer ${t}` }, credentials: 'omit' })).text(), token);
     expect(text).toMatch(/^portico_session_setups_total 2$/m);
-    expect(text).toMatch(/^portico_session_ends_total\{cause="admin-reset"\} 1$/m);
+    expect(text).toMatch(/^portico_session_ends_total\{cause="admin-disconnect"\} 1$/m);
     expect(text).not.toMatch(/labuser|webuser/);
     await bare.close();
   }, 90_000);

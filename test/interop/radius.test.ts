@@ -228,7 +228,7 @@ describe('real Linux PPTP client, Portico with auth.backend radius, real FreeRAD
 
       const ack = await radclient('disconnect', `User-Name=bob,Acct-Session-Id=${sessionId},Message-Authenticator=0x00`);
       expect(ack.out).toMatch(/Received Disconnect-ACK/);
-      expect(sessionClosed(up)).toMatchObject({ cause: 'admin-reset' });
+      expect(sessionClosed(up)).toMatchObject({ cause: 'radius-disconnect', detail: expect.stringMatching(/^RADIUS Disconnect-Request from /) });
 
       await server.stop(); // Accounting-Off joins the queue; nothing can be delivered
       const kept = server.logs().find((l) => l.msg === 'accounting records not yet acknowledged: kept for the next start')!;
@@ -278,7 +278,7 @@ describe('real Linux PPTP client, Portico with auth.backend radius, real FreeRAD
       const t0 = Date.now();
       const closed = await until('dave cut', () => sessionClosed(up), 30_000);
       const seconds = (Date.now() - t0) / 1000;
-      expect(closed).toMatchObject({ cause: 'idle-timeout', reason: 'Idle-Timeout of 10 s reached' });
+      expect(closed).toMatchObject({ cause: 'idle-timeout', detail: 'Idle-Timeout of 10 s reached' });
       expect(seconds).toBeGreaterThan(9); // idle since the session came up (CoA-ACK ≤ 0.5 s later); the sweep runs every 5 s
       expect(seconds).toBeLessThan(17);
       const r = await client;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RadiusClient, RadiusNoResponseError, type RadiusClientOptions } from '../../radius/RadiusClient.js';
 import { DasServer, type DasRequest } from '../../radius/DasServer.js';
@@ -51,6 +52,7 @@ function client(opts: Partial<RadiusClientOptions> = {}): RadiusClient {
     timeoutMs: 1500,
     tries: 2,
     nasIdentifier: 'portico-test',
+    log: pino({ level: 'silent' }),
     ...opts,
   });
   clients.push(c);
@@ -248,6 +250,7 @@ describe('radclient as Dynamic Authorization Client → DasServer', () => {
         seen.push(req);
         return req.acctSessionId === 'pptp-0001' ? { ack: true } : { ack: false, errorCause: 503 };
       },
+      log: pino({ level: 'silent' }),
     });
     const { port } = await das.listen();
     const radclient = (input: string, kind: 'disconnect' | 'coa') => runRadclient(['-x', '-r', '1', '-t', '2', `127.0.0.1:${port}`, kind, SECRET], input);

@@ -429,11 +429,17 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
       if (usedCallIds.has(id)) stats.callIdReuse++;
       usedCallIds.add(id);
       const peerAddr = PEER_BASE + peerCounter++;
-      const s = new Session(id, 1 + int(0xffff), peerAddr, {} as unknown as ControlConnection, log);
       const link = new LinkStub();
-      s.link = link as unknown as PppLink;
+      const s = new Session({
+        callId: id,
+        peerCallId: 1 + int(0xffff),
+        peerAddress: peerAddr,
+        connection: {} as unknown as ControlConnection,
+        log,
+        mppeRequired: true,
+        link: () => link as unknown as PppLink,
+      });
       s.startLink();
-      s.mppeRequired = true;
       const call: Call = {
         id,
         shard: dp.shardOf(id),

@@ -175,11 +175,17 @@ function setup(opts: { mppe?: MppeMode | null; up?: boolean; mppeRequired?: bool
   const tun = new RecordingTun();
   const dp = new DataPlane(gre, tun, log);
   harnesses.push(dp);
-  const session = new Session(CALL_ID, PEER_CALL_ID, PEER_ADDR, {} as unknown as ControlConnection, log);
   const link = new LinkStub(opts.framing ?? { acfc: false, pfc: false });
-  session.link = link as unknown as PppLink;
+  const session = new Session({
+    callId: CALL_ID,
+    peerCallId: PEER_CALL_ID,
+    peerAddress: PEER_ADDR,
+    connection: {} as unknown as ControlConnection,
+    log,
+    mppeRequired: opts.mppeRequired ?? mppe !== null,
+    link: () => link as unknown as PppLink,
+  });
   session.startLink();
-  session.mppeRequired = opts.mppeRequired ?? mppe !== null;
   dp.register(session);
   if (opts.up ?? true) dp.startData(session, CLIENT_IP, mppe ? { sendKey: SEND_KEY, recvKey: RECV_KEY, ...mppe } : null);
   return { gre, tun, dp, session, link, peer: new PeerSim(mppe) };
@@ -669,8 +675,8 @@ describe('stateful MPPE resynchronisation (RFC 3078 §8)', () => {
 describe('control frames before the link starts', () => {
   it('are kept and handed to LCP, in order, when it starts (no 3 s retransmission)', () => {
     const got: Array<[number, string]> = [];
-    const s = new Session(9, 99, 0xc6120001, {} as never, pino({ level: 'silent' }));
-    s.link = { start: () => got.push([0, 'start']), input: (p: number, b: Buffer) => got.push([p, b.toString('hex')]) } as unknown as PppLink;
+    const link = { start: () => got.push([0, 'start']), input: (p: number, b: Buffer) => got.push([p, b.toString('hex')]) } as unknown as PppLink;
+    const s = new Session({ callId: 9, peerCallId: 99, peerAddress: 0xc6120001, connection: {} as never, log: pino({ level: 'silent' }), mppeRequired: true, link: () => link });
     s.deliverControl(0xc021, Buffer.from('0101000a', 'hex'));
     s.deliverControl(0x8057, Buffer.from('01', 'hex'));
     expect(got).toEqual([]);
@@ -702,9 +708,16 @@ describe('sharded over two threads (ShardedDataPlane + DataPlaneShard over a Mes
     const steering = { set: (a: number, q: number) => steered.push(['set', a, q]), delete: (a: number) => steered.push(['delete', a]) };
     const dp = new ShardedDataPlane(local, [{ channel: port1, planeCells }], steering, sessionCells, log);
     const session = (callId: number) => {
-      const s = new Session(callId, PEER_CALL_ID, PEER_ADDR, {} as unknown as ControlConnection, log);
       const link = new LinkStub({ acfc: false, pfc: false });
-      s.link = link as unknown as PppLink;
+      const s = new Session({
+        callId,
+        peerCallId: PEER_CALL_ID,
+        peerAddress: PEER_ADDR,
+        connection: {} as unknown as ControlConnection,
+        log,
+        mppeRequired: true,
+        link: () => link as unknown as PppLink,
+      });
       s.startLink();
       dp.register(s);
       return { s, link };

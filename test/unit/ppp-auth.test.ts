@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { validateConfig } from '../../config/PorticoConfig.js';
 import { AuthProtocolOption } from '../../ppp/lcp/options/AuthProtocol.js';
@@ -11,13 +12,12 @@ import { ChapMd5Server } from '../../ppp/auth/ChapMd5Server.js';
 import { ntChallengeResponseV1 } from '../../ppp/auth/MsChapCrypto.js';
 import { MsChapV1Server } from '../../ppp/auth/MsChapV1Server.js';
 import { MalformedPapRequestError, PapServer, parsePapRequest } from '../../ppp/auth/PapServer.js';
-import { systemClock } from '../../ppp/Clock.js';
 import { initialSessionKey } from '../../ppp/mppe/MppeKeys.js';
 import { linkAuthMethods, NO_MPPE_KEYS_REASON, PppLink, type PppLinkConfig, type PppNetworkInfo } from '../../ppp/PppLink.js';
-import { silentLogger } from '../../ppp/PppLogger.js';
 import { LocalAuthenticator } from '../../aaa/LocalAuthenticator.js';
 import { UserStore } from '../../aaa/UserStore.js';
 
+const silent = pino({ level: 'silent' });
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
 const LCP = 0xc021;
 const PAP = 0xc023;
@@ -96,7 +96,7 @@ describe('MS-CHAPv1 server with the local store (RFC 2433, RFC 3079 §2)', () =>
     const { local } = localStore([['mypwuser', 'MyPw']]);
     const verify = vi.spyOn(local, 'verifyMsChapV1');
     const r = recorder();
-    const server = new MsChapV1Server({ serverName: 'portico', authenticator: local, clock: systemClock, log: silentLogger, randomBytes: fixedRandom(0x42, V1_CHALLENGE) }, r.events);
+    const server = new MsChapV1Server({ serverName: 'portico', authenticator: local, log: silent, randomBytes: fixedRandom(0x42, V1_CHALLENGE) }, r.events);
     server.start();
     // Challenge: Code 1, our Identifier, Value-Size 8, the challenge, our name.
     expect(r.sent.splice(0)).toEqual([cp(1, 0x42, Buffer.concat([Buffer.from([8]), V1_CHALLENGE, Buffer.from('portico')]))]);
@@ -122,7 +122,7 @@ describe('MS-CHAPv1 server with the local store (RFC 2433, RFC 3079 §2)', () =>
   it('RFC 3079 §2.5: one 128-bit start key (Get_Start_Key) for both directions, session key 59 d1 59 bc …', async () => {
     const { local } = localStore([['ignored', 'clientPass']]);
     const r = recorder();
-    const server = new MsChapV1Server({ serverName: '', authenticator: local, clock: systemClock, log: silentLogger, randomBytes: fixedRandom(7, V1_CHALLENGE) }, r.events);
+    const server = new MsChapV1Server({ serverName: '', authenticator: local, log: silent, randomBytes: fixedRandom(7, V1_CHALLENGE) }, r.events);
     server.start();
     r.sent.splice(0);
     const nt = ntChallengeResponseV1(V1_CHALLENGE, hex('44 eb ba 8d 53 12 b8 d6 11 47 44 11 f5 69 89 ae'));
@@ -139,7 +139,7 @@ describe('MS-CHAPv1 server with the local store (RFC 2433, RFC 3079 §2)', () =>
   it('wrong NT-Response: Failure "E=691 R=0 C=<16 hex> V=2", reason in the log only', async () => {
     const { local } = localStore([['mypwuser', 'MyPw']]);
     const r = recorder();
-    const server = new MsChapV1Server({ serverName: 'portico', authenticator: local, clock: systemClock, log: silentLogger, randomBytes: fixedRandom(9, V1_CHALLENGE) }, r.events);
+    const server = new MsChapV1Server({ serverName: 'portico', authenticator: local, log: silent, randomBytes: fixedRandom(9, V1_CHALLENGE) }, r.events);
     server.start();
     r.sent.splice(0);
     server.input(msChapV1Response(9, Buffer.alloc(24, 0x11), 'mypwuser'));
@@ -155,7 +155,7 @@ describe('MS-CHAPv1 server with the local store (RFC 2433, RFC 3079 §2)', () =>
   it('LM-only response (Flags 0) is refused; a Response with Value-Size 16 is discarded', async () => {
     const { local } = localStore([['mypwuser', 'MyPw']]);
     const r = recorder();
-    const server = new MsChapV1Server({ serverName: 'portico', authenticator: local, clock: systemClock, log: silentLogger, randomBytes: fixedRandom(3, V1_CHALLENGE) }, r.events);
+    const server = new MsChapV1Server({ serverName: 'portico', authenticator: local, log: silent, randomBytes: fixedRandom(3, V1_CHALLENGE) }, r.events);
     server.start();
     r.sent.splice(0);
     server.input(cp(2, 3, Buffer.concat([Buffer.from([16]), Buffer.alloc(16), Buffer.from('mypwuser')])));
@@ -174,7 +174,7 @@ describe('PAP server (RFC 1334) with the local store', () => {
     const { users, local } = localStore([['alice', 'wonder land']]);
     const verify = vi.spyOn(local, 'verifyPap');
     const r = recorder();
-    const server = new PapServer({ authenticator: local, clock: systemClock, log: silentLogger, requestTimeoutMs }, r.events);
+    const server = new PapServer({ authenticator: local, log: silent, requestTimeoutMs }, r.events);
     server.start();
     return { users, verify, server, ...r };
   }
@@ -269,7 +269,7 @@ describe('CHAP-MD5 server (RFC 1994) with a backend that holds the secret', () =
   function md5Harness() {
     const backend = new SecretBackend();
     const r = recorder();
-    const server = new ChapMd5Server({ serverName: 'portico', authenticator: backend, clock: systemClock, log: silentLogger, randomBytes: fixedRandom(0x2a, CHALLENGE) }, r.events);
+    const server = new ChapMd5Server({ serverName: 'portico', authenticator: backend, log: silent, randomBytes: fixedRandom(0x2a, CHALLENGE) }, r.events);
     server.start();
     return { backend, server, ...r };
   }
@@ -398,6 +398,7 @@ function makeLink(overrides: Partial<PppLinkConfig> = {}, authenticator: Extende
       networkUp: (i) => ups.push(i),
       resetRequested: () => {},
       finished: (r) => finished.push(r),
+      log: silent,
     },
   );
   const take = (protocol: number): Buffer[] => {

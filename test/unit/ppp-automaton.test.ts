@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AutomatonState, OptionAutomaton, TRANSITIONS, type AutomatonHooks, type OptionSet, type ReplyOutcome, type RequestVerdict } from '../../ppp/Automaton.js';
 import { encodeControlPacket, parseControlPacket, type ConfigOption, type ControlPacket } from '../../ppp/ControlPacket.js';
@@ -53,7 +54,7 @@ function harness(opts: { verdict?: (o: readonly ConfigOption[], rejectInsteadOfN
     sendEchoReply: (p) => sent.push({ code: 10, id: p.identifier, data: Buffer.from(p.data) }),
     ...opts.hooks,
   };
-  const a = new OptionAutomaton({ name: 'TEST', optionSet: set, hooks });
+  const a = new OptionAutomaton({ name: 'TEST', optionSet: set, hooks, log: pino({ level: 'silent' }) });
   const take = () => sent.splice(0, sent.length);
   return { a, sent, layer, set, checks, take };
 }

@@ -1,6 +1,7 @@
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AuthResult, Authenticator, MsChapV2Request } from '../../ppp/Authenticator.js';
-import { PppLink, type PppLinkConfig, type PppNetworkInfo } from '../../ppp/PppLink.js';
+import { type LinkEnd, PppLink, type PppLinkConfig, type PppNetworkInfo } from '../../ppp/PppLink.js';
 
 const LCP = 0xc021;
 const CHAP = 0xc223;
@@ -62,7 +63,7 @@ function makeLink(overrides: Partial<PppLinkConfig> = {}, assign: (u: string, s?
   const sent: Sent[] = [];
   const ups: PppNetworkInfo[] = [];
   const downs: string[] = [];
-  const finished: string[] = [];
+  const finished: Array<[LinkEnd, string]> = [];
   const resets: number[] = [];
   const authenticator = new FakeAuthenticator();
   const assignAddress = vi.fn(assign);
@@ -84,7 +85,8 @@ function makeLink(overrides: Partial<PppLinkConfig> = {}, assign: (u: string, s?
       networkUp: (i) => ups.push(i),
       networkDown: (r) => downs.push(r),
       resetRequested: () => resets.push(1),
-      finished: (r) => finished.push(r),
+      finished: (end, r) => finished.push([end, r]),
+      log: pino({ level: 'silent' }),
     },
   );
   /** Remove and return what the link sent (optionally only one protocol). */
@@ -266,7 +268,7 @@ describe('PppLink against a pppd (pptp-linux) client', () => {
     expect(h.link.phase).toBe('terminate');
     expect(h.downs).toEqual(['LCP down']);
     vi.advanceTimersByTime(3000);
-    expect(h.finished).toEqual(['peer requested termination: User request']);
+    expect(h.finished).toEqual([['peer-terminated', 'peer requested termination: User request']]);
     expect(h.link.phase).toBe('dead');
   });
 });
@@ -288,7 +290,7 @@ describe('PppLink failures', () => {
     expect(h.link.phase).toBe('terminate');
     expect(h.sent).toHaveLength(0); // no NCP
     h.link.input(LCP, cp(6, term![1]!, []));
-    expect(h.finished).toEqual(['authentication failed']);
+    expect(h.finished).toEqual([['auth-failed', 'authentication failed']]);
     expect(h.ups).toHaveLength(0);
   });
 
@@ -302,7 +304,7 @@ describe('PppLink failures', () => {
     expect(term![0]).toBe(5);
     expect(term!.subarray(4).toString()).toBe('MPPE required but peer refused');
     h.link.input(LCP, cp(6, term![1]!, []));
-    expect(h.finished).toEqual(['MPPE required but peer refused']);
+    expect(h.finished).toEqual([['mppe-refused', 'MPPE required but peer refused']]);
     expect(h.ups).toHaveLength(0);
   });
 
@@ -366,7 +368,7 @@ describe('PppLink failures', () => {
     expect(term!.subarray(4).toString()).toMatch(/^peer not responding/);
     vi.advanceTimersByTime(6000); // Max-Terminate 2 × 3 s without Terminate-Ack
     expect(h.finished).toHaveLength(1);
-    expect(h.finished[0]).toMatch(/^peer not responding/);
+    expect(h.finished[0]).toEqual(['peer-not-responding', expect.stringMatching(/^peer not responding/)]);
   });
 
   it('admin close: Terminate-Request, finished after Terminate-Ack; lowerDown after finished is harmless', async () => {
@@ -377,7 +379,7 @@ describe('PppLink failures', () => {
     expect(term!.subarray(4).toString()).toBe('administrative disconnect');
     expect(h.downs).toEqual(['LCP down']);
     h.link.input(LCP, cp(6, term![1]!, []));
-    expect(h.finished).toEqual(['administrative disconnect']);
+    expect(h.finished).toEqual([['local-close', 'administrative disconnect']]);
     h.link.lowerDown();
     h.link.input(LCP, cp(1, 7, PPPD_LCP_OPTIONS));
     expect(h.finished).toHaveLength(1);
@@ -389,7 +391,7 @@ describe('PppLink failures', () => {
     await bringUp(h);
     h.link.lowerDown();
     expect(h.sent).toHaveLength(0);
-    expect(h.finished).toEqual(['lower layer down']);
+    expect(h.finished).toEqual([['lower-layer-down', 'lower layer down']]);
     expect(h.downs).toEqual(['LCP down']);
     vi.advanceTimersByTime(120_000);
     expect(h.sent).toHaveLength(0);

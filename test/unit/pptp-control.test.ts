@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ControlFormatError, type ControlMessage, ControlMessageType, ControlStreamReassembler, controlMessageLength, decodeControlMessage, encodeControlMessage } from '../../pptp/ControlMessage.js';
 import { type CallHandler, type CallRequestInfo, ControlConnection, type ControlConnectionOptions, type ControlTransport } from '../../pptp/ControlConnection.js';
@@ -350,14 +351,14 @@ const echoRq = (identifier: number) => encodeControlMessage({ type: T.EchoReques
 const stopRq = (reason = 1) => encodeControlMessage({ type: T.StopControlConnectionRequest, reason });
 const stopRp = () => encodeControlMessage({ type: T.StopControlConnectionReply, resultCode: 1, errorCode: 0 });
 
-function setup(opts: ControlConnectionOptions = {}) {
+function setup(opts: Partial<ControlConnectionOptions> = {}) {
   const transport = new FakeTransport();
   const handler = new FakeHandler();
-  const conn = new ControlConnection(transport, handler, { hostName: 'portico-test', ...opts });
+  const conn = new ControlConnection(transport, handler, { hostName: 'portico-test', log: pino({ level: 'silent' }), ...opts });
   return { transport, handler, conn };
 }
 
-function established(opts: ControlConnectionOptions = {}) {
+function established(opts: Partial<ControlConnectionOptions> = {}) {
   const s = setup(opts);
   s.conn.feed(sccrq());
   s.transport.take();
@@ -391,7 +392,7 @@ describe('ControlConnection', () => {
 
     conn.feed(ccrq(0));
     expect(transport.take()).toEqual([{ type: T.CallDisconnectNotify, callId: 1, resultCode: 4, errorCode: 0, causeCode: 0, callStatistics: '' }]);
-    expect(handler.cleared).toEqual([{ callId: 1, reason: 'peer-call-clear-request' }]);
+    expect(handler.cleared).toEqual([{ callId: 1, reason: 'peer-call-clear' }]);
     expect(conn.calls.size).toBe(0);
     expect(transport.closed).toBe(0);
 

@@ -4,16 +4,18 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AcctStatusType, Attr, integerAttribute, readInteger, readText, textAttribute } from '../../radius/Dictionary.js';
 import { RadiusNoResponseError } from '../../radius/RadiusClient.js';
 import { findAllAttributes, findAttribute, RadiusFormatError, type RadiusAttribute } from '../../radius/RadiusPacket.js';
-import { Accountant, TERMINATE_CAUSE } from '../../aaa/Accountant.js';
+import { Accountant } from '../../aaa/Accountant.js';
+import { END_CAUSES, type EndCause } from '../../session/EndCause.js';
 import { AccountingQueue, accountingQueueFile, type AccountingTransport } from '../../aaa/AccountingQueue.js';
-import type { PptpServerEvents, SessionEnded, SessionSelector, SessionSummary } from '../../session/PptpServer.js';
+import type { SessionEnded, SessionEvents, SessionSelector, SessionSummary } from '../../session/SessionManager.js';
 import { newSessionCounters } from '../../dataplane/SessionCounters.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const quiet = pino({ level: 'silent' });
 const noAnswer = () => new RadiusNoResponseError('accounting', [{ server: '127.0.0.1:18131', outcome: 'timeout', detail: '2 tries, no reply' }]);
 
 /** A transport that fails `failures` times, then acknowledges; records what was sent and when. */
@@ -60,24 +62,26 @@ describe('AccountingQueue', () => {
   it('keeps unacknowledged records across a restart and sends them first, oldest first, with Acct-Delay-Time', async () => {
     const file = accountingQueueFile(join(dir, 'data'));
     const down = new ScriptedTransport(Number.MAX_SAFE_INTEGER);
-    let now = 1_700_000_000_000;
-    const q1 = new AccountingQueue({ file, transport: down, log: quiet, initialBackoffMs: 60_000, now: () => now });
-    q1.enqueue('s1', AcctStatusType.Start, rec('s1', AcctStatusType.Start), now);
-    q1.enqueue('s1', AcctStatusType.Stop, rec('s1', AcctStatusType.Stop), now + 1000);
-    q1.enqueue('nas', AcctStatusType.AccountingOff, rec('nas', AcctStatusType.AccountingOff), now + 2000);
+    vi.useFakeTimers({ toFake: ['Date'] }); // the clock stands still unless moved; the queue's timers stay real
+    const t0 = 1_700_000_000_000;
+    vi.setSystemTime(t0);
+    const q1 = new AccountingQueue({ file, transport: down, log: quiet, initialBackoffMs: 60_000 });
+    q1.enqueue('s1', AcctStatusType.Start, rec('s1', AcctStatusType.Start), t0);
+    q1.enqueue('s1', AcctStatusType.Stop, rec('s1', AcctStatusType.Stop), t0 + 1000);
+    q1.enqueue('nas', AcctStatusType.AccountingOff, rec('nas', AcctStatusType.AccountingOff), t0 + 2000);
     await vi.waitFor(() => expect(down.sent).toHaveLength(1)); // head tried once, then waits 60 s
     expect(q1.size).toBe(3);
     await q1.close();
 
-    now += 7_000;
+    vi.setSystemTime(t0 + 7_000);
     const up = new ScriptedTransport();
-    const q2 = new AccountingQueue({ file, transport: up, log: quiet, now: () => now });
+    const q2 = new AccountingQueue({ file, transport: up, log: quiet });
     expect(q2.list().map((r) => [r.sessionId, r.statusType, r.attempts])).toEqual([
       ['s1', 1, 1],
       ['s1', 2, 0],
       ['nas', 8, 0],
     ]);
-    q2.enqueue('nas2', AcctStatusType.AccountingOn, rec('nas2', AcctStatusType.AccountingOn), now);
+    q2.enqueue('nas2', AcctStatusType.AccountingOn, rec('nas2', AcctStatusType.AccountingOn));
     q2.start();
     expect(await q2.drain(2000)).toBe(true);
     expect(up.ids()).toEqual(['s1/1', 's1/2', 'nas/8', 'nas2/7']);
@@ -126,7 +130,7 @@ describe('AccountingQueue', () => {
 
 // ---- Accountant -----------------------------------------------------------------------------
 
-class FakeServer extends EventEmitter<PptpServerEvents> {
+class FakeServer extends EventEmitter<SessionEvents> {
   live: SessionSummary[] = [];
   findSessions(selector: SessionSelector): SessionSummary[] {
     return this.live.filter((s) => s.sessionId === selector.sessionId);
@@ -214,8 +218,8 @@ describe('Accountant', () => {
     const ended: SessionEnded = {
       ...up,
       counters: { ...up.counters, rxBytes: 5 * 2 ** 32 + 123, txBytes: 4567, rxPackets: 10, txPackets: 11 },
-      reason: 'Idle-Timeout of 10 s reached',
       cause: 'idle-timeout',
+      detail: 'Idle-Timeout of 10 s reached',
       endedAt: up.upAt! + 42_400,
     };
     server.emit('session-down', ended);
@@ -251,7 +255,7 @@ describe('Accountant', () => {
       [1000, 2000],
       [3000, 4000],
     ]);
-    server.emit('session-down', { ...server.live[0]!, reason: 'x', cause: 'user-request', endedAt: Date.now() });
+    server.emit('session-down', { ...server.live[0]!, cause: 'peer-call-clear', detail: 'x', endedAt: Date.now() });
     await vi.advanceTimersByTimeAsync(120_000);
     expect(queue.records.filter((r) => r.statusType === AcctStatusType.InterimUpdate)).toHaveLength(2); // timer stopped
     expect(queue.records.at(-1)!.statusType).toBe(AcctStatusType.Stop);
@@ -260,27 +264,55 @@ describe('Accountant', () => {
   it('a session that never came up gets no Stop; stop() closes open sessions (NAS-Request) then Accounting-Off', () => {
     const { server, queue, acct } = accountant();
     acct.start();
-    server.emit('session-down', { ...summary({ sessionId: 'never-up', upAt: null }), reason: 'auth', cause: 'auth-failed', endedAt: Date.now() });
+    server.emit('session-down', { ...summary({ sessionId: 'never-up', upAt: null }), cause: 'auth-failed', detail: 'auth', endedAt: Date.now() });
     expect(queue.records).toHaveLength(1);
     const up = summary();
     server.emit('session-up', up);
     acct.stop();
     expect(queue.records.map((r) => r.statusType)).toEqual([7, 1, 2, 8]);
     expect(int(queue.records[2]!.attributes, Attr.AcctTerminateCause)).toBe(10);
-    server.emit('session-down', { ...up, reason: 'late', cause: 'nas-request', endedAt: Date.now() });
+    server.emit('session-down', { ...up, cause: 'shutdown', detail: 'late', endedAt: Date.now() });
     expect(queue.records).toHaveLength(4); // unsubscribed: no second Stop
   });
 
-  it('maps every TerminateCause to RFC 2866 §5.10', () => {
-    expect(TERMINATE_CAUSE).toEqual({
-      'user-request': 1,
-      'lost-carrier': 2,
-      'idle-timeout': 4,
+  it('gives every end cause its RFC 2866 §5.10 Acct-Terminate-Cause in the Stop record', () => {
+    const { server, queue, acct } = accountant();
+    acct.start();
+    const stopCause = (cause: EndCause): number | undefined => {
+      const up = summary({ sessionId: `s-${cause}` });
+      server.emit('session-up', up);
+      server.emit('session-down', { ...up, cause, detail: cause, endedAt: Date.now() });
+      return int(queue.records.at(-1)!.attributes, Attr.AcctTerminateCause);
+    };
+    const got = Object.fromEntries(END_CAUSES.map((c) => [c, stopCause(c)]));
+    expect(got).toEqual({
+      'admin-disconnect': 6, // Admin-Reset, whether from the console or a RADIUS Disconnect-Request
+      'radius-disconnect': 6,
       'session-timeout': 5,
-      'admin-reset': 6,
-      'nas-request': 10,
-      'nas-error': 9,
-      'auth-failed': 17,
+      'idle-timeout': 4,
+      shutdown: 10, // NAS-Request
+      'peer-call-clear': 1, // User-Request
+      'peer-stop': 1,
+      'transport-closed': 2, // Lost-Carrier
+      'echo-timeout': 2,
+      'start-timeout': 2,
+      'stop-timeout': 2,
+      'closed-during-open': 2,
+      'protocol-error': 9, // NAS-Error
+      'unsupported-version': 9,
+      'local-stop': 10,
+      'peer-terminated': 1,
+      'peer-not-responding': 2,
+      'lower-layer-down': 2,
+      'negotiation-failed': 9,
+      'local-close': 10,
+      'auth-failed': 17, // User-Error
+      'auth-timeout': 17,
+      'auth-refused': 17,
+      'mppe-refused': 17,
+      'no-mppe-keys': 9,
+      'no-address': 15, // Service-Unavailable
+      'ncp-failed': 9,
     });
   });
 });

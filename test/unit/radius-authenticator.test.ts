@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../config/PorticoConfig.js';
 import type { AuthResult, BasicAuthResult, ExtendedAuthenticator, MsChapV2Request } from '../../ppp/Authenticator.js';
@@ -57,16 +58,15 @@ interface LogLine {
   obj: Record<string, unknown>;
   msg?: string | undefined;
 }
-function memoryLog(): PppLoggerWithLines {
+/** A real pino logger that also keeps what it wrote: the level's name, the logged object and the message. */
+function memoryLog(): Logger & { lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const at = (level: string) => (obj: object, msg?: string) => lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { lines, info: at('info'), warn: at('warn'), debug: at('debug') };
-}
-interface PppLoggerWithLines {
-  lines: LogLine[];
-  info(o: object, m?: string): void;
-  warn(o: object, m?: string): void;
-  debug(o: object, m?: string): void;
+  const write = (line: string) => {
+    const { level, msg, ...obj } = JSON.parse(line) as { level: string; msg?: string } & Record<string, unknown>;
+    lines.push({ level, obj, msg });
+  };
+  const log = pino({ level: 'debug', base: null, timestamp: false, formatters: { level: (label) => ({ level: label }) } }, { write });
+  return Object.assign(log, { lines });
 }
 
 function make(answer: Reply | Error, opts: Partial<RadiusAuthenticatorOptions> = {}) {

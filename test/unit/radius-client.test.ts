@@ -1,4 +1,5 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RadiusClient, RadiusClientClosedError, RadiusNoResponseError, type RadiusClientOptions, type RadiusReply } from '../../radius/RadiusClient.js';
 import { checkMessageAuthenticator, encryptMppeKey, responseAuthenticator, sealResponse, unhideUserPassword, verifyAccountingRequestAuthenticator } from '../../radius/RadiusCrypto.js';
@@ -6,6 +7,7 @@ import { decodePacket, findAttribute, RadiusCode, type DecodedRadiusPacket, type
 import { AcctStatusType, Attr, integerAttribute, MsAttr, readText, textAttribute, VENDOR_MICROSOFT } from '../../radius/Dictionary.js';
 
 const SECRET = 'unit-secret-1';
+const silent = pino({ level: 'silent' });
 
 interface Received {
   packet: DecodedRadiusPacket;
@@ -61,6 +63,7 @@ function client(servers: { port: number; secret?: string }[], opts: Partial<Radi
     servers: servers.map((s) => ({ address: '127.0.0.1', authPort: s.port, acctPort: s.port, secret: s.secret ?? SECRET })),
     timeoutMs: 150,
     tries: 2,
+    log: silent,
     ...opts,
   });
   cleanups.push(() => c.close());
@@ -290,6 +293,7 @@ describe('RadiusClient Status-Server probes (RFC 5997)', () => {
       tries: 1,
       deadTimeSec: 1.5,
       statusIntervalSec: 0.1,
+      log: silent,
     });
     cleanups.push(() => c.close());
     await expect(c.accounting([integerAttribute(Attr.AcctStatusType, AcctStatusType.Start)])).rejects.toBeInstanceOf(RadiusNoResponseError);

@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DasServer, type DasRequest, type DasResult, type DasServerOptions } from '../../radius/DasServer.js';
 import { accountingRequestAuthenticator, checkMessageAuthenticator, sealRequest, verifyResponseAuthenticator } from '../../radius/RadiusCrypto.js';
@@ -23,6 +24,7 @@ async function startDas(handler: (r: DasRequest) => Promise<DasResult>, opts: Pa
       calls.push(r);
       return handler(r);
     },
+    log: pino({ level: 'silent' }),
     ...opts,
   });
   const { port } = await das.listen();

@@ -1,5 +1,6 @@
 // Per-user DNS from the backend (RADIUS MS-Primary/Secondary-DNS-Server → authorization.dns) wins over
 // the configured servers in IPCP options 129/131 (RFC 1877).
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AuthResult, Authenticator, SessionAuthorization } from '../../ppp/Authenticator.js';
 import { PppLink } from '../../ppp/PppLink.js';
@@ -58,6 +59,7 @@ async function ipcpAnswer(authorization: SessionAuthorization | undefined): Prom
       networkUp: () => {},
       resetRequested: () => {},
       finished: () => {},
+      log: pino({ level: 'silent' }),
     },
   );
   link.start();

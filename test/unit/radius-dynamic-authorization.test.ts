@@ -1,15 +1,16 @@
 // DynamicAuthorization: which sessions a Disconnect-/CoA-Request names (RFC 5176 §3) and what it does
-// to them, against a fake PptpServer; plus one round trip through a real DasServer socket.
+// to them, against a fake SessionManager; plus one round trip through a real DasServer socket.
 import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { DasServer, type DasRequest } from '../../radius/DasServer.js';
 import { Attr, ErrorCause, integerAttribute, readInteger, textAttribute, VENDOR_MICROSOFT, vendorAttribute } from '../../radius/Dictionary.js';
 import { sealRequest } from '../../radius/RadiusCrypto.js';
 import { decodePacket, findAttribute, RadiusCode, type RadiusAttribute } from '../../radius/RadiusPacket.js';
-import type { PptpServerEvents, SessionSelector, SessionSummary } from '../../session/PptpServer.js';
+import type { SessionEvents, SessionSelector, SessionSummary } from '../../session/SessionManager.js';
 import { DynamicAuthorization } from '../../aaa/DynamicAuthorization.js';
-import type { TerminateCause } from '../../session/Session.js';
+import { endCauseText, type SessionStop } from '../../session/EndCause.js';
 import { newSessionCounters } from '../../dataplane/SessionCounters.js';
 
 function summary(callId: number, user: string, address: string, peer = '198.18.0.10'): SessionSummary {
@@ -33,10 +34,10 @@ function summary(callId: number, user: string, address: string, peer = '198.18.0
   };
 }
 
-/** The session side of PptpServer: the same matching rules, disconnects that end a tick later. */
-class FakeServer extends EventEmitter<PptpServerEvents> {
+/** The session side of SessionManager: the same matching rules, disconnects that end a tick later. */
+class FakeServer extends EventEmitter<SessionEvents> {
   sessions = [summary(1, 'alice', '198.19.0.50'), summary(2, 'bob', '198.18.100.10', '198.18.0.11'), summary(3, 'alice', '198.18.100.11', '198.18.0.12')];
-  disconnected: Array<{ callId: number; cause?: TerminateCause | undefined }> = [];
+  disconnected: Array<{ callId: number; cause: SessionStop }> = [];
   limits: Array<{ callId: number; limits: unknown }> = [];
   /** false: the peer never acknowledges the Terminate. */
   teardownCompletes = true;
@@ -53,14 +54,14 @@ class FakeServer extends EventEmitter<PptpServerEvents> {
         (sel.callId === undefined || s.callId === sel.callId),
     );
   }
-  disconnect(callId: number, _reason?: string, cause?: TerminateCause): boolean {
+  disconnect(callId: number, cause: SessionStop): boolean {
     const s = this.sessions.find((x) => x.callId === callId);
     if (!s) return false;
     this.disconnected.push({ callId, cause });
     if (this.teardownCompletes) {
       setTimeout(() => {
         this.sessions = this.sessions.filter((x) => x !== s);
-        this.emit('session-down', { ...s, reason: 'admin', cause: cause ?? 'admin-reset', endedAt: Date.now() });
+        this.emit('session-down', { ...s, cause, detail: endCauseText(cause), endedAt: Date.now() });
       }, 5);
     }
     return true;
@@ -71,7 +72,7 @@ class FakeServer extends EventEmitter<PptpServerEvents> {
   }
 }
 
-const quiet = { info() {}, warn() {} };
+const quiet = pino({ level: 'silent' });
 
 function request(kind: 'disconnect' | 'coa', attributes: RadiusAttribute[], fields: Partial<DasRequest>): DasRequest {
   return {
@@ -93,8 +94,8 @@ describe('DynamicAuthorization', () => {
     expect(r.ack).toBe(true);
     expect(r.attributes?.map((a) => [a.type, readInteger(a)])).toEqual([[Attr.AcctTerminateCause, 6]]);
     expect(server.disconnected).toEqual([
-      { callId: 1, cause: 'admin-reset' },
-      { callId: 3, cause: 'admin-reset' },
+      { callId: 1, cause: 'radius-disconnect' },
+      { callId: 3, cause: 'radius-disconnect' },
     ]);
     expect(server.sessions.map((s) => s.callId)).toEqual([2]); // they were gone before the ACK
   });
@@ -156,7 +157,7 @@ describe('DynamicAuthorization', () => {
   it('through a DasServer: Disconnect-ACK for a live session, Disconnect-NAK 503 otherwise, nothing for a wrong secret', async () => {
     const server = new FakeServer();
     const dynamic = new DynamicAuthorization({ server, log: quiet });
-    const das = new DasServer({ clients: [{ address: '127.0.0.1', secret: 'das-secret' }], handler: dynamic.handler, bindAddress: '127.0.0.1', port: 0 });
+    const das = new DasServer({ clients: [{ address: '127.0.0.1', secret: 'das-secret' }], handler: dynamic.handler, bindAddress: '127.0.0.1', port: 0, log: quiet });
     const { port } = await das.listen();
     const sock = createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
@@ -173,7 +174,7 @@ describe('DynamicAuthorization', () => {
       const ma = { type: Attr.MessageAuthenticator, value: Buffer.alloc(16) };
       const ack = await ask(sealRequest({ code: RadiusCode.DisconnectRequest, identifier: 5, attributes: [ma, textAttribute(Attr.UserName, 'bob')] }, 'das-secret'));
       expect(decodePacket(ack!).code).toBe(RadiusCode.DisconnectAck);
-      expect(server.disconnected).toEqual([{ callId: 2, cause: 'admin-reset' }]);
+      expect(server.disconnected).toEqual([{ callId: 2, cause: 'radius-disconnect' }]);
       const nak = await ask(sealRequest({ code: RadiusCode.DisconnectRequest, identifier: 6, attributes: [textAttribute(Attr.AcctSessionId, 'unknown')] }, 'das-secret'));
       const p = decodePacket(nak!);
       expect(p.code).toBe(RadiusCode.DisconnectNak);

@@ -1,0 +1,89 @@
+// Why a session ended: one word from the layer that saw it, carried unchanged to accounting
+// (Acct-Terminate-Cause), the event journal, the log and the metrics. The tables below are
+// Records over the whole union, so a new cause does not compile until it has a text and an
+// Acct-Terminate-Cause.
+import type { LinkEnd } from '../ppp/PppLink.js';
+import type { CallEnd } from '../pptp/ControlConnection.js';
+
+/** What the session layer itself ends a session for. */
+export type SessionStop = 'admin-disconnect' | 'radius-disconnect' | 'session-timeout' | 'idle-timeout' | 'shutdown';
+
+/** The first of these that happens names the end: our own stop, else PPTP's clear, else PPP's verdict. */
+export type EndCause = SessionStop | CallEnd | LinkEnd;
+
+/** RADIUS Acct-Terminate-Cause values we report (RFC 2866 §5.10), by their RFC names. */
+export type TerminateCause = 'user-request' | 'lost-carrier' | 'idle-timeout' | 'session-timeout' | 'admin-reset' | 'nas-request' | 'nas-error' | 'user-error' | 'service-unavailable';
+
+const TERMINATE_CAUSE: Record<EndCause, TerminateCause> = {
+  'admin-disconnect': 'admin-reset',
+  'radius-disconnect': 'admin-reset',
+  'session-timeout': 'session-timeout',
+  'idle-timeout': 'idle-timeout',
+  shutdown: 'nas-request',
+  // PPTP: the client hung up; or the connection under the call failed.
+  'peer-call-clear': 'user-request',
+  'peer-stop': 'user-request',
+  'transport-closed': 'lost-carrier',
+  'echo-timeout': 'lost-carrier',
+  'start-timeout': 'lost-carrier',
+  'stop-timeout': 'lost-carrier',
+  'closed-during-open': 'lost-carrier',
+  'protocol-error': 'nas-error',
+  'unsupported-version': 'nas-error',
+  'local-stop': 'nas-request',
+  // PPP
+  'peer-terminated': 'user-request',
+  'peer-not-responding': 'lost-carrier',
+  'lower-layer-down': 'lost-carrier',
+  'negotiation-failed': 'nas-error',
+  'local-close': 'nas-request',
+  'auth-failed': 'user-error',
+  'auth-timeout': 'user-error',
+  'auth-refused': 'user-error',
+  'mppe-refused': 'user-error',
+  'no-mppe-keys': 'nas-error',
+  'no-address': 'service-unavailable',
+  'ncp-failed': 'nas-error',
+};
+
+const TEXT: Record<EndCause, string> = {
+  'admin-disconnect': 'disconnected by an administrator',
+  'radius-disconnect': 'RADIUS Disconnect-Request',
+  'session-timeout': 'Session-Timeout reached',
+  'idle-timeout': 'Idle-Timeout reached',
+  shutdown: 'server shutting down',
+  'peer-call-clear': 'client hung up (Call-Clear-Request)',
+  'peer-stop': 'client closed the control connection (Stop-Control-Connection-Request)',
+  'transport-closed': 'control connection lost',
+  'echo-timeout': 'control connection not answering (PPTP Echo)',
+  'start-timeout': 'control connection never started',
+  'stop-timeout': 'control connection stop not answered',
+  'closed-during-open': 'control connection closed while the call was accepted',
+  'protocol-error': 'PPTP protocol error',
+  'unsupported-version': 'unsupported PPTP version',
+  'local-stop': 'control connection stopped by the server',
+  'peer-terminated': 'client ended the link (LCP Terminate-Request)',
+  'peer-not-responding': 'client not responding (LCP Echo)',
+  'lower-layer-down': 'call gone',
+  'negotiation-failed': 'LCP negotiation failed',
+  'local-close': 'closed by the server',
+  'auth-failed': 'authentication failed',
+  'auth-timeout': 'authentication timed out',
+  'auth-refused': 'client refused every authentication method offered',
+  'mppe-refused': 'MPPE required but the client refused it',
+  'no-mppe-keys': 'MPPE required but the authentication gave no keys',
+  'no-address': 'no IP address available',
+  'ncp-failed': 'IPCP failed',
+};
+
+/** Every cause, for tables and tests. */
+export const END_CAUSES = Object.keys(TEXT) as EndCause[];
+
+export function terminateCauseOf(cause: EndCause): TerminateCause {
+  return TERMINATE_CAUSE[cause];
+}
+
+/** One line for people (the journal, the console): what the cause word means. */
+export function endCauseText(cause: EndCause): string {
+  return TEXT[cause];
+}

@@ -1,0 +1,325 @@
+// The session layer: every accepted PPTP call becomes a Session with a Call ID from the
+// server-wide allocator, a PPP link over the data plane and a tunnel address. This class owns the
+// registry, the call lifecycle, the limits (Session-Timeout, Idle-Timeout) and why each session
+// ended. The TCP listener (server/ControlListener.ts) hands it calls; the composition root gives it
+// the PPP policy already built from the configuration.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { authenticatorForSession } from '../aaa/SessionAuthContext.js';
+import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
+import type { DataPlanePort } from '../dataplane/DataPlane.js';
+import { copySessionCounters } from '../dataplane/SessionCounters.js';
+import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
+import { AUTH_METHOD_LABEL } from '../ppp/auth/AuthMethod.js';
+import { type LinkEnd, PppLink, type PppLinkConfig } from '../ppp/PppLink.js';
+import { CallIdAllocator } from '../pptp/CallIdAllocator.js';
+import type { CallEnd, CallRequestInfo, ControlConnection } from '../pptp/ControlConnection.js';
+import { CallDisconnectResult, GeneralError, OutgoingCallResult } from '../pptp/ControlMessage.js';
+import { type EndCause, endCauseText, type SessionStop } from './EndCause.js';
+import { Session } from './Session.js';
+import type { TunnelAddresses } from './TunnelAddresses.js';
+
+/** Refusal of an Outgoing-Call-Request we cannot serve (RFC 2637 §2.8: General Error, No-Resource). */
+const CALL_REFUSED = { resultCode: OutgoingCallResult.GeneralError, errorCode: GeneralError.NoResource } as const;
+
+export interface SessionSummary {
+  sessionId: string;
+  callId: number;
+  peerCallId: number;
+  peer: string;
+  user: string | null;
+  address: string | null;
+  authMethod: string;
+  mppe: string;
+  startedAt: number;
+  upAt: number | null;
+  sessionTimeout: number | null;
+  idleTimeout: number | null;
+  classes: Buffer[];
+  interimInterval: number | null;
+  counters: Session['counters'];
+  /** Receives GRE from the client but has delivered nothing for a while (DeliveryWatch). */
+  stuck: boolean;
+}
+
+export interface SessionEnded extends SessionSummary {
+  cause: EndCause;
+  /** The cause in words, with what the layer that ended it said (a limit, the peer's Terminate text). */
+  detail: string;
+  endedAt: number;
+}
+
+export interface AuthFailure {
+  user: string | null;
+  peer: string;
+  reason: string;
+  at: number;
+}
+
+/** What the session layer tells observers (accounting, the admin console, metrics); it imports none of them. */
+export interface SessionEvents {
+  'session-up': [SessionSummary];
+  'session-down': [SessionEnded];
+  'auth-failure': [AuthFailure];
+}
+
+/** Which sessions a Disconnect/CoA-Request or an operator names (RFC 5176 §3). */
+export interface SessionSelector {
+  user?: string;
+  sessionId?: string;
+  address?: string;
+  /** NAS-Port: our Call ID. */
+  callId?: number;
+}
+
+/** Where a call came from: its control connection, the peer's address (dotted quad) and the connection's logger. */
+export interface CallOrigin {
+  connection: ControlConnection;
+  peer: string;
+  log: Logger;
+}
+
+export interface SessionManagerOptions {
+  dataPlane: DataPlanePort;
+  addresses: TunnelAddresses;
+  authenticator: ExtendedAuthenticator;
+  /** The PPP policy every link gets (server/PppPolicy.ts builds it from the configuration). */
+  link: PppLinkConfig;
+  /** Calls at most, over all connections (pptp.maxCalls). */
+  maxCalls: number;
+  /** The address clients connect to (Called-Station-Id). */
+  nasAddress: string;
+  log: Logger;
+  /** How often idle and stuck sessions are looked for; Idle-Timeout is honoured to within this. Default 5000. */
+  sweepMs?: number;
+}
+
+export class SessionManager extends EventEmitter<SessionEvents> {
+  private readonly sessions = new Map<number, Session>();
+  private readonly callIds = new CallIdAllocator();
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(private readonly options: SessionManagerOptions) {
+    super();
+    this.sweepTimer = setInterval(() => this.sweep(), options.sweepMs ?? 5000);
+    this.sweepTimer.unref();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Call IDs of the sessions flagged stuck (DeliveryWatch). */
+  stuckSessions(): number[] {
+    return [...this.sessions.values()].filter((s) => s.delivery.stuck).map((s) => s.callId);
+  }
+
+  listSessions(): SessionSummary[] {
+    return [...this.sessions.values()].map((s) => summary(s));
+  }
+
+  /** Sessions that match every given criterion (no criterion: none). */
+  findSessions(selector: SessionSelector): SessionSummary[] {
+    const keys = Object.values(selector).filter((v) => v !== undefined);
+    if (keys.length === 0) return [];
+    return [...this.sessions.values()]
+      .filter(
+        (s) =>
+          (selector.user === undefined || s.username?.toLowerCase() === selector.user.toLowerCase()) &&
+          (selector.sessionId === undefined || s.sessionId === selector.sessionId) &&
+          (selector.address === undefined || (s.address !== null && formatIpv4(s.address) === selector.address)) &&
+          (selector.callId === undefined || s.callId === selector.callId),
+      )
+      .map((s) => summary(s));
+  }
+
+  /**
+   * Ends a session from our side, whoever asks (the console, RADIUS Disconnect, a limit, shutdown):
+   * LCP Terminate-Request carrying `detail`, then Call-Disconnect-Notify. False if no such session.
+   */
+  disconnect(callId: number, stop: SessionStop, detail = endCauseText(stop)): boolean {
+    const s = this.sessions.get(callId);
+    if (!s || s.closed) return false;
+    s.log.info({ cause: stop, detail }, 'disconnecting session');
+    s.endWith(stop, detail);
+    s.link.close(detail);
+    return true;
+  }
+
+  /** Changes a live session's limits (RADIUS CoA, the console); null removes a limit. */
+  setLimits(callId: number, limits: { sessionTimeout?: number | null; idleTimeout?: number | null }): boolean {
+    const s = this.sessions.get(callId);
+    if (!s || s.closed) return false;
+    s.changeLimits(limits);
+    if (limits.sessionTimeout !== undefined) this.armSessionTimer(s);
+    s.log.info({ sessionTimeout: s.limits.sessionTimeout, idleTimeout: s.limits.idleTimeout }, 'session limits changed');
+    return true;
+  }
+
+  /** Ends every session ('shutdown') and gives their Terminate-Requests a moment to leave. */
+  async stop(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    for (const s of this.sessions.values()) this.disconnect(s.callId, 'shutdown');
+    await new Promise((r) => setTimeout(r, this.sessions.size > 0 ? 300 : 0));
+  }
+
+  /** An Outgoing-Call-Request the control connection accepted: a Call ID, or the refusal (RFC 2637 §2.8). */
+  openCall(origin: CallOrigin, info: CallRequestInfo): { callId: number } | typeof CALL_REFUSED {
+    const { maxCalls } = this.options;
+    if (this.sessions.size >= maxCalls) {
+      origin.log.warn({ maxCalls }, 'call refused: pptp.maxCalls reached');
+      return CALL_REFUSED;
+    }
+    const callId = this.callIds.allocate();
+    if (callId === null) {
+      origin.log.warn('call refused: no free Call ID');
+      return CALL_REFUSED;
+    }
+    const s = new Session({
+      callId,
+      peerCallId: info.peerCallId,
+      peerAddress: parseIpv4(origin.peer),
+      connection: origin.connection,
+      log: origin.log.child({ callId, peerCallId: info.peerCallId }),
+      mppeRequired: this.options.link.mppe.required,
+      link: (session) => this.createLink(session, origin),
+    });
+    this.sessions.set(callId, s);
+    this.options.dataPlane.register(s);
+    s.log.debug({ serial: info.serial }, 'call accepted');
+    // LCP starts once the Outgoing-Call-Reply is on the wire: the client ignores GRE before it.
+    setImmediate(() => {
+      if (!s.closed) s.startLink();
+    });
+    return { callId };
+  }
+
+  /**
+   * The control connection cleared the call (RFC 2637 §2.11 peer's Call-Clear, Stop, TCP loss). A
+   * link already closing for its own reason keeps it: a client hangs up right after our
+   * Terminate-Request (pppd does), and the cause is what made us send it.
+   */
+  callCleared(callId: number, end: CallEnd): void {
+    const s = this.sessions.get(callId);
+    if (!s) return;
+    const closing = s.link.closing;
+    if (closing) s.endWith(closing.end, closing.reason);
+    s.endWith(end, endCauseText(end));
+    this.endSession(s); // first: the link's finished() that lowerDown() triggers must not send a CDN
+    s.link.lowerDown();
+  }
+
+  private createLink(s: Session, origin: CallOrigin): PppLink {
+    const { dataPlane } = this.options;
+    return new PppLink(this.options.link, {
+      send: (protocol, payload) => dataPlane.sendControl(s, protocol, payload),
+      // Bound to this call: a RADIUS backend names it (NAS-Port, Calling-Station-Id, Acct-Session-Id).
+      authenticator: authenticatorForSession(this.options.authenticator, { sessionId: s.sessionId, callId: s.callId, peer: origin.peer, local: this.options.nasAddress }),
+      authenticated: ({ username, authorization }) => s.authenticated(username, authorization ?? {}),
+      assignAddress: (_username, staticAddress) => this.assignAddress(s, staticAddress),
+      networkUp: (up) => {
+        if (s.closed) return;
+        const first = s.upAt === null;
+        const now = Date.now();
+        s.networkUp(up.mppe, now);
+        const mppe = up.mppe ? { sendKey: up.mppe.keys.sendKey, recvKey: up.mppe.keys.recvKey, bits: up.mppe.bits, stateless: up.mppe.stateless } : null;
+        dataPlane.startData(s, up.peerAddress, mppe);
+        if (!first) return; // renegotiation: same session, same accounting
+        this.armSessionTimer(s);
+        s.log.info(
+          {
+            user: up.username,
+            address: formatIpv4(up.peerAddress),
+            auth: authMethodLabel(s),
+            mppe: s.mppeDescription,
+            sessionId: s.sessionId,
+            sessionTimeout: s.limits.sessionTimeout,
+            idleTimeout: s.limits.idleTimeout,
+          },
+          'session up',
+        );
+        this.emit('session-up', summary(s));
+      },
+      networkDown: (reason) => {
+        // LCP renegotiation or an NCP going down: no IP until networkUp again, with fresh MPPE state.
+        dataPlane.stopData(s);
+        s.log.info({ reason }, 'network phase down');
+      },
+      resetRequested: () => dataPlane.mppeResetRequested(s),
+      authFailed: ({ username, reason }) => this.emit('auth-failure', { user: username, peer: origin.peer, reason, at: Date.now() }),
+      finished: (end: LinkEnd, reason) => {
+        if (s.closed) return;
+        s.endWith(end, reason);
+        s.connection.disconnectCall(s.callId, CallDisconnectResult.AdminShutdown);
+        this.endSession(s);
+      },
+      log: s.log,
+    });
+  }
+
+  private assignAddress(s: Session, staticAddress?: number): number | null {
+    if (s.address !== null) return s.address; // IPCP renegotiation keeps the address
+    const address = this.options.addresses.allocate(staticAddress);
+    if (address === null) {
+      s.log.warn({ staticAddress: staticAddress === undefined ? undefined : formatIpv4(staticAddress) }, 'no address available');
+      return null;
+    }
+    s.address = address;
+    return address;
+  }
+
+  private armSessionTimer(s: Session): void {
+    s.armSessionTimer(Date.now(), (limit) => this.disconnect(s.callId, 'session-timeout', `Session-Timeout of ${limit} s reached`));
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const s of this.sessions.values()) {
+      const c = s.counters;
+      const change = s.delivery.observe(c.rxFrames, c.rxPackets + c.rxControl);
+      if (change === 'stuck') s.log.warn({ counters: copySessionCounters(c) }, 'session receives GRE but delivers nothing');
+      else if (change === 'recovered') s.log.info({ counters: copySessionCounters(c) }, 'session delivers again');
+      if (s.idleExpired(now)) this.disconnect(s.callId, 'idle-timeout', `Idle-Timeout of ${s.limits.idleTimeout} s reached`);
+    }
+  }
+
+  private endSession(s: Session): void {
+    if (s.closed) return;
+    s.closed = true;
+    s.dataReady = false;
+    s.clearSessionTimer();
+    this.options.dataPlane.unregister(s);
+    this.sessions.delete(s.callId);
+    this.callIds.release(s.callId);
+    if (s.address !== null) this.options.addresses.release(s.address);
+    const { cause, detail } = s.end ?? { cause: 'local-close', detail: endCauseText('local-close') };
+    s.log.info({ cause, detail, seconds: Math.round((Date.now() - s.startedAt) / 1000), counters: s.counters }, 'session closed');
+    this.emit('session-down', { ...summary(s), cause, detail, endedAt: Date.now() });
+  }
+}
+
+function authMethodLabel(s: Session): string {
+  return s.link.authMethod === null ? 'none' : AUTH_METHOD_LABEL[s.link.authMethod];
+}
+
+function summary(s: Session): SessionSummary {
+  const a = s.authorization;
+  return {
+    sessionId: s.sessionId,
+    callId: s.callId,
+    peerCallId: s.peerCallId,
+    peer: formatIpv4(s.peerAddress),
+    user: s.username,
+    address: s.address === null ? null : formatIpv4(s.address),
+    authMethod: authMethodLabel(s),
+    mppe: s.mppeDescription,
+    startedAt: s.startedAt,
+    upAt: s.upAt,
+    sessionTimeout: s.limits.sessionTimeout ?? null,
+    idleTimeout: s.limits.idleTimeout ?? null,
+    classes: a.classes ?? [],
+    interimInterval: a.interimInterval ?? null,
+    counters: copySessionCounters(s.counters),
+    stuck: s.delivery.stuck,
+  };
+}

@@ -60,7 +60,7 @@ export interface DataSession {
   encryptor: MppeEncryptor | null;
   decryptor: MppeDecryptor | null;
   readonly sequencer: GreSequencer;
-  /** The data plane's ack tick when an ack last fell due (sequencer.ackOnlyDue() became true, pptp.md §5.4). */
+  /** The data plane's ack tick when an ack last fell due (sequencer.ackOnlyDue() became true, RFC 2637 §4.2). */
   ackSince: number;
   readonly counters: SessionCounters;
   /** Negotiated LCP header compression (RFC 1661 §6.5, §6.6). */
@@ -256,7 +256,7 @@ export class DataPlane implements DataPlanePort {
         continue;
       }
       if (s.peerAddress !== batch.addrs[i]) {
-        // pptp.md §4.4: only the control connection's peer may feed this call (NAT helpers keep it).
+        // As Linux lookup_chan does: only the control connection's peer may feed this call (NAT helpers keep it).
         this.drops.greWrongSource++;
         continue;
       }
@@ -274,7 +274,7 @@ export class DataPlane implements DataPlanePort {
         continue;
       }
       if (!ackWasDue) {
-        s.ackSince = this.ackTick; // an ack falls due now (pptp.md §5.4)
+        s.ackSince = this.ackTick; // an ack falls due now (RFC 2637 §4.2)
         this.ackWaiters.add(s);
       }
       if (!parsePppFrame(buf, gre.payloadOffset, gre.payloadLength, frame)) {
@@ -406,7 +406,7 @@ export class DataPlane implements DataPlanePort {
     }
   }
 
-  /** Acks that no data packet carried go out alone (pptp.md §5.4), ACK_TICKS ticks after they fell due. */
+  /** Acks that no data packet carried go out alone (RFC 2637 §4.2, [MS-PTPT] §3.1.2), ACK_TICKS ticks after they fell due. */
   private armAckTimer(): void {
     if (this.ackTimer !== null || this.ackWaiters.size === 0) return;
     this.ackTimer = setTimeout(() => this.onAckTick(), ACK_TICK_MS);

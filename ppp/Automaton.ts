@@ -1,5 +1,5 @@
 // The RFC 1661 §4 option negotiation automaton, shared by LCP, IPCP and CCP (cf. accel-ppp ppp_fsm.c,
-// pppd fsm.c). The transition table below is the RFC's (ppp.md §3), written out as data; what a protocol
+// pppd fsm.c). The transition table below is the RFC's (RFC 1661 §4.1), written out as data; what a protocol
 // negotiates is supplied by an OptionSet, its extra codes by hooks.
 
 import type { Logger } from 'pino';

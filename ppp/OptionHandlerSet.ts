@@ -1,5 +1,5 @@
 // Generic OptionSet built from per-option handlers: Reject anything unregistered, Reject takes precedence
-// over Nak (pppd behaviour, ppp.md §2.1), Nak turns into Reject after Max-Failure (RFC 1661 §4.6).
+// over Nak (pppd behaviour, lcp_reqci), Nak turns into Reject after Max-Failure (RFC 1661 §4.6).
 
 import type { OptionSet, ReplyOutcome, RequestVerdict } from './Automaton.js';
 import type { ConfigOption } from './ControlPacket.js';

@@ -31,7 +31,7 @@ export interface PppLinkConfig {
   authTimeoutMs?: number;
   /**
    * Authentication methods the policy allows (default: MS-CHAPv2 only). The link offers those the
-   * authenticator also implements, strongest first, and falls back along that list on a Nak (ppp.md §4).
+   * authenticator also implements, strongest first, and falls back along that list on a Nak (RFC 1661 §6.2).
    */
   authProtocols?: readonly AuthMethod[];
 }
@@ -200,7 +200,7 @@ export class PppLink {
     return this.currentPhase;
   }
 
-  /** What we may use when sending: the peer's acked ACFC/PFC (ppp.md §1); LCP ignores it. */
+  /** What we may use when sending: the peer's acked ACFC/PFC (RFC 1661 §6.5, §6.6); LCP ignores it. */
   get framing(): Framing {
     return this.lcp.framing;
   }
@@ -424,7 +424,7 @@ export class PppLink {
 
   /**
    * Fit CCP to what this authentication can key: MS-CHAPv1 only 128-bit (one start key for both
-   * directions, mppe-keys.md §4), PAP/CHAP-MD5 (or a backend that returned no keys) nothing. Required
+   * directions, RFC 3079 §2), PAP/CHAP-MD5 (or a backend that returned no keys) nothing. Required
    * MPPE without keys ends the link here (the offer already avoids that); optional MPPE goes without CCP.
    */
   private planMppe(method: AuthMethod): boolean {
@@ -475,7 +475,7 @@ export class PppLink {
     }
   }
 
-  /** MPPE cannot be (or stay) agreed. Required ⇒ end the link (ppp.md §8.1); optional ⇒ go on without. */
+  /** MPPE cannot be (or stay) agreed. Required ⇒ end the link (RFC 3078 §2); optional ⇒ go on without. */
   private mppeUnavailable(detail: string): void {
     if (this.done) return;
     if (this.config.mppe.required) {

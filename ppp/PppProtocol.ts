@@ -1,4 +1,4 @@
-// PPP protocol numbers and the PPP header as it travels inside PPTP GRE (ppp.md §1):
+// PPP protocol numbers and the PPP header as it travels inside PPTP GRE (RFC 2637 §4):
 // no HDLC flag/escaping/FCS, optional FF 03, 1- or 2-octet protocol field.
 
 export const PppProtocol = {
@@ -95,7 +95,7 @@ export interface Framing {
 
 /**
  * Write the PPP header immediately before `payloadOff` and return where the frame starts.
- * `acfc`/`pfc` say whether the peer acked them (we may then compress when sending, ppp.md §1);
+ * `acfc`/`pfc` say whether the peer acked them (we may then compress when sending, as Linux pptp_xmit does);
  * LCP always goes out as FF 03 + 2 octets (RFC 1661 §6.5, §6.6). PFC applies only to protocols whose
  * high octet is 0x00.
  */

@@ -1,4 +1,4 @@
-// Server-wide PPTP Call ID pool (RFC 2637 §3.2.2, pptp.md §4.4).
+// Server-wide PPTP Call ID pool (RFC 2637 §3.2.2).
 //
 // One pool for the whole server, not one per control connection, so the GRE receive path can find
 // a session by the Call ID in the Key field alone. 0 is never handed out (Linux practice: its

@@ -1,4 +1,4 @@
-// Server (PAC, TCP receiver) side of one PPTP control connection (RFC 2637 §3, pptp.md §4).
+// Server (PAC, TCP receiver) side of one PPTP control connection (RFC 2637 §3).
 // Pure state machine: bytes in through feed(), bytes out through a ControlTransport, calls
 // handed to a CallHandler. No sockets here.
 //

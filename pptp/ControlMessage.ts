@@ -1,6 +1,6 @@
 // PPTP control messages (RFC 2637 §2; Microsoft profile [MS-PTPT]): codec for all 15 types and the
-// TCP stream reassembler. All 15 types are fixed-size (RFC 2637 §2 table, pptp.md §2.2), so a
-// decoder demands the exact length. Reserved fields are written as 0 and ignored on receive
+// TCP stream reassembler. All 15 types are fixed-size (RFC 2637 §2; sizes as in accel-ppp pptp_prot.h),
+// so a decoder demands the exact length. Reserved fields are written as 0 and ignored on receive
 // ([MS-PTPT] asks receivers to be lenient there).
 
 /** Magic Cookie of every control message (RFC 2637 §2.1). */
@@ -32,14 +32,14 @@ export const ControlMessageType = {
 } as const;
 export type ControlMessageType = (typeof ControlMessageType)[keyof typeof ControlMessageType];
 
-/** Fixed total length of each control message type, header included (pptp.md §2.2). Index = type. */
+/** Fixed total length of each control message type, header included (RFC 2637 §2.1–§2.15; accel-ppp pptp_prot.h). Index = type. */
 const FIXED_LENGTH: readonly number[] = [0, 156, 156, 16, 16, 16, 20, 168, 32, 220, 24, 28, 16, 148, 40, 24];
 
 export function controlMessageLength(type: number): number | undefined {
   return type >= 1 && type <= 15 ? FIXED_LENGTH[type] : undefined;
 }
 
-/** General Error Codes (RFC 2637 §2.16, pptp.md §3.13). */
+/** General Error Codes (RFC 2637 §2.16). */
 export const GeneralError = {
   None: 0,
   NotConnected: 1,

@@ -1,4 +1,4 @@
-// Dynamic Authorization server of the NAS (RFC 5176; radius.md §9): receives Disconnect-Request and
+// Dynamic Authorization server of the NAS (RFC 5176): receives Disconnect-Request and
 // CoA-Request on UDP 3799 from configured Dynamic Authorization Clients, authenticates them (source
 // address → shared secret, Request Authenticator over a zero field, Message-Authenticator if present
 // or required, Event-Timestamp window), suppresses duplicates (RFC 5080 §2.2.2: same source, Identifier
@@ -201,7 +201,7 @@ export class DasServer {
 
     const replyCode = packet.code === RadiusCode.DisconnectRequest ? (result.ack ? RadiusCode.DisconnectAck : RadiusCode.DisconnectNak) : result.ack ? RadiusCode.CoaAck : RadiusCode.CoaNak;
     const attributes: RadiusAttribute[] = [];
-    // Message-Authenticator first when the request had one (or the client requires it; radius.md §9 step 6).
+    // Message-Authenticator first when the request had one (or the client requires it; RFC 5176 §3.4).
     if (hadMa || this.options.requireMessageAuthenticator) attributes.push({ type: Attr.MessageAuthenticator, value: Buffer.alloc(16) });
     if (!result.ack) attributes.push(integerAttribute(Attr.ErrorCause, result.errorCause));
     for (const a of result.attributes ?? []) {

@@ -1,6 +1,6 @@
 // The RADIUS attributes a PPTP NAS uses: numbers, names, value types, enumerated values, and value
 // builders/readers. Sources: RFC 2865 §5, RFC 2866 §5, RFC 2867, RFC 2868 §3, RFC 2869 §5,
-// RFC 3162 §2, RFC 3579 §3, RFC 4372, RFC 5176 §3.5, RFC 2548 (Microsoft, vendor 311); radius.md §4–§6, §9.
+// RFC 3162 §2, RFC 3579 §3, RFC 4372, RFC 5176 §3.5, RFC 2548 (Microsoft, vendor 311).
 
 import { isIP } from 'node:net';
 import { isVendorAttribute, RadiusFormatError, type RadiusAttribute, type StandardAttribute, type VendorAttribute } from './RadiusPacket.js';
@@ -195,7 +195,7 @@ export const TunnelType = { Pptp: 1, L2f: 2, L2tp: 3, Gre: 10 } as const;
 export const TunnelMediumType = { Ipv4: 1, Ipv6: 2 } as const;
 /** RFC 2548 §2.4.4. */
 export const MppeEncryptionPolicy = { Allowed: 1, Required: 2 } as const;
-/** RFC 2548 §2.4.5 bits (RFC numbering, not FreeRADIUS's dictionary labels; radius.md §5). */
+/** RFC 2548 §2.4.5 bits (RFC numbering, not FreeRADIUS's dictionary.microsoft labels). */
 export const MppeEncryptionTypes = { Rc4_40: 0x02, Rc4_128: 0x04 } as const;
 
 const D = (name: string, type: number, dataType: AttributeDataType, sensitive?: true): AttributeDefinition => (sensitive ? { name, type, dataType, sensitive } : { name, type, dataType });
@@ -323,7 +323,7 @@ export function attributeName(a: RadiusAttribute): string {
 // ---- value encoding -------------------------------------------------------------------------
 
 function nonEmpty(type: number, value: Buffer): Buffer {
-  // radius.md §2: never send zero-length text/string, omit the attribute instead.
+  // RFC 2865 §5: never send zero-length text/string, omit the attribute instead.
   if (value.length === 0) throw new RadiusFormatError(`attribute ${type}: empty text/string value must be omitted`);
   return value;
 }

@@ -1,4 +1,4 @@
-// RADIUS/UDP client of the NAS (RFC 2865 §2.5, RFC 2866, RFC 5080 §2.2, radius.md §7–§8):
+// RADIUS/UDP client of the NAS (RFC 2865 §2.5, RFC 2866, RFC 5080 §2.2):
 // ordered server list with failover and dead-time (ended early by a Status-Server probe, RFC 5997),
 // retransmission of the identical datagram (same Identifier, authenticator and source port),
 // Identifier pools per socket (≤ 256 outstanding, another socket past that), reply matching on
@@ -60,7 +60,7 @@ export interface RadiusClientOptions {
    * Status-Server is simply retried when its dead-time ends). Default 0 = no probes.
    */
   statusIntervalSec?: number;
-  /** Drop Access-Accept/Reject/Challenge without a valid Message-Authenticator. Default true (radius.md §7). */
+  /** Drop Access-Accept/Reject/Challenge without a valid Message-Authenticator. Default true (BlastRADIUS, CVE-2024-3596). */
   requireMessageAuthenticator?: boolean;
   /** Added as NAS-Identifier to every request that has none. */
   nasIdentifier?: string;
@@ -335,7 +335,7 @@ export class RadiusClient {
         out.push(a);
         continue;
       }
-      // We are a NAS, not a proxy (radius.md §7 rule 3).
+      // We are a NAS, not a proxy (RFC 2865 §5.33; BlastRADIUS).
       if (a.type === Attr.ProxyState) throw new RadiusFormatError('a NAS must not send Proxy-State');
       if (a.type === Attr.MessageAuthenticator) continue; // we place our own (or none, for accounting)
       if (kind === 'accounting' && a.type === Attr.UserPassword) throw new RadiusFormatError('User-Password in an Accounting-Request');
@@ -458,7 +458,7 @@ export class RadiusClient {
       if (entry) entry.dropReason = reason;
       this.log[level]({ from, id: packet.identifier, code: packet.code }, `RADIUS reply dropped: ${reason}`);
     };
-    // Match on (server, Identifier): a reply from anywhere else is not an answer (radius.md §3).
+    // Match on (server, Identifier): a reply from anywhere else is not an answer (RFC 2865 §3).
     if (!entry || entry.address !== rinfo.address || entry.port !== rinfo.port) {
       this.log.debug({ from, id: packet.identifier }, 'RADIUS reply matches no outstanding request, dropped');
       return;

@@ -1,7 +1,7 @@
-// RADIUS authenticators and hidden values (radius.md §3): User-Password hiding (RFC 2865 §5.2),
+// RADIUS authenticators and hidden values: User-Password hiding (RFC 2865 §5.2),
 // Request/Response Authenticators (RFC 2865 §3, RFC 2866 §3, RFC 5176 §2.3), Message-Authenticator
 // (RFC 2869 §5.14, RFC 3579 §3.2, RFC 5176 §3.4), MS-MPPE-Send/Recv-Key salt encryption (RFC 2548
-// §2.4.2/2.4.3) and MS-CHAP-MPPE-Keys (RFC 2548 §2.4.1, mppe-keys.md §4).
+// §2.4.2/2.4.3) and MS-CHAP-MPPE-Keys (RFC 2548 §2.4.1, RFC 3079 §2).
 // All comparisons of received digests are constant-time over Buffers.
 
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -26,7 +26,7 @@ const MAX_HIDDEN_PASSWORD = 128;
 
 function secretOctets(secret: RadiusSecret): Buffer {
   const s = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
-  // radius.md §1: the secret must not be empty (it would make every authenticator forgeable).
+  // RFC 2865 §3: the secret must not be empty (it would make every authenticator forgeable).
   if (s.length === 0) throw new RangeError('RADIUS shared secret must not be empty');
   return s;
 }
@@ -116,7 +116,7 @@ export function verifyAccountingRequestAuthenticator(raw: Buffer, secret: Radius
 /**
  * HMAC-MD5(S, packet) with the Authenticator field replaced by `authenticatorField` and the
  * Message-Authenticator value (at `maOffset`) taken as 16 zeros. Which authenticator goes in the field
- * (radius.md §3): Access-Request its own; Access-Accept/Reject/Challenge and ACK/NAKs the request's;
+ * (RFC 3579 §3.2, RFC 5176 §3.4): Access-Request its own; Access-Accept/Reject/Challenge and ACK/NAKs the request's;
  * Accounting/Disconnect/CoA-Request 16 zeros. Fed in pieces, so `raw` is not copied or modified.
  */
 export function messageAuthenticator(raw: Buffer, maOffset: number, authenticatorField: Buffer, secret: RadiusSecret): Buffer {
@@ -224,7 +224,7 @@ export function decryptMppeKey(value: Buffer, secret: RadiusSecret, requestAuthe
   const iv = Buffer.concat([requestAuthenticator, value.subarray(0, 2)]);
   const plain = md5Chain(value.subarray(2), secretOctets(secret), iv, true);
   const keyLength = plain[0];
-  // radius.md §3.2: KeyLength must fit in what was decrypted (a wrong secret usually fails here).
+  // RFC 2548 §2.4.2: KeyLength must fit in what was decrypted (a wrong secret usually fails here).
   if (keyLength === 0 || keyLength > plain.length - 1) {
     throw new RadiusFormatError('MPPE key attribute decrypts to an impossible key length (wrong secret or request authenticator?)');
   }
@@ -234,7 +234,7 @@ export function decryptMppeKey(value: Buffer, secret: RadiusSecret, requestAuthe
 export interface MsChapMppeKeys {
   /** LM-Key, 8 octets (FreeRADIUS sends zeros). */
   lmKey: Buffer;
-  /** "NT-Key", 16 octets: FreeRADIUS and pppd treat it as PasswordHashHash (mppe-keys.md §4), not the NT hash RFC 2548 names. */
+  /** "NT-Key", 16 octets: FreeRADIUS and pppd treat it as PasswordHashHash (rlm_mschap.c, pppd radius.c), not the NT hash RFC 2548 names. */
   ntKey: Buffer;
 }
 

@@ -162,7 +162,7 @@ export function encodedAttributeLength(a: RadiusAttribute): number {
 
 /**
  * Serialises a packet; the authenticator is written as given (RadiusCrypto seals it afterwards).
- * One VSA per vendor attribute (radius.md §2: safest). Oversized values or packets: RadiusFormatError.
+ * One VSA per vendor attribute (RFC 2548 §2 allows several; one is safest). Oversized values or packets: RadiusFormatError.
  */
 export function encodePacket(packet: RadiusPacket): Buffer {
   if (!Number.isInteger(packet.code) || packet.code < 0 || packet.code > 255) {

@@ -1,7 +1,7 @@
 // Flags a session that receives GRE from its client but delivers nothing: frames keep arriving
 // (SessionCounters.rxFrames) while neither IP packets nor control frames come out of them. Every
 // such frame is in some drop counter, but a counter among thousands is easy to miss; a session row
-// marked "stuck" and one log line are not (issue 15: users silently cut off).
+// marked "stuck" and one log line are not (a session that receives but never delivers cuts its user off silently).
 
 /** Sweeps in a row with frames arriving and nothing delivered before a session counts as stuck. */
 export const STUCK_SWEEPS = 2;

@@ -1,5 +1,6 @@
-// The PPP authentication protocols this server can run, how each is named in LCP option 3
-// (ppp.md §4), and which of them a link may offer: allowed by policy AND verifiable by the backend.
+// The PPP authentication protocols this server can run, how each is named in LCP option 3 (RFC 1661
+// §6.2; RFC 1994 §3, RFC 2433 §2, RFC 2759 §2), and which of them a link may offer: allowed by policy
+// AND verifiable by the backend.
 
 import type { ExtendedAuthenticator, MppeMasterKeys, SessionAuthorization } from '../Authenticator.js';
 import { PppProtocol } from '../PppProtocol.js';
@@ -7,7 +8,7 @@ import { PppProtocol } from '../PppProtocol.js';
 /** The configuration's names (auth.protocols). */
 export type AuthMethod = 'mschapv2' | 'mschap' | 'chap' | 'pap';
 
-/** Strongest first: the order in which a server offers them (ppp.md §4). */
+/** Strongest first: the order in which a server offers them (RFC 1661 §6.2). */
 export const AUTH_PREFERENCE: readonly AuthMethod[] = ['mschapv2', 'mschap', 'chap', 'pap'];
 
 /** For logs, the session list and the panel. */
@@ -77,7 +78,7 @@ export function offeredAuthMethods(allowed: readonly AuthMethod[], authenticator
 }
 
 /**
- * MPPE key lengths a method can key (mppe-keys.md §3-4): MS-CHAPv2 all; MS-CHAPv1 only 128 (40/56 would need
+ * MPPE key lengths a method can key (RFC 3079 §2-3): MS-CHAPv2 all; MS-CHAPv1 only 128 (40/56 would need
  * the LM hash, which nobody keeps: pppd and Linux do 128 only); CHAP-MD5 and PAP none.
  */
 export function mppeKeyLengthsFor<B extends number>(method: AuthMethod, allowed: readonly B[]): B[] {

@@ -1,5 +1,5 @@
 // CHAP with MS-CHAPv1, algorithm 0x80 (RFC 2433): 8-octet Challenge; Response value LM-Response[24] ‖
-// NT-Response[24] ‖ Flags[1] (ppp.md §5.3). The backend checks the NT-Response and derives the MPPE key
+// NT-Response[24] ‖ Flags[1] (RFC 2433 §4). The backend checks the NT-Response and derives the MPPE key
 // (RFC 3079 §2: one start key for both directions). No retry and no password change: R=0.
 
 import type { BasicAuthResult } from '../Authenticator.js';

@@ -70,7 +70,7 @@ function pap(user: string, password: string): RadiusAttribute[] {
   return [textAttribute(Attr.UserName, user), { type: Attr.UserPassword, value: Buffer.from(password) }, ...NAS];
 }
 
-/** An MS-CHAPv2 exchange as the PPP layer would relay it (radius.md §5, VSA field order). */
+/** An MS-CHAPv2 exchange as the PPP layer would relay it (RFC 2548 §2.3, VSA field order). */
 function msChapV2(user: string, password: string, ident = 0x2a) {
   const authChallenge = randomBytes(16);
   const peerChallenge = randomBytes(16);

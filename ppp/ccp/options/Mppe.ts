@@ -1,4 +1,4 @@
-// CCP option 18, MPPE (RFC 3078 §2, ppp.md §8.1). Both directions end up with one key length and one
+// CCP option 18, MPPE (RFC 3078 §2). Both directions end up with one key length and one
 // mode (H = stateless): the agreement below is shared by our request and our answer to the peer's.
 // MPPC (C), the obsolete D bit and unknown bits are never accepted.
 

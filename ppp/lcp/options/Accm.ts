@@ -1,5 +1,5 @@
 // LCP option 2, Async-Control-Character-Map (RFC 1662 §7.1). Meaningless inside GRE (no async framing,
-// ppp.md §1): accept any well-formed value, never request it.
+// RFC 2637 §4): accept any well-formed value, never request it.
 
 import { u32Data } from '../../ControlPacket.js';
 import { ACK, nak, type OptionHandler, type OptionVerdict } from '../../OptionHandler.js';

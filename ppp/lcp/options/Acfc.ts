@@ -1,5 +1,5 @@
 // LCP option 8, Address-and-Control-Field-Compression (RFC 1661 §6.6). Acked: we may omit FF 03 on
-// non-LCP frames we send (ppp.md §1). We never request it.
+// non-LCP frames we send (as Linux pptp_xmit does). We never request it.
 
 import { ACK, REJECT, type OptionHandler, type OptionVerdict } from '../../OptionHandler.js';
 

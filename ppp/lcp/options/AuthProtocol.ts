@@ -1,5 +1,5 @@
 // LCP option 3, Authentication-Protocol (RFC 1661 §6.2). The server asks the client to authenticate with
-// the strongest method it offers (ppp.md §4: one per Configure-Request, e.g. MS-CHAPv2 `03 05 C2 23 81`).
+// the strongest method it offers (one per Configure-Request, RFC 1661 §6.2; MS-CHAPv2 is `03 05 C2 23 81`, RFC 2759 §2).
 // A Nak names what the client would rather do: take that when we offer it, else the next one down our list
 // (pppd lcp_nakci does the same). A client asking to authenticate us is Rejected.
 

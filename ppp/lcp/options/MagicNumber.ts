@@ -13,7 +13,7 @@ export class MagicNumberOption implements OptionHandler {
 
   constructor(private readonly random32: () => number) {}
 
-  /** Our negotiated magic, 0 when the peer did not ack one (what Echo/Discard carry, ppp.md §4). */
+  /** Our negotiated magic, 0 when the peer did not ack one (what Echo/Discard carry, RFC 1661 §5.8, §5.9). */
   get ourMagic(): number {
     return this.ourAcked ? this.ours : 0;
   }

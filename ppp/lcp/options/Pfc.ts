@@ -1,5 +1,5 @@
 // LCP option 7, Protocol-Field-Compression (RFC 1661 §6.5). Acked: we may then send a 1-octet protocol
-// for protocols < 0x100 (ppp.md §1). We never request it (we receive both forms anyway).
+// for protocols < 0x100 (as Linux pptp_xmit does). We never request it (we receive both forms anyway).
 
 import { ACK, REJECT, type OptionHandler, type OptionVerdict } from '../../OptionHandler.js';
 

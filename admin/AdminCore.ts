@@ -35,6 +35,10 @@ export interface AdminSessionDrops {
   rxUndecryptable: number;
   /** From the client: before the network phase, or clear while MPPE is required. */
   rxNotReady: number;
+  /** From the client: MPPE frames beyond its key-change budget (a flood of count jumps). */
+  rxRekeyLimited: number;
+  /** From the client: control frames beyond its control-frame budget. */
+  rxControlLimited: number;
   /** To the client: while its network phase was down. */
   txDropped: number;
 }

@@ -12,7 +12,7 @@ export class AdminMetrics {
   /** Traffic of sessions that have ended, so that the totals stay monotonic. */
   private readonly ended = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
   /** Per-session drops of sessions that have ended, for the same reason. */
-  private readonly endedDrops: AdminSessionDrops = { rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 };
+  private readonly endedDrops: AdminSessionDrops = { rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, rxRekeyLimited: 0, rxControlLimited: 0, txDropped: 0 };
   private readonly reasons = new Set<string>();
   private readonly detach: () => void;
 

@@ -51,7 +51,14 @@ function view(s: SessionSummary): AdminSessionView {
     rxPackets: s.counters.rxPackets,
     txBytes: s.counters.txBytes,
     txPackets: s.counters.txPackets,
-    drops: { rxSpoofed: s.counters.rxSpoofed, rxUndecryptable: s.counters.rxUndecryptable, rxNotReady: s.counters.rxNotReady, txDropped: s.counters.txDropped },
+    drops: {
+      rxSpoofed: s.counters.rxSpoofed,
+      rxUndecryptable: s.counters.rxUndecryptable,
+      rxNotReady: s.counters.rxNotReady,
+      rxRekeyLimited: s.counters.rxRekeyLimited,
+      rxControlLimited: s.counters.rxControlLimited,
+      txDropped: s.counters.txDropped,
+    },
     stuck: s.stuck,
   };
 }

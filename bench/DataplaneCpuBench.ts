@@ -125,7 +125,7 @@ function oursLoop(size: number, stateless: boolean): () => void {
   });
   s.startLink();
   dp.register(s);
-  dp.startData(s, CLIENT_IP, { sendKey: START_KEY, recvKey: START_KEY, bits: 128, stateless });
+  dp.startData(s, CLIENT_IP, { sendKey: START_KEY, recvKey: START_KEY, bits: 128, stateless, resume: false });
   const { batch, headers } = makeBatch(size);
   const handler = tun.handler!;
   return () => {

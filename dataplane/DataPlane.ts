@@ -7,10 +7,11 @@ import { GreHeaderView, GreParseResult, parseGreHeader, writeGreHeaderBefore } f
 import type { GreSocket } from '../io/GreSocket.js';
 import type { PacketBatch } from '../io/PacketBatch.js';
 import type { GreSequencer } from '../gre/GreSequencer.js';
-import { MPPE_RESET, MppeDecryptor, MppeEncryptor, type MppeBits } from '../ppp/mppe/MppeCipher.js';
+import { MPPE_LIMITED, MPPE_RESET, MppeDecryptor, MppeEncryptor, type MppeBits } from '../ppp/mppe/MppeCipher.js';
 import { type Framing, type PppFrameView, PppProtocol, isValidPppProtocol, parsePppFrame, writePppHeaderBefore } from '../ppp/PppProtocol.js';
 import type { TunDevice } from '../io/TunDevice.js';
 import { plainCounters, type SessionCounters } from './SessionCounters.js';
+import { TokenBucket } from './TokenBucket.js';
 
 /** Room in front of a control frame for the GRE (16) and PPP (4) headers. */
 const CONTROL_HEADROOM = 24;
@@ -22,6 +23,19 @@ const CONTROL_HEADROOM = 24;
  */
 const ACK_TICK_MS = 50;
 const ACK_TICKS = 2;
+
+/**
+ * MPPE catch-up key changes per session (MppeCipher's KeyChangeBudget): a burst that covers a loss of
+ * 4096 packets at once, then 2048 a second (~3 ms of a core). A real link needs one per lost packet.
+ */
+const CATCH_UP_BURST = 4096;
+const CATCH_UP_PER_SECOND = 2048;
+/**
+ * PPP control frames per session: each is copied out and handled by the control plane in the main
+ * thread. A handshake is some 20 frames, keepalive one per echo interval; a flood beyond this is dropped.
+ */
+const CONTROL_BURST = 100;
+const CONTROL_PER_SECOND = 50;
 
 /** Outgoing batch over someone else's slab: offsets into `buf`, filled per flush. */
 class OutBatch {
@@ -77,6 +91,8 @@ export interface DataMppe {
   recvKey: Buffer;
   bits: MppeBits;
   stateless: boolean;
+  /** Keep the running ciphers (same keys, IPCP renegotiated): never restart them from the start keys (RFC 3078 §7.1). */
+  resume: boolean;
 }
 
 /**
@@ -116,6 +132,8 @@ export interface DataPlaneCounters {
   greUnknownCall: number;
   greWrongSource: number;
   greOutOfOrder: number;
+  /** GRE sequence numbers too far ahead to believe without a second packet (GreSequencer MAX_FORWARD). */
+  greSeqJump: number;
   pppMalformed: number;
   tunNoSession: number;
   tunMalformed: number;
@@ -132,6 +150,7 @@ export const DATA_PLANE_COUNTER_NAMES: ReadonlyArray<keyof DataPlaneCounters> = 
   'greUnknownCall',
   'greWrongSource',
   'greOutOfOrder',
+  'greSeqJump',
   'pppMalformed',
   'tunNoSession',
   'tunMalformed',
@@ -140,6 +159,8 @@ export const DATA_PLANE_COUNTER_NAMES: ReadonlyArray<keyof DataPlaneCounters> = 
 ];
 
 export class DataPlane implements DataPlanePort {
+  /** Each session's control-frame budget, kept as long as the session object lives. */
+  private readonly controlBudgets = new WeakMap<DataSession, TokenBucket>();
   private readonly byCallId: Array<DataSession | undefined> = new Array(65536);
   private readonly byAddress = new Map<number, DataSession>();
   private readonly gre = new GreHeaderView();
@@ -192,19 +213,21 @@ export class DataPlane implements DataPlanePort {
 
   startData(session: DataSession, address: number, mppe: DataMppe | null): void {
     if (session.closed) return;
-    if (mppe !== null) {
+    if (mppe === null) {
+      session.encryptor = null;
+      session.decryptor = null;
+    } else if (!mppe.resume || session.encryptor === null || session.decryptor === null) {
       session.encryptor = new MppeEncryptor(mppe.sendKey, mppe.bits, mppe.stateless);
-      session.decryptor = new MppeDecryptor(mppe.recvKey, mppe.bits, mppe.stateless);
+      session.decryptor = new MppeDecryptor(mppe.recvKey, mppe.bits, mppe.stateless, new TokenBucket(CATCH_UP_BURST, CATCH_UP_PER_SECOND));
     }
     session.address = address;
     this.byAddress.set(address, session);
     session.dataReady = true;
   }
 
+  /** The ciphers stay: a network phase that comes back under the same keys resumes them (startData). */
   stopData(session: DataSession): void {
     session.dataReady = false;
-    session.encryptor = null;
-    session.decryptor = null;
   }
 
   mppeResetRequested(session: DataSession): void {
@@ -269,8 +292,10 @@ export class DataPlane implements DataPlanePort {
       }
       const ackWasDue = s.sequencer.ackOnlyDue();
       if (!s.sequencer.acceptSeq(gre.seq)) {
-        // RFC 2637 §4.3: never hand PPP an older frame (stateless MPPE can only step forward).
-        this.drops.greOutOfOrder++;
+        // RFC 2637 §4.3: never hand PPP an older frame (stateless MPPE can only step forward); a number
+        // far ahead waits for a second packet to confirm it.
+        if (s.sequencer.lastRefusalWasJump) this.drops.greSeqJump++;
+        else this.drops.greOutOfOrder++;
         continue;
       }
       if (!ackWasDue) {
@@ -293,12 +318,17 @@ export class DataPlane implements DataPlanePort {
   private fromPeer(s: DataSession, buf: Buffer, protocol: number, off: number, len: number, out: OutBatch): void {
     if (protocol === PppProtocol.Mppe) {
       const d = s.decryptor;
-      if (d === null) {
+      // Not decrypted while the network phase is down: the ciphers only move for packets that count.
+      if (d === null || !s.dataReady) {
         s.counters.rxNotReady++;
         return;
       }
       const n = d.decrypt(buf, off, len);
       if (n < 0) {
+        if (n === MPPE_LIMITED) {
+          s.counters.rxRekeyLimited++;
+          return;
+        }
         s.counters.rxUndecryptable++;
         if (n === MPPE_RESET) s.requestMppeReset(); // RFC 3078 §8: stateful resync
         return;
@@ -333,6 +363,15 @@ export class DataPlane implements DataPlanePort {
   }
 
   private toControl(s: DataSession, protocol: number, buf: Buffer, off: number, len: number): void {
+    let budget = this.controlBudgets.get(s);
+    if (budget === undefined) {
+      budget = new TokenBucket(CONTROL_BURST, CONTROL_PER_SECOND);
+      this.controlBudgets.set(s, budget);
+    }
+    if (!budget.take()) {
+      s.counters.rxControlLimited++;
+      return;
+    }
     s.counters.rxControl++;
     s.deliverControl(protocol, Buffer.from(buf.subarray(off, off + len)));
   }

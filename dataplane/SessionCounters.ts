@@ -7,7 +7,7 @@ export interface SessionCounters {
   /**
    * GRE frames with a payload that reached this session's thread from its peer, before any check of
    * theirs: each one ends up delivered (rxPackets, rxControl) or in a drop counter. Frames arriving
-   * while nothing is delivered is the "stuck" signal (PptpServer's sweep).
+   * while nothing is delivered is the "stuck" signal (SessionManager's sweep).
    */
   rxFrames: number;
   /** PPP control frames (LCP, auth, NCPs, CCP) handed to the control plane. */
@@ -22,6 +22,10 @@ export interface SessionCounters {
   rxUndecryptable: number;
   /** Data frames before the network phase was up, or without MPPE when MPPE is required. */
   rxNotReady: number;
+  /** MPPE data refused because catching up on its coherency count would exceed the session's key-change budget. */
+  rxRekeyLimited: number;
+  /** Control frames beyond the session's control-frame budget (LCP Echo or CCP Reset-Request floods, ...). */
+  rxControlLimited: number;
   txDropped: number;
 }
 
@@ -35,6 +39,8 @@ export const SESSION_COUNTER_NAMES: ReadonlyArray<keyof SessionCounters> = [
   'rxSpoofed',
   'rxUndecryptable',
   'rxNotReady',
+  'rxRekeyLimited',
+  'rxControlLimited',
   'txDropped',
 ];
 

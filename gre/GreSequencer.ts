@@ -14,6 +14,16 @@
 //   The 100 ms ack-only timer ([MS-PTPT] Packet Acknowledgment Timer) belongs to the caller:
 //   after acceptSeq() returns true and nothing is sent within it, send an ack-only packet when
 //   ackOnlyDue() says so, with the number from pendingAck().
+// - A number more than MAX_FORWARD ahead is not taken on trust: GRE has no integrity, and one
+//   spoofed packet far ahead would make every genuine packet look old until the counter wrapped.
+//   It is refused and remembered; a next packet that continues it closely (1..JUMP_EVIDENCE after
+//   it, as a sender's next packets do) is the evidence of a real jump (a long outage), and the
+//   receiver resynchronises there.
+
+/** How far ahead of the last accepted number a packet is believed at once (a loss burst of 4095 packets). */
+export const MAX_FORWARD = 4096;
+/** How closely the packet after a refused jump must follow it to confirm the jump. */
+const JUMP_EVIDENCE = 16;
 
 export interface GreSequencerCounters {
   /** Payload packets numbered by nextSeq(). */
@@ -26,6 +36,10 @@ export interface GreSequencerCounters {
   duplicates: number;
   /** Sequence numbers skipped over by accepted packets (lost or still in flight). */
   gaps: number;
+  /** Refused because more than MAX_FORWARD ahead with nothing yet to confirm the jump. */
+  jumpsRefused: number;
+  /** Jumps believed because a second packet continued them. */
+  resyncs: number;
   /** Acks handed out by pendingAck() (piggy-backed or ack-only). */
   acksSent: number;
   /** Ack numbers received from the peer. */
@@ -44,6 +58,8 @@ export class GreSequencer {
     outOfOrder: 0,
     duplicates: 0,
     gaps: 0,
+    jumpsRefused: 0,
+    resyncs: 0,
     acksSent: 0,
     acksReceived: 0,
   };
@@ -52,6 +68,9 @@ export class GreSequencer {
   private lastSent = -1;
   private haveReceived = false;
   private lastReceived = 0;
+  /** A number refused as too far ahead, waiting for a packet that continues it. */
+  private jumpCandidate: number | null = null;
+  private refusedJump = false;
   private ackOwed = false;
   private haveAckReceived = false;
   private ackReceived = 0;
@@ -75,6 +94,7 @@ export class GreSequencer {
    */
   acceptSeq(seq: number): boolean {
     seq >>>= 0;
+    this.refusedJump = false;
     if (this.haveReceived) {
       const diff = (seq - this.lastReceived) | 0;
       if (diff === 0) {
@@ -85,8 +105,19 @@ export class GreSequencer {
         this.counters.outOfOrder++;
         return false;
       }
+      if (diff > MAX_FORWARD) {
+        const after = this.jumpCandidate === null ? 0 : (seq - this.jumpCandidate) | 0;
+        if (after < 1 || after > JUMP_EVIDENCE) {
+          this.jumpCandidate = seq;
+          this.counters.jumpsRefused++;
+          this.refusedJump = true;
+          return false;
+        }
+        this.counters.resyncs++;
+      }
       this.counters.gaps += diff - 1;
     }
+    this.jumpCandidate = null;
     this.haveReceived = true;
     this.lastReceived = seq;
     this.ackOwed = true;
@@ -118,6 +149,11 @@ export class GreSequencer {
       this.ackReceived = ack;
       this.haveAckReceived = true;
     }
+  }
+
+  /** Whether the last acceptSeq() that returned false refused a jump too far ahead (else: old or duplicate). */
+  get lastRefusalWasJump(): boolean {
+    return this.refusedJump;
   }
 
   /** Last accepted sequence number, or -1 before the first. */

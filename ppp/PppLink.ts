@@ -40,7 +40,11 @@ export interface PppNetworkInfo {
   peerAddress: number;
   /** As the peer sent it (possibly "DOMAIN\\user"). */
   username: string;
-  mppe: { bits: MppeBits; stateless: boolean; keys: MppeMasterKeys } | null;
+  /**
+   * `resume`: the network phase comes back (IPCP renegotiated) under the same MPPE keys and the same CCP
+   * agreement, so the ciphers already running carry on. False: fresh keys from a new authentication.
+   */
+  mppe: { bits: MppeBits; stateless: boolean; keys: MppeMasterKeys; resume: boolean } | null;
 }
 
 export interface PppLinkHooks {
@@ -84,6 +88,10 @@ export type LinkEnd =
   | 'mppe-refused'
   | 'no-mppe-keys'
   | 'no-address'
+  /** CCP renegotiated after data flowed under the same keys: MPPE would restart its key stream. */
+  | 'ccp-renegotiated'
+  /** An LCP renegotiation authenticated a different user than the session's. */
+  | 'user-changed'
   /** IPCP could not come up (refused by the peer, or finished without opening). */
   | 'ncp-failed';
 
@@ -128,6 +136,13 @@ export class PppLink {
   private networkHasMppe = false;
   /** Optional MPPE is off the table (refused, CCP finished, or the network came up without it). */
   private ccpGaveUp = false;
+  /**
+   * Keystream integrity (RFC 3078 §7.1: a key and coherency count are never used twice). The keys the
+   * data path's ciphers were started with, and how many times CCP had come up by then.
+   */
+  private keysStarted: MppeMasterKeys | null = null;
+  private ccpUpsAtStart = 0;
+  private ccpUps = 0;
 
   constructor(
     private readonly config: PppLinkConfig,
@@ -181,6 +196,7 @@ export class PppLink {
       {
         send: (p) => this.sendFrame(PppProtocol.CCP, p),
         up: () => {
+          this.ccpUps++;
           this.ipcp.automaton.retransmitUnanswered();
           this.checkNetworkUp();
         },
@@ -389,6 +405,10 @@ export class PppLink {
       clearTimeout(this.authTimer);
       this.authTimer = null;
     }
+    if (this.user !== null && stripDomain(this.user).toLowerCase() !== stripDomain(result.username).toLowerCase()) {
+      this.closeFor('user-changed', 'LCP renegotiation authenticated another user');
+      return;
+    }
     this.user = result.username;
     this.keys = result.mppeKeys ?? null;
     this.authenticatedWith = method;
@@ -508,6 +528,22 @@ export class PppLink {
       this.closeFor('no-mppe-keys', 'no MPPE key material');
       return;
     }
+    let resume = false;
+    if (mppe && this.keys === this.keysStarted) {
+      // The same master keys as the running ciphers. After an IPCP renegotiation (CCP untouched) they
+      // carry on. CCP renegotiated would restart both directions from the start keys and repeat
+      // keystream already sent, which Linux ppp_mppe.c (pppd) does; we end the session instead. An LCP
+      // renegotiation re-authenticates first (fresh challenges, fresh keys: RFC 3079 §3), so it never
+      // reaches here with the old keys.
+      if (this.ccpUps !== this.ccpUpsAtStart) {
+        this.closeFor('ccp-renegotiated', 'CCP renegotiated after data: MPPE would reuse its keystream');
+        return;
+      }
+      resume = true;
+    } else if (mppe) {
+      this.keysStarted = this.keys;
+      this.ccpUpsAtStart = this.ccpUps;
+    }
     if (ccp && !mppe && !this.ccpGaveUp) {
       this.ccpGaveUp = true;
       if (ccp.automaton.state >= AutomatonState.ReqSent) ccp.close('network up without encryption');
@@ -517,7 +553,7 @@ export class PppLink {
     const info: PppNetworkInfo = {
       peerAddress,
       username: this.user,
-      mppe: mppe ? { bits: mppe.bits, stateless: mppe.stateless, keys: this.keys! } : null,
+      mppe: mppe ? { bits: mppe.bits, stateless: mppe.stateless, keys: this.keys!, resume } : null,
     };
     this.log.debug({ peerAddress, mppe: mppe ? `${mppe.bits}${mppe.stateless ? ' stateless' : ' stateful'}` : 'none' }, 'network phase up');
     this.callHook('networkUp', () => this.hooks.networkUp(info));

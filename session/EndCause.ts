@@ -6,7 +6,7 @@ import type { LinkEnd } from '../ppp/PppLink.js';
 import type { CallEnd } from '../pptp/ControlConnection.js';
 
 /** What the session layer itself ends a session for. */
-export type SessionStop = 'admin-disconnect' | 'radius-disconnect' | 'session-timeout' | 'idle-timeout' | 'shutdown';
+export type SessionStop = 'admin-disconnect' | 'radius-disconnect' | 'session-timeout' | 'idle-timeout' | 'shutdown' | 'flood';
 
 /** The first of these that happens names the end: our own stop, else PPTP's clear, else PPP's verdict. */
 export type EndCause = SessionStop | CallEnd | LinkEnd;
@@ -20,6 +20,7 @@ const TERMINATE_CAUSE: Record<EndCause, TerminateCause> = {
   'session-timeout': 'session-timeout',
   'idle-timeout': 'idle-timeout',
   shutdown: 'nas-request',
+  flood: 'user-error',
   // PPTP: the client hung up; or the connection under the call failed.
   'peer-call-clear': 'user-request',
   'peer-stop': 'user-request',
@@ -43,6 +44,8 @@ const TERMINATE_CAUSE: Record<EndCause, TerminateCause> = {
   'mppe-refused': 'user-error',
   'no-mppe-keys': 'nas-error',
   'no-address': 'service-unavailable',
+  'ccp-renegotiated': 'user-error',
+  'user-changed': 'user-error',
   'ncp-failed': 'nas-error',
 };
 
@@ -52,6 +55,7 @@ const TEXT: Record<EndCause, string> = {
   'session-timeout': 'Session-Timeout reached',
   'idle-timeout': 'Idle-Timeout reached',
   shutdown: 'server shutting down',
+  flood: 'client kept sending beyond its budgets (MPPE key changes, control frames)',
   'peer-call-clear': 'client hung up (Call-Clear-Request)',
   'peer-stop': 'client closed the control connection (Stop-Control-Connection-Request)',
   'transport-closed': 'control connection lost',
@@ -73,6 +77,8 @@ const TEXT: Record<EndCause, string> = {
   'mppe-refused': 'MPPE required but the client refused it',
   'no-mppe-keys': 'MPPE required but the authentication gave no keys',
   'no-address': 'no IP address available',
+  'ccp-renegotiated': 'CCP renegotiated after data (MPPE keystream would repeat)',
+  'user-changed': 'renegotiation authenticated another user',
   'ncp-failed': 'IPCP failed',
 };
 

@@ -71,6 +71,8 @@ export class Session implements DataSession {
   /** Idle tracking: traffic count at the last sweep and when it last changed. */
   private idleMark = { packets: 0, since: Date.now() };
   private sessionTimer: NodeJS.Timeout | null = null;
+  /** Frames refused by the data plane's budgets, at the last sweep. */
+  private refusedMark = 0;
   /**
    * Control frames that arrived before the link started. LCP starts one turn after the
    * Outgoing-Call-Reply is written; a client (pppd) may send its Configure-Request as soon as it
@@ -190,6 +192,14 @@ export class Session implements DataSession {
   clearSessionTimer(): void {
     if (this.sessionTimer) clearTimeout(this.sessionTimer);
     this.sessionTimer = null;
+  }
+
+  /** Frames the data plane refused for exceeding the session's budgets since the last call (one per sweep). */
+  refusedSinceLastSweep(): number {
+    const refused = this.counters.rxRekeyLimited + this.counters.rxControlLimited;
+    const since = refused - this.refusedMark;
+    this.refusedMark = refused;
+    return since;
   }
 
   /** True when Idle-Timeout has run out: no packet either way since the limit (swept, RFC 2865 §5.28). */

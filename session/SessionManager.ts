@@ -92,16 +92,25 @@ export interface SessionManagerOptions {
   log: Logger;
   /** How often idle and stuck sessions are looked for; Idle-Timeout is honoured to within this. Default 5000. */
   sweepMs?: number;
+  /**
+   * A session whose frames the data plane refused more than this many times between two sweeps
+   * (its MPPE key-change or control-frame budget, dataplane/DataPlane.ts) is ended ('flood'). Default
+   * 200 per second of sweep interval: a real client never reaches its budgets.
+   */
+  floodLimit?: number;
 }
 
 export class SessionManager extends EventEmitter<SessionEvents> {
   private readonly sessions = new Map<number, Session>();
   private readonly callIds = new CallIdAllocator();
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly floodLimit: number;
 
   constructor(private readonly options: SessionManagerOptions) {
     super();
-    this.sweepTimer = setInterval(() => this.sweep(), options.sweepMs ?? 5000);
+    const sweepMs = options.sweepMs ?? 5000;
+    this.floodLimit = options.floodLimit ?? (200 * sweepMs) / 1000;
+    this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
   }
 
@@ -222,7 +231,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
         const first = s.upAt === null;
         const now = Date.now();
         s.networkUp(up.mppe, now);
-        const mppe = up.mppe ? { sendKey: up.mppe.keys.sendKey, recvKey: up.mppe.keys.recvKey, bits: up.mppe.bits, stateless: up.mppe.stateless } : null;
+        const mppe = up.mppe ? { sendKey: up.mppe.keys.sendKey, recvKey: up.mppe.keys.recvKey, bits: up.mppe.bits, stateless: up.mppe.stateless, resume: up.mppe.resume } : null;
         dataPlane.startData(s, up.peerAddress, mppe);
         if (!first) return; // renegotiation: same session, same accounting
         this.armSessionTimer(s);
@@ -241,7 +250,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
         this.emit('session-up', summary(s));
       },
       networkDown: (reason) => {
-        // LCP renegotiation or an NCP going down: no IP until networkUp again, with fresh MPPE state.
+        // LCP renegotiation or an NCP going down: no IP until networkUp again (which says whether MPPE resumes).
         dataPlane.stopData(s);
         s.log.info({ reason }, 'network phase down');
       },
@@ -280,6 +289,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       if (change === 'stuck') s.log.warn({ counters: copySessionCounters(c) }, 'session receives GRE but delivers nothing');
       else if (change === 'recovered') s.log.info({ counters: copySessionCounters(c) }, 'session delivers again');
       if (s.idleExpired(now)) this.disconnect(s.callId, 'idle-timeout', `Idle-Timeout of ${s.limits.idleTimeout} s reached`);
+      const refused = s.refusedSinceLastSweep();
+      if (refused > this.floodLimit) this.disconnect(s.callId, 'flood', `${refused} frames beyond its budgets since the last sweep`);
     }
   }
 

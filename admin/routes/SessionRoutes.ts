@@ -29,7 +29,14 @@ const liveSession = {
     drops: {
       type: 'object',
       description: "This session's packets not delivered, by reason",
-      properties: { rxSpoofed: { type: 'integer' }, rxUndecryptable: { type: 'integer' }, rxNotReady: { type: 'integer' }, txDropped: { type: 'integer' } },
+      properties: {
+        rxSpoofed: { type: 'integer' },
+        rxUndecryptable: { type: 'integer' },
+        rxNotReady: { type: 'integer' },
+        rxRekeyLimited: { type: 'integer' },
+        rxControlLimited: { type: 'integer' },
+        txDropped: { type: 'integer' },
+      },
     },
     stuck: { type: 'boolean', description: 'Receives GRE from the client but has delivered nothing for 10 s or more' },
     rxRate: { type: 'number', description: 'bit/s from the client, last second' },

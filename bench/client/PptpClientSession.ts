@@ -261,6 +261,11 @@ export class PptpClientSession implements GreReceiver {
     this.counters.txData++;
   }
 
+  /** One PPP control frame as given (tests inject renegotiations and replays through it). */
+  sendControlFrame(protocol: number, payload: Buffer): void {
+    this.sendPpp(protocol, payload);
+  }
+
   /** Our own LCP Echo-Request; the reply's RTT goes to events.echoRtt. */
   sendEcho(): void {
     if (!this.isUp) return;
@@ -398,6 +403,7 @@ export class PptpClientSession implements GreReceiver {
   private onLcp(code: number, id: number, data: Buffer): void {
     switch (code) {
       case ControlCode.ConfigureRequest: {
+        if (this.isUp) this.restartLink();
         const opts = parseOptions(data);
         const auth = opts.find((o) => o.type === LCP_AUTH);
         if (auth?.data.length !== 3 || auth.data.readUInt16BE(0) !== PppProtocol.CHAP || auth.data[2] !== CHAP_MSCHAPV2) {
@@ -434,6 +440,22 @@ export class PptpClientSession implements GreReceiver {
       default:
         return;
     }
+  }
+
+  /** The server renegotiates LCP (RFC 1661 §5.1 Configure-Request while Opened): authenticate and negotiate again. */
+  private restartLink(): void {
+    this.clearTimers();
+    this.isUp = false;
+    this.authDone = false;
+    this.encryptor = null;
+    this.decryptor = null;
+    this.lcpReq = new Requester();
+    this.ccpReq = new Requester();
+    this.ipcpReq = new Requester();
+    this.lcpPeerAcked = false;
+    this.ccpPeerAcked = false;
+    this.ipcpPeerAcked = false;
+    this.requestedAddress = this.address;
   }
 
   private onChap(payload: Buffer): void {

@@ -13,6 +13,17 @@ export type { MppeBits } from './MppeKeys.js';
 export const MPPE_HEADER_LEN = 2;
 export const MPPE_DROP = -1;
 export const MPPE_RESET = -2;
+/** The packet would cost more catch-up key changes than the session's budget holds: dropped, state untouched. */
+export const MPPE_LIMITED = -3;
+
+/**
+ * Catch-up key changes a receiver may spend (each is a SHA-1 and an RC4 key setup, ~1.4 µs): the ones a
+ * packet costs beyond the single key change of a packet in order. Without a budget a peer whose counts
+ * jump by 2048 costs ~2.8 ms per packet; the data plane gives each session one (dataplane/TokenBucket).
+ */
+export interface KeyChangeBudget {
+  take(n: number): boolean;
+}
 
 const BIT_FLUSHED = 0x80; // A: RC4 re-keyed before this packet
 const BIT_ENCRYPTED = 0x10; // D
@@ -124,7 +135,8 @@ export class MppeEncryptor {
 }
 
 export class MppeDecryptor {
-  readonly counters = { dropped: 0, resets: 0 };
+  /** `catchUp`: key changes spent catching up on lost packets; `limited`: packets refused by the budget. */
+  readonly counters = { dropped: 0, resets: 0, catchUp: 0, limited: 0 };
   private readonly keys: MppeKeySchedule;
   private cc = CC_MASK; // "last received"; the first packet (CC 0) is one step ahead
   private discarding = false;
@@ -134,6 +146,7 @@ export class MppeDecryptor {
     masterKey: Buffer,
     bits: MppeBits,
     private readonly stateless: boolean,
+    private readonly budget: KeyChangeBudget | null = null,
   ) {
     this.keys = new MppeKeySchedule(masterKey, bits);
   }
@@ -145,7 +158,8 @@ export class MppeDecryptor {
    *
    * Stateless: a packet is accepted when (CC − last) mod 4096 is in 1..2048 — that many key changes are made
    * (Linux rule; at most 2048 per packet). A repeated CC or one behind (more than 2048 "ahead") is a
-   * duplicate/late packet: dropped with the state untouched (RC4 keys only move forward).
+   * duplicate/late packet: dropped with the state untouched (RC4 keys only move forward). The key changes
+   * beyond the first come out of the budget; a packet it cannot pay for is MPPE_LIMITED, state untouched.
    */
   decrypt(buf: Buffer, off: number, len: number): number {
     if (!(off >= 0 && len >= MPPE_HEADER_LEN + 1 && off + len <= buf.length)) return this.drop();
@@ -158,6 +172,7 @@ export class MppeDecryptor {
       if (!flushed) return this.drop(); // RFC 3078 §3.1: A on every stateless packet
       const steps = (cc - this.cc) & CC_MASK;
       if (steps === 0 || steps > CC_HALF_SPACE) return this.drop();
+      if (steps > 1 && !this.spend(steps - 1)) return MPPE_LIMITED;
       for (let n = 1; n < steps; n++) this.keys.change(false);
       this.keys.change(true);
       this.cc = cc;
@@ -174,6 +189,7 @@ export class MppeDecryptor {
       } else {
         if (!flushed) return this.drop();
         // One key change per flag packet we missed (the sender changed key on each), as Linux does.
+        if (!this.spend(((cc >> 8) - (this.cc >> 8)) & 0xf)) return MPPE_LIMITED;
         while ((cc & 0xf00) !== (this.cc & 0xf00)) {
           this.keys.change(false);
           this.cc = (this.cc + 0x100) & CC_MASK;
@@ -186,6 +202,16 @@ export class MppeDecryptor {
 
     this.keys.rc4.process(buf, off + MPPE_HEADER_LEN, len - MPPE_HEADER_LEN);
     return len - MPPE_HEADER_LEN;
+  }
+
+  private spend(keyChanges: number): boolean {
+    if (keyChanges === 0) return true;
+    if (this.budget !== null && !this.budget.take(keyChanges)) {
+      this.counters.limited++;
+      return false;
+    }
+    this.counters.catchUp += keyChanges;
+    return true;
   }
 
   private drop(): number {

@@ -32,7 +32,7 @@ export function fakeSession(over: Partial<AdminSessionView> = {}): AdminSessionV
     rxPackets: 10,
     txBytes: 2000,
     txPackets: 20,
-    drops: { rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, txDropped: 0 },
+    drops: { rxSpoofed: 0, rxUndecryptable: 0, rxNotReady: 0, rxRekeyLimited: 0, rxControlLimited: 0, txDropped: 0 },
     stuck: false,
     ...over,
   };

@@ -389,12 +389,28 @@ describe('sessions, events, metrics, settings', () => {
   it('metrics: sessions, setups, failures by reason, traffic; user names only when enabled', async () => {
     const h = await harness();
     const { cookie } = await login(h);
-    h.core.live = [fakeSession({ rxBytes: 300, txBytes: 700, rxPackets: 3, txPackets: 7, stuck: true, drops: { rxSpoofed: 1, rxUndecryptable: 4, rxNotReady: 0, txDropped: 0 } })];
+    h.core.live = [
+      fakeSession({
+        rxBytes: 300,
+        txBytes: 700,
+        rxPackets: 3,
+        txPackets: 7,
+        stuck: true,
+        drops: { rxSpoofed: 1, rxUndecryptable: 4, rxNotReady: 0, rxRekeyLimited: 3, rxControlLimited: 0, txDropped: 0 },
+      }),
+    ];
     h.core.emit('session-up', h.core.live[0]!);
     h.core.emit('auth-failure', { user: 'x', peer: '203.0.113.1', reason: 'E=691: wrong password', at: 0 });
     h.core.emit('auth-failure', { user: 'y', peer: '203.0.113.1', reason: 'E=691: wrong password', at: 0 });
     h.core.emit('session-down', {
-      ...fakeSession({ sessionId: 'gone', rxBytes: 1000, txBytes: 2000, rxPackets: 10, txPackets: 20, drops: { rxSpoofed: 2, rxUndecryptable: 0, rxNotReady: 0, txDropped: 5 } }),
+      ...fakeSession({
+        sessionId: 'gone',
+        rxBytes: 1000,
+        txBytes: 2000,
+        rxPackets: 10,
+        txPackets: 20,
+        drops: { rxSpoofed: 2, rxUndecryptable: 0, rxNotReady: 0, rxRekeyLimited: 0, rxControlLimited: 0, txDropped: 5 },
+      }),
       reason: 'peer',
       cause: 'peer-call-clear',
       endedAt: 0,
@@ -412,6 +428,7 @@ describe('sessions, events, metrics, settings', () => {
     expect(text).toMatch(/^portico_dataplane_drops_total\{reason="rxSpoofed"\} 3$/m);
     expect(text).toMatch(/^portico_dataplane_drops_total\{reason="rxUndecryptable"\} 4$/m);
     expect(text).toMatch(/^portico_dataplane_drops_total\{reason="txDropped"\} 5$/m);
+    expect(text).toMatch(/^portico_dataplane_drops_total\{reason="rxRekeyLimited"\} 3$/m);
     expect(text).toMatch(/^portico_sessions_stuck 1$/m);
     expect(text).not.toMatch(/alice/);
     expect(text).not.toMatch(/portico_radius/);

@@ -194,7 +194,7 @@ describe('admin console in headless Chromium against the real server and client'
     await page.fill('#event-search', 'webuser');
     await expect.poll(async () => (await page.locator('#events-table tbody').textContent()) ?? '', { timeout: 5000 }).toMatch(/webuser connected from 198\.18\.0\.10 as 198\.18\.100\.77/);
     await page.fill('#event-search', 'administrator');
-    await expect.poll(async () => (await page.locator('#events-table tbody').textContent()) ?? '').toMatch(/labuser disconnected: disconnected by administrator \(admin-reset\)/);
+    await expect.poll(async () => (await page.locator('#events-table tbody').textContent()) ?? '').toMatch(/labuser disconnected: disconnected by administrator \(admin-disconnect\)/);
 
     await page.goto(`${CONSOLE}/settings`);
     const audit = page.locator('#security-audit');

@@ -400,7 +400,7 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
     };
 
     // --- the session lifecycle, as PptpServer drives it ---------------------------------------------
-    const newKeys = (call: Call): { sendKey: Buffer; recvKey: Buffer; bits: 128; stateless: true } => {
+    const newKeys = (call: Call): { sendKey: Buffer; recvKey: Buffer; bits: 128; stateless: true; resume: false } => {
       const sendKey = Buffer.alloc(16);
       const recvKey = Buffer.alloc(16);
       for (let i = 0; i < 16; i++) {
@@ -410,7 +410,7 @@ describe('sharded data path under churn (two shards, queued thread messages, in-
       call.keyHex.push(recvKey.toString('hex'));
       call.peerEnc.push(new MppeEncryptor(recvKey, 128, true)); // the peer encrypts with our receive key
       call.peerDec.push(new MppeDecryptor(sendKey, 128, true));
-      return { sendKey, recvKey, bits: 128, stateless: true };
+      return { sendKey, recvKey, bits: 128, stateless: true, resume: false };
     };
 
     const allocateAddress = (call: Call): number => {

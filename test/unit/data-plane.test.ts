@@ -187,7 +187,7 @@ function setup(opts: { mppe?: MppeMode | null; up?: boolean; mppeRequired?: bool
   });
   session.startLink();
   dp.register(session);
-  if (opts.up ?? true) dp.startData(session, CLIENT_IP, mppe ? { sendKey: SEND_KEY, recvKey: RECV_KEY, ...mppe } : null);
+  if (opts.up ?? true) dp.startData(session, CLIENT_IP, mppe ? { sendKey: SEND_KEY, recvKey: RECV_KEY, resume: false, ...mppe } : null);
   return { gre, tun, dp, session, link, peer: new PeerSim(mppe) };
 }
 
@@ -378,6 +378,15 @@ describe('drops are counted, never thrown', () => {
     expect(h.tun.written).toEqual([ips[0], ips[2]]);
   });
 
+  it('a sequence number far ahead (spoofed): greSeqJump, and the genuine packets that follow are delivered', () => {
+    const h = setup();
+    const ips = [0, 1, 2].map((k) => ipv4(CLIENT_IP, HOST_IP, 30, k));
+    const f = ips.map((ip) => h.peer.ipFrame(ip));
+    h.gre.inject([greWrap(CALL_ID, f[0]!, 5), greWrap(CALL_ID, f[1]!, 5 + 0x4000_0000), greWrap(CALL_ID, f[2]!, 6)].map(fromPeer));
+    expect(h.dp.counters.greSeqJump).toBe(1);
+    expect(h.tun.written).toEqual([ips[0], ips[2]]);
+  });
+
   it('a replayed MPPE coherency count under a new GRE seq: rxUndecryptable, no Reset-Request (stateless)', () => {
     const h = setup();
     const frame = h.peer.ipFrame(ipv4(CLIENT_IP, HOST_IP, 30, 1));
@@ -449,8 +458,9 @@ describe('drops are counted, never thrown', () => {
     const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
     const pppHeads = [hex('ff0300fd'), hex('00fd'), hex('fd'), hex('ff03c021'), hex('ff030021'), hex('21'), hex('8021'), hex('ff03')];
     let seqBase = 1;
-    const packets: InjectedGrePacket[] = [];
-    for (let i = 0; i < 2000; i++) {
+    // The peer's first packet sets the receive sequence (GreSequencer takes the first number as is).
+    const packets: InjectedGrePacket[] = [{ data: greWrap(CALL_ID, h.peer.ipFrame(ipv4(CLIENT_IP, HOST_IP, 20, 0)), seqBase), from: PEER_ADDR }];
+    for (let i = 1; i < 2000; i++) {
       const kind = i % 4;
       let data: Buffer;
       if (kind === 0) {
@@ -498,16 +508,40 @@ describe('drops are counted, never thrown', () => {
     expect(c.greUnknownCall).toBe(unknown);
     expect(c.greWrongSource).toBe(wrongSource);
     const total =
-      c.greMalformed + c.greUnknownCall + c.greWrongSource + noPayload + c.greOutOfOrder + c.pppMalformed + s.rxNotReady + s.rxUndecryptable + s.rxSpoofed + s.rxPackets + h.link.inputs.length;
+      c.greMalformed +
+      c.greUnknownCall +
+      c.greWrongSource +
+      noPayload +
+      c.greOutOfOrder +
+      c.greSeqJump +
+      c.pppMalformed +
+      s.rxNotReady +
+      s.rxUndecryptable +
+      s.rxRekeyLimited +
+      s.rxControlLimited +
+      s.rxSpoofed +
+      s.rxPackets +
+      h.link.inputs.length;
     expect(total).toBe(2000);
     // Every frame with a payload that reached the session is delivered or in exactly one drop counter.
     expect(s.rxControl).toBe(h.link.inputs.length);
     expect(s.rxFrames).toBe(2000 - malformed + noSeq - unknown - wrongSource - noPayload);
-    expect(s.rxFrames).toBe(noSeq + c.greOutOfOrder + c.pppMalformed + s.rxNotReady + s.rxUndecryptable + s.rxSpoofed + s.rxPackets + s.rxControl);
+    expect(s.rxFrames).toBe(
+      noSeq + c.greOutOfOrder + c.greSeqJump + c.pppMalformed + s.rxNotReady + s.rxUndecryptable + s.rxRekeyLimited + s.rxControlLimited + s.rxSpoofed + s.rxPackets + s.rxControl,
+    );
     expect(h.tun.written.length).toBe(s.rxPackets);
     for (const w of h.tun.written) expect(w.readUInt32BE(12)).toBe(CLIENT_IP);
-    for (const x of [c.greMalformed, c.greUnknownCall, c.greWrongSource, c.greOutOfOrder, s.rxUndecryptable, h.link.inputs.length]) {
-      expect(x).toBeGreaterThan(0);
+    const seen = {
+      greMalformed: c.greMalformed,
+      greUnknownCall: c.greUnknownCall,
+      greWrongSource: c.greWrongSource,
+      greOutOfOrder: c.greOutOfOrder,
+      greSeqJump: c.greSeqJump,
+      rxUndecryptable: s.rxUndecryptable,
+      control: h.link.inputs.length,
+    };
+    for (const [what, x] of Object.entries(seen)) {
+      expect(x, what).toBeGreaterThan(0);
     }
   });
 });
@@ -757,7 +791,7 @@ describe('sharded over two threads (ShardedDataPlane + DataPlaneShard over a Mes
     expect(link.inputs[0]!.payload).toEqual(hex('0901000c0102030400000000'));
 
     // Network up with MPPE: the address is steered to queue 1, the thread gets the keys.
-    h.dp.startData(s, CLIENT_IP, { sendKey: SEND_KEY, recvKey: RECV_KEY, bits: 128, stateless: true });
+    h.dp.startData(s, CLIENT_IP, { sendKey: SEND_KEY, recvKey: RECV_KEY, bits: 128, stateless: true, resume: false });
     await settle();
     expect(h.steered).toEqual([['set', CLIENT_IP, 1]]);
     const up = Array.from({ length: 5 }, (_, k) => ipv4(CLIENT_IP, HOST_IP, 100 + k, k));
@@ -819,7 +853,7 @@ describe('sharded over two threads (ShardedDataPlane + DataPlaneShard over a Mes
     const h = shardedSetup();
     const odd = 0x0777;
     const { s, link } = h.session(odd);
-    h.dp.startData(s, CLIENT_IP, { sendKey: SEND_KEY, recvKey: RECV_KEY, bits: 128, stateless: false });
+    h.dp.startData(s, CLIENT_IP, { sendKey: SEND_KEY, recvKey: RECV_KEY, bits: 128, stateless: false, resume: false });
     await settle();
     const peer = new PeerSim({ bits: 128, stateless: false }, odd);
     const pk = [0, 1].map((k) => peer.ipPacket(ipv4(CLIENT_IP, HOST_IP, 30, k)));

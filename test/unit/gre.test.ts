@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GreHeaderView, GreParseResult, greHeaderLength, parseGreHeader, writeGreHeaderBefore } from '../../gre/GreHeader.js';
-import { GreSequencer } from '../../gre/GreSequencer.js';
+import { GreSequencer, MAX_FORWARD } from '../../gre/GreSequencer.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -140,6 +140,24 @@ describe('GreSequencer', () => {
     expect(s.counters).toMatchObject({ received: 5, outOfOrder: 1, gaps: 1 });
     // Half the number space ahead counts as behind (int32 difference -2^31).
     expect(s.acceptSeq(3 + 0x80000000)).toBe(false);
+  });
+
+  it('a number far ahead is not believed from one packet: refused and counted, then believed when the next packet continues it', () => {
+    const s = new GreSequencer();
+    expect(s.acceptSeq(100)).toBe(true);
+    expect(s.acceptSeq(100 + MAX_FORWARD)).toBe(true); // a loss burst of 4095: within reach
+    const far = 100 + MAX_FORWARD + 0x7000_0000; // a spoofed packet that would make every genuine one look old
+    expect(s.acceptSeq(far)).toBe(false);
+    expect(s.lastRefusalWasJump).toBe(true);
+    expect(s.acceptSeq(101 + MAX_FORWARD)).toBe(true); // the genuine peer goes on undisturbed
+    expect(s.lastReceivedSeq).toBe(101 + MAX_FORWARD);
+    // A real jump (the peer's counter after a long outage): the second packet that continues it is the evidence.
+    const jump = 5_000_000;
+    expect(s.acceptSeq(jump)).toBe(false);
+    expect(s.acceptSeq(jump + 2)).toBe(true);
+    expect(s.acceptSeq(jump + 1)).toBe(false); // older than the resynchronised number
+    expect(s.lastRefusalWasJump).toBe(false);
+    expect(s.counters).toMatchObject({ jumpsRefused: 2, resyncs: 1, outOfOrder: 1 });
   });
 
   it('pendingAck: -1 until something arrives, once per accepted number', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rc4 } from '../../ppp/crypto/Rc4.js';
 import { hashNtPasswordHash, lmPasswordHash, ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';
 import { changeKey, getAsymmetricStartKey, getMasterKey, getNewKeyFromSha, getStartKeyV1, initialSessionKey, reduceKey } from '../../ppp/mppe/MppeKeys.js';
-import { MPPE_DROP, MPPE_RESET, MppeDecryptor, MppeEncryptor, type MppeBits } from '../../ppp/mppe/MppeCipher.js';
+import { MPPE_DROP, MPPE_LIMITED, MPPE_RESET, MppeDecryptor, MppeEncryptor, type MppeBits } from '../../ppp/mppe/MppeCipher.js';
 import { prng } from './TestPackets.js';
 
 const H = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -181,7 +181,7 @@ describe('MppeEncryptor → MppeDecryptor round trips, 5000 packets (CC wraps 40
         expect(ok).toBe(true);
       }
       expect(enc.coherencyCount).toBe(4999 % 4096);
-      expect(dec.counters).toEqual({ dropped: 0, resets: 0 });
+      expect(dec.counters).toMatchObject({ dropped: 0, resets: 0 });
     });
 
     it(`stateful ${bits}-bit: A only on flag packets (first packet CC 0 without A), every packet decrypts`, () => {
@@ -193,7 +193,7 @@ describe('MppeEncryptor → MppeDecryptor round trips, 5000 packets (CC wraps 40
         expect(r).toBe(plaintext(n).length);
         expect(ok).toBe(true);
       }
-      expect(dec.counters).toEqual({ dropped: 0, resets: 0 });
+      expect(dec.counters).toMatchObject({ dropped: 0, resets: 0 });
     });
   }
 
@@ -215,7 +215,7 @@ describe('stateless receiver: loss, duplicates, reordering', () => {
     expect(receive(dec, f[1]).r).toBe(MPPE_DROP); // late
     expect(receive(dec, f[2]).r).toBe(MPPE_DROP); // duplicate
     expect(receive(dec, f[3]).ok).toBe(true);
-    expect(dec.counters).toEqual({ dropped: 2, resets: 0 });
+    expect(dec.counters).toMatchObject({ dropped: 2, resets: 0 });
   });
 
   it('random loss, duplication and reordering over 3000 packets at 40 and 128 bits', () => {
@@ -250,7 +250,7 @@ describe('stateless receiver: loss, duplicates, reordering', () => {
       }
       expect(accepted).toBeGreaterThan(2000);
       expect(dropped).toBeGreaterThan(100);
-      expect(dec.counters).toEqual({ dropped, resets: 0 });
+      expect(dec.counters).toMatchObject({ dropped, resets: 0 });
     }
   });
 
@@ -283,7 +283,7 @@ describe('stateful receiver: loss → Reset-Request → resynchronisation', () =
     expect(hdr(flushed).a).toBe(true);
     expect(receive(dec, flushed).ok).toBe(true);
     for (const end = n + 600; n < end; n++) expect(receive(dec, send(enc, n)).ok).toBe(true); // crosses flags
-    expect(dec.counters).toEqual({ dropped: 1, resets: 1 });
+    expect(dec.counters).toMatchObject({ dropped: 1, resets: 1 });
   });
 
   for (const bits of [40, 128] as const) {
@@ -298,7 +298,7 @@ describe('stateful receiver: loss → Reset-Request → resynchronisation', () =
       for (const end = n + 20; n < end; n++) expect(receive(dec, send(enc, n)).r).toBe(MPPE_DROP);
       enc.onResetRequest();
       for (const end = n + 300; n < end; n++) expect(receive(dec, send(enc, n)).ok).toBe(true);
-      expect(dec.counters).toEqual({ dropped: 20, resets: 1 });
+      expect(dec.counters).toMatchObject({ dropped: 20, resets: 1 });
     });
   }
 
@@ -315,7 +315,7 @@ describe('stateful receiver: loss → Reset-Request → resynchronisation', () =
     expect(hdr(flag)).toEqual({ a: true, d: true, cc: 0x1ff });
     expect(receive(dec, flag).ok).toBe(true); // flag and flush share one key change on both sides
     for (const end = n + 300; n < end; n++) expect(receive(dec, send(enc, n)).ok).toBe(true);
-    expect(dec.counters).toEqual({ dropped: 0x1ff - 0x104, resets: 1 });
+    expect(dec.counters).toMatchObject({ dropped: 0x1ff - 0x104, resets: 1 });
   });
 
   it('a flag packet without A is dropped and leaves the state intact', () => {
@@ -328,7 +328,7 @@ describe('stateful receiver: loss → Reset-Request → resynchronisation', () =
     expect(receive(dec, forged).r).toBe(MPPE_DROP);
     expect(receive(dec, flag).ok).toBe(true);
     expect(receive(dec, send(enc, n++)).ok).toBe(true);
-    expect(dec.counters).toEqual({ dropped: 1, resets: 0 });
+    expect(dec.counters).toMatchObject({ dropped: 1, resets: 0 });
   });
 });
 
@@ -364,5 +364,46 @@ describe('malformed input', () => {
     const enc = new MppeEncryptor(SEND_START_128, 128, true);
     expect(() => enc.encrypt(Buffer.alloc(10), 1, 5)).toThrow(RangeError);
     expect(() => enc.encrypt(Buffer.alloc(10), 4, 7)).toThrow(RangeError);
+  });
+});
+
+describe('bounded catch-up work (KeyChangeBudget)', () => {
+  /** A budget like the data plane's TokenBucket, with time moved by hand. */
+  function budget(burst: number, perSecond: number) {
+    const b = { tokens: burst, spent: 0, take: (n: number) => (n <= b.tokens ? ((b.tokens -= n), (b.spent += n), true) : false), tick: () => (b.tokens = Math.min(burst, b.tokens + perSecond)) };
+    return b;
+  }
+
+  it('stateless: count jumps of 2048 are paid from the budget; beyond it MPPE_LIMITED with the state untouched, and in-order packets still pass', () => {
+    const b = budget(4096, 2048);
+    const enc = new MppeEncryptor(SEND_START_128, 128, true);
+    const dec = new MppeDecryptor(SEND_START_128, 128, true, b);
+    const frames = Array.from({ length: 8 * 2048 + 2 }, (_, n) => send(enc, n));
+    expect(receive(dec, frames[0]!).ok).toBe(true); // in order: no catch-up
+    expect(receive(dec, frames[2048]!).ok).toBe(true); // 2047 catch-up changes
+    expect(receive(dec, frames[4096]!).ok).toBe(true); // 2047 more: 4094 of 4096 spent
+    const next = frames[6144]!;
+    expect(receive(dec, next).r).toBe(MPPE_LIMITED);
+    expect(receive(dec, frames[4097]!).ok).toBe(true); // the state did not move: the next packet in order decrypts
+    expect(dec.counters).toMatchObject({ catchUp: 4094, limited: 1 });
+    b.tick(); // a second later
+    expect(receive(dec, frames[6145]!).ok).toBe(true);
+    expect(dec.counters.catchUp).toBe(4094 + 2047);
+    expect(b.spent).toBe(dec.counters.catchUp);
+  });
+
+  it('stateful: the flag-packet catch-up after a Reset-Request is paid from the budget too', () => {
+    for (const tokens of [2, 3]) {
+      const b = budget(tokens, tokens);
+      const enc = new MppeEncryptor(SEND_START_128, 128, false);
+      const dec = new MppeDecryptor(SEND_START_128, 128, false, b);
+      expect(receive(dec, send(enc, 0)).ok).toBe(true);
+      for (let n = 1; n < 0x300; n++) send(enc, n); // lost, across three flag packets
+      expect(receive(dec, send(enc, 0x300)).r).toBe(MPPE_RESET);
+      enc.onResetRequest();
+      const resync = receive(dec, send(enc, 0x301)); // three key changes to catch up
+      if (tokens === 2) expect([resync.r, dec.counters.catchUp, dec.counters.limited]).toEqual([MPPE_LIMITED, 0, 1]);
+      else expect([resync.ok, dec.counters.catchUp, dec.counters.limited]).toEqual([true, 3, 0]);
+    }
   });
 });

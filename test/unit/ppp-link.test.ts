@@ -196,7 +196,7 @@ describe('PppLink against a pppd (pptp-linux) client', () => {
   it('runs LCP, MS-CHAPv2, CCP/MPPE and IPCP to networkUp', async () => {
     const h = makeLink();
     await bringUp(h);
-    expect(h.ups).toEqual([{ peerAddress: ASSIGNED, username: 'labuser', mppe: { bits: 128, stateless: true, keys: KEYS } }]);
+    expect(h.ups).toEqual([{ peerAddress: ASSIGNED, username: 'labuser', mppe: { bits: 128, stateless: true, keys: KEYS, resume: false } }]);
     expect(h.link.phase).toBe('network');
     expect(h.link.peerMru).toBe(1500);
     expect(h.sent).toHaveLength(0);
@@ -274,6 +274,24 @@ describe('PppLink against a pppd (pptp-linux) client', () => {
 });
 
 describe('PppLink failures', () => {
+  it('an LCP renegotiation that authenticates another user ends the link (user-changed)', async () => {
+    const h = makeLink();
+    await bringUp(h);
+    expect(h.ups).toHaveLength(1);
+    h.take();
+    h.link.input(LCP, cp(1, 9, PPPD_LCP_OPTIONS)); // Configure-Request while Opened: renegotiation (RFC 1661 §5.1)
+    const lcp = h.take(LCP);
+    expect(lcp.map((p) => p[0])).toEqual([1, 2]); // our Configure-Request and the Ack of theirs
+    h.link.input(LCP, cp(2, lcp[0]![1]!, lcp[0]!.subarray(4)));
+    const [challenge] = h.take(CHAP);
+    h.link.input(CHAP, chapResponse(challenge![1]!, 'mallory'));
+    await flush();
+    expect(h.take(LCP).map((p) => p[0])).toEqual([5]); // Terminate-Request
+    vi.advanceTimersByTime(6000);
+    expect(h.finished).toEqual([['user-changed', 'LCP renegotiation authenticated another user']]);
+    expect(h.ups).toHaveLength(1);
+  });
+
   it('wrong password: CHAP Failure E=691 R=0, then LCP Terminate-Request and finished', async () => {
     const h = makeLink();
     const { chapId } = openLcp(h);
@@ -430,7 +448,7 @@ describe('PppLink negotiation details', () => {
     const addr = [0x03, 0x06, ...ipBytes(ASSIGNED)];
     h.link.input(IPCP, cp(1, 1, addr));
     h.link.input(IPCP, cp(2, ipcpReq[1]!, ipcpReq.subarray(4)));
-    expect(h.ups).toEqual([{ peerAddress: ASSIGNED, username: 'labuser', mppe: { bits: 128, stateless: false, keys: KEYS } }]);
+    expect(h.ups).toEqual([{ peerAddress: ASSIGNED, username: 'labuser', mppe: { bits: 128, stateless: false, keys: KEYS, resume: false } }]);
   });
 
   it('stateless only: a peer Nak towards stateful ends the link', async () => {
@@ -594,7 +612,7 @@ describe('PppLink timing and ordering', () => {
     h.link.input(CCP, cp(2, ccpReq[1]!, ccpReq.subarray(4)));
     expect(h.ups).toHaveLength(0);
     h.link.input(CCP, cp(1, 1, [0x12, 0x06, 0x01, 0x00, 0x00, 0x40]));
-    expect(h.ups).toEqual([{ peerAddress: ASSIGNED, username: 'labuser', mppe: { bits: 128, stateless: true, keys: KEYS } }]);
+    expect(h.ups).toEqual([{ peerAddress: ASSIGNED, username: 'labuser', mppe: { bits: 128, stateless: true, keys: KEYS, resume: false } }]);
   });
 
   it("mode 'prefer-stateless': a peer insisting on stateful gets it, in both directions", async () => {
@@ -614,7 +632,7 @@ describe('PppLink timing and ordering', () => {
     h.link.input(IPCP, cp(1, 1, [0x03, 0x06, ...ipBytes(ASSIGNED)]));
     h.link.input(IPCP, cp(2, ipcpReq[1]!, ipcpReq.subarray(4)));
     expect(h.ups).toHaveLength(1);
-    expect(h.ups[0]!.mppe).toEqual({ bits: 128, stateless: false, keys: KEYS });
+    expect(h.ups[0]!.mppe).toEqual({ bits: 128, stateless: false, keys: KEYS, resume: false });
   });
 });
 

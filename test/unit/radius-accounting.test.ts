@@ -291,6 +291,7 @@ describe('Accountant', () => {
       'session-timeout': 5,
       'idle-timeout': 4,
       shutdown: 10, // NAS-Request
+      flood: 17,
       'peer-call-clear': 1, // User-Request
       'peer-stop': 1,
       'transport-closed': 2, // Lost-Carrier
@@ -312,6 +313,8 @@ describe('Accountant', () => {
       'mppe-refused': 17,
       'no-mppe-keys': 9,
       'no-address': 15, // Service-Unavailable
+      'ccp-renegotiated': 17,
+      'user-changed': 17,
       'ncp-failed': 9,
     });
   });

@@ -24,18 +24,23 @@ const CONTROL_HEADROOM = 24;
 const ACK_TICK_MS = 50;
 const ACK_TICKS = 2;
 
-/**
- * MPPE catch-up key changes per session (MppeCipher's KeyChangeBudget): a burst that covers a loss of
- * 4096 packets at once, then 2048 a second (~3 ms of a core). A real link needs one per lost packet.
- */
-const CATCH_UP_BURST = 4096;
-const CATCH_UP_PER_SECOND = 2048;
-/**
- * PPP control frames per session: each is copied out and handled by the control plane in the main
- * thread. A handshake is some 20 frames, keepalive one per echo interval; a flood beyond this is dropped.
- */
-const CONTROL_BURST = 100;
-const CONTROL_PER_SECOND = 50;
+/** What one session may make a data-plane thread do, per second and at once. */
+export interface SessionBudgets {
+  /**
+   * MPPE catch-up key changes (MppeCipher's KeyChangeBudget). Default: a burst that covers a loss of
+   * 4096 packets at once, then 2048 a second (~3 ms of a core). A real link needs one per lost packet.
+   */
+  catchUpBurst: number;
+  catchUpPerSecond: number;
+  /**
+   * PPP control frames: each is copied out and handled by the control plane in the main thread. A
+   * handshake is some 20 frames, keepalive one per echo interval. Default 100 at once, 50 a second.
+   */
+  controlBurst: number;
+  controlPerSecond: number;
+}
+
+export const DEFAULT_SESSION_BUDGETS: SessionBudgets = { catchUpBurst: 4096, catchUpPerSecond: 2048, controlBurst: 100, controlPerSecond: 50 };
 
 /** Outgoing batch over someone else's slab: offsets into `buf`, filled per flush. */
 class OutBatch {
@@ -181,6 +186,7 @@ export class DataPlane implements DataPlanePort {
     private readonly log: Logger,
     /** Where the drop counters live: a thread's own shared-memory view, or a plain object. */
     counters?: DataPlaneCounters,
+    private readonly budgets: SessionBudgets = DEFAULT_SESSION_BUDGETS,
   ) {
     this.drops = counters ?? plainCounters(DATA_PLANE_COUNTER_NAMES);
     greSocket.onBatch((batch) => this.fromGre(batch));
@@ -218,7 +224,7 @@ export class DataPlane implements DataPlanePort {
       session.decryptor = null;
     } else if (!mppe.resume || session.encryptor === null || session.decryptor === null) {
       session.encryptor = new MppeEncryptor(mppe.sendKey, mppe.bits, mppe.stateless);
-      session.decryptor = new MppeDecryptor(mppe.recvKey, mppe.bits, mppe.stateless, new TokenBucket(CATCH_UP_BURST, CATCH_UP_PER_SECOND));
+      session.decryptor = new MppeDecryptor(mppe.recvKey, mppe.bits, mppe.stateless, new TokenBucket(this.budgets.catchUpBurst, this.budgets.catchUpPerSecond));
     }
     session.address = address;
     this.byAddress.set(address, session);
@@ -365,7 +371,7 @@ export class DataPlane implements DataPlanePort {
   private toControl(s: DataSession, protocol: number, buf: Buffer, off: number, len: number): void {
     let budget = this.controlBudgets.get(s);
     if (budget === undefined) {
-      budget = new TokenBucket(CONTROL_BURST, CONTROL_PER_SECOND);
+      budget = new TokenBucket(this.budgets.controlBurst, this.budgets.controlPerSecond);
       this.controlBudgets.set(s, budget);
     }
     if (!budget.take()) {

@@ -11,7 +11,7 @@ import { UserStore } from '../../aaa/UserStore.js';
 import { ClientGre } from '../../bench/client/ClientGre.js';
 import { PptpClientSession } from '../../bench/client/PptpClientSession.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
-import { DataPlane } from '../../dataplane/DataPlane.js';
+import { DataPlane, type SessionBudgets } from '../../dataplane/DataPlane.js';
 import { MemoryGreSocket } from '../../io/MemoryGreSocket.js';
 import { MemoryTun } from '../../io/MemoryTun.js';
 import { ControlListener } from '../../server/ControlListener.js';
@@ -47,6 +47,8 @@ export interface Client {
   session: PptpClientSession;
   /** IPv4 packets the client decrypted, as hex. */
   received: string[];
+  /** Round-trip times of the client's own LCP Echo-Requests (sendEcho), ms. */
+  echoRtts: number[];
   /** Resolves with the client's own reason once the server ends the call. */
   ended: Promise<string>;
 }
@@ -58,26 +60,37 @@ export async function closeHarnesses(): Promise<void> {
   for (const h of open.splice(0)) await h.close();
 }
 
-export async function harness(options: { sweepMs?: number } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  sweepMs?: number;
+  floodLimit?: number;
+  budgets?: SessionBudgets;
+  /** Last pool address (default POOL.end: two addresses). */
+  poolEnd?: string;
+}
+
+export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'portico-lifecycle-'));
   const users = new UserStore(dir);
   users.add('alice', PASSWORD);
   users.add('bob', PASSWORD);
+  users.add('carol', PASSWORD);
+  const poolEnd = options.poolEnd ?? POOL.end;
   const log = pino({ level: 'silent' });
-  const config = validateConfig({ listen: SERVER, tun: { address: '198.18.100.1' }, pool: POOL });
+  const config = validateConfig({ listen: SERVER, tun: { address: '198.18.100.1' }, pool: { start: POOL.start, end: poolEnd } });
   const [serverGre, ...clientGre] = MemoryGreSocket.network([ip(SERVER), ...CLIENTS.map(ip)]);
   const tun = new MemoryTun();
-  const dataPlane = new DataPlane(serverGre!, tun, log);
+  const dataPlane = new DataPlane(serverGre!, tun, log, undefined, options.budgets);
   const authenticator = new LocalAuthenticator(users);
   const sessions = new SessionManager({
     dataPlane,
-    addresses: new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(POOL.end), tunAddress: ip('198.18.100.1'), tunPrefix: 24, routes: tun }),
+    addresses: new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(poolEnd), tunAddress: ip('198.18.100.1'), tunPrefix: 24, routes: tun }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
     maxCalls: 10,
     nasAddress: SERVER,
     log,
     ...(options.sweepMs ? { sweepMs: options.sweepMs } : {}),
+    ...(options.floodLimit !== undefined ? { floodLimit: options.floodLimit } : {}),
   });
   const listener = new ControlListener({ listen: SERVER, port: 0, echoIntervalMs: 60_000, hostName: 'portico', log }, sessions);
   const { port } = await listener.listen();
@@ -104,6 +117,7 @@ export async function harness(options: { sweepMs?: number } = {}): Promise<Harne
     connect: (n, username = 'alice', password = PASSWORD) =>
       new Promise<Client>((resolve, reject) => {
         const received: string[] = [];
+        const echoRtts: number[] = [];
         let endedWith: (why: string) => void = () => {};
         const ended = new Promise<string>((r) => (endedWith = r));
         let up = false;
@@ -113,13 +127,14 @@ export async function harness(options: { sweepMs?: number } = {}): Promise<Harne
           {
             up: (s) => {
               up = true;
-              resolve({ session: s, received, ended });
+              resolve({ session: s, received, echoRtts, ended });
             },
             failed: (_s, why) => {
               if (up) endedWith(why);
               else reject(new Error(why));
             },
             data: (_s, buf, off, len) => received.push(buf.subarray(off, off + len).toString('hex')),
+            echoRtt: (_s, ms) => echoRtts.push(ms),
           },
         );
         clients.push(session);

@@ -1,8 +1,9 @@
 // What a Disconnect-/CoA-Request does to our sessions (RFC 5176 §3). The DasServer has
-// already authenticated the packet (configured source, shared secret, Message-Authenticator, replay
-// window, duplicates); here the identification attributes select sessions and the request is applied
-// to every one of them: Disconnect ends each with a proper PPP Terminate + PPTP Call-Disconnect-Notify
-// (and so an Accounting Stop with Admin-Reset), CoA changes Session-Timeout / Idle-Timeout.
+// already authenticated the packet (configured source, shared secret, Message-Authenticator) and refused
+// replays (Event-Timestamp window, requests already handled); here the identification attributes
+// select sessions and the request is applied to every one of them: Disconnect ends each with a proper
+// PPP Terminate + PPTP Call-Disconnect-Notify (and so an Accounting Stop with Admin-Reset), CoA changes
+// Session-Timeout / Idle-Timeout.
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { DasHandler, DasRequest, DasResult } from '../radius/DasServer.js';

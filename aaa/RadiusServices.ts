@@ -28,6 +28,17 @@ export function radiusSecurityWarnings(config: PorticoConfig): string[] {
         'Make the RADIUS server sign its replies and set it back to true.',
     );
   }
+  const das = config.radius.das;
+  if (das && !das.requireMessageAuthenticator) {
+    warnings.push('radius.das.requireMessageAuthenticator is false: Disconnect/CoA requests without a Message-Authenticator are accepted (signed by the MD5 Request Authenticator only).');
+  }
+  if (das && !das.requireEventTimestamp) {
+    warnings.push(
+      'radius.das.requireEventTimestamp is false: Disconnect/CoA requests without an Event-Timestamp are accepted, ' +
+        'and such a request captured on the path can be replayed to act again 300 s after it was first handled. ' +
+        'Make the Dynamic Authorization Client send Event-Timestamp and set it back to true.',
+    );
+  }
   return warnings;
 }
 
@@ -63,7 +74,7 @@ export class RadiusServices {
     const r = config.radius;
     const nas: NasIdentity = { nasIdentifier: r.nasIdentifier, ...(r.nasIpAddress ? { nasIpAddress: r.nasIpAddress } : {}) };
     this.nas = nas;
-    for (const w of radiusSecurityWarnings(config)) log.warn({ security: 'BlastRADIUS' }, w);
+    for (const w of radiusSecurityWarnings(config)) log.warn({ security: w.startsWith('radius.das.') ? 'DAS replay' : 'BlastRADIUS' }, w);
     this.client =
       r.servers.length === 0
         ? null
@@ -107,6 +118,7 @@ export class RadiusServices {
         requireMessageAuthenticator: r.requireMessageAuthenticator,
         accounting: this.queue !== null,
         das: r.das ? `${r.das.listen}:${r.das.port}` : undefined,
+        ...(r.das ? { dasRequireMessageAuthenticator: r.das.requireMessageAuthenticator, dasRequireEventTimestamp: r.das.requireEventTimestamp } : {}),
       },
       'RADIUS configured',
     );
@@ -149,6 +161,8 @@ export class RadiusServices {
         handler: dynamic.handler,
         bindAddress: r.das.listen,
         port: r.das.port,
+        requireMessageAuthenticator: r.das.requireMessageAuthenticator,
+        requireEventTimestamp: r.das.requireEventTimestamp,
         ...(r.nasIpAddress ? { nasIpAddress: r.nasIpAddress } : {}),
         nasIdentifier: r.nasIdentifier,
         log: this.log.child({ layer: 'das' }),

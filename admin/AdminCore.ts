@@ -124,7 +124,7 @@ export interface AdminSettingsView {
     requireMessageAuthenticator: boolean;
     timeout: number;
     tries: number;
-    das: { listen: string; port: number } | null;
+    das: { listen: string; port: number; requireMessageAuthenticator: boolean; requireEventTimestamp: boolean } | null;
   };
   admin: { listen: string; tls: boolean; metricsUsernames: boolean };
 }

@@ -201,7 +201,7 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
       requireMessageAuthenticator: config.radius.requireMessageAuthenticator,
       timeout: config.radius.timeout,
       tries: config.radius.tries,
-      das: config.radius.das ? { listen: config.radius.das.listen, port: config.radius.das.port } : null,
+      das: config.radius.das ? { listen: config.radius.das.listen, port: config.radius.das.port, requireMessageAuthenticator: config.radius.das.requireMessageAuthenticator, requireEventTimestamp: config.radius.das.requireEventTimestamp } : null,
     },
     admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames },
   });

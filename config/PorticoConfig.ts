@@ -135,6 +135,13 @@ export const configSchema = z
             secret: z.string().min(1),
             /** Source addresses allowed to send Disconnect/CoA; default: the listen address's peers = the RADIUS servers. */
             clients: z.array(ipv4).optional(),
+            /** Disconnect/CoA requests without a Message-Authenticator are dropped. */
+            requireMessageAuthenticator: z.boolean().default(true),
+            /**
+             * Disconnect/CoA requests without an Event-Timestamp get NAK 402 (Missing-Attribute). false accepts them,
+             * and then a captured request can be replayed once the replay cache forgets it (300 s after it arrived).
+             */
+            requireEventTimestamp: z.boolean().default(true),
           })
           .strict()
           .optional(),

@@ -1,15 +1,19 @@
 // Dynamic Authorization server of the NAS (RFC 5176): receives Disconnect-Request and
 // CoA-Request on UDP 3799 from configured Dynamic Authorization Clients, authenticates them (source
-// address → shared secret, Request Authenticator over a zero field, Message-Authenticator if present
-// or required, Event-Timestamp window), suppresses duplicates (RFC 5080 §2.2.2: same source, Identifier
-// and authenticator ⇒ the cached reply is sent again, the handler is not re-run), and answers with the
-// handler's ACK/NAK. Anything that fails authentication is silently discarded (RFC 5176 §3.4/§3.5).
+// address → shared secret, Request Authenticator over a zero field, Message-Authenticator, required by
+// default), checks their Event-Timestamp (required by default: without it a request gets NAK 402; outside
+// the window it is silently discarded, RFC 5176 §6.3) and refuses replays: every request handled is
+// remembered, by a hash of its bytes, for as long as its Event-Timestamp would still be accepted, so a
+// captured request sent again later acts no more. A retransmission (same source address and port, within
+// the duplicate window; RFC 5176 §2.3, RFC 5080 §2.2.2) gets the cached reply again. Anything that fails
+// authentication is silently discarded (RFC 5176 §3.4/§3.5).
 
+import { createHash } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { Attr, ErrorCause, readAddress, readInteger, readText, readTime, integerAttribute } from './Dictionary.js';
-import { checkMessageAuthenticator, constantTimeEqual, sealResponse, verifyAccountingRequestAuthenticator, type RadiusSecret } from './RadiusCrypto.js';
+import { checkMessageAuthenticator, sealResponse, verifyAccountingRequestAuthenticator, type RadiusSecret } from './RadiusCrypto.js';
 import { decodePacket, findAllAttributes, findAttribute, RadiusCode, RadiusFormatError, type DecodedRadiusPacket, type RadiusAttribute } from './RadiusPacket.js';
 
 export const DAS_DEFAULT_PORT = 3799;
@@ -54,14 +58,23 @@ export interface DasServerOptions {
   port?: number;
   /** Default 0.0.0.0 (an IPv6 address makes an udp6 socket). */
   bindAddress?: string;
-  /** Discard requests without Message-Authenticator. Default false (RFC 5176 makes it optional). */
+  /** Discard requests without Message-Authenticator. Default true (RFC 5176 §3.4 makes it optional; BlastRADIUS makes it wise). */
   requireMessageAuthenticator?: boolean;
-  /** Discard requests without Event-Timestamp. Default false. */
+  /**
+   * Refuse requests without Event-Timestamp with NAK 402 (Missing-Attribute). Default true: without it a
+   * captured request can be replayed once the replay cache has forgotten it (RFC 5176 §6.3).
+   */
   requireEventTimestamp?: boolean;
-  /** Accepted |now − Event-Timestamp|. Default 300 s (RFC 5176 §3.5 suggestion). */
+  /** Accepted |now − Event-Timestamp|. Default 300 s (RFC 5176 §6.3). */
   eventTimestampWindowSec?: number;
-  /** How long a reply is kept for duplicates. Default 10 s (RFC 5080 §2.2.2: 5–30 s). */
+  /** How long the same request from the same source address and port counts as a retransmission (cached reply sent again). Default 10 s (RFC 5080 §2.2.2: 5–30 s). */
   duplicateWindowMs?: number;
+  /**
+   * Requests remembered against replay, each until its Event-Timestamp leaves the window (requests without one:
+   * a window from their arrival). When full, new requests get NAK 506 (Resources-Unavailable) until entries
+   * expire: nothing is forgotten early, so a flood cannot make room for a replay. Default 16384.
+   */
+  replayCacheSize?: number;
   /** When set, a request whose NAS-IP-Address / NAS-Identifier names another NAS gets NAK 403. */
   nasIpAddress?: string;
   nasIdentifier?: string;
@@ -69,18 +82,32 @@ export interface DasServerOptions {
 }
 
 interface CacheEntry {
-  authenticator: Buffer;
+  /** "address:port" the request first came from. */
+  from: string;
   at: number;
+  /** After this (Date.now() ms) a copy of the request fails the Event-Timestamp check anyway. */
+  expiresAt: number;
   /** Undefined while the handler runs: a duplicate then is dropped, the reply will follow. */
   reply?: Buffer;
 }
 
+/** How often expired replay-cache entries are swept (and at most how often when the cache is full). */
+const SWEEP_INTERVAL_MS = 10_000;
+const FULL_SWEEP_INTERVAL_MS = 1000;
+
 export class DasServer {
   private socket: Socket | undefined;
   private readonly clients = new Map<string, RadiusSecret>();
+  /** Requests handled, by SHA-256 of their bytes (Identifier, attributes and authenticator: the whole signed packet). */
   private readonly cache = new Map<string, CacheEntry>();
-  private readonly windowSec: number;
+  private readonly windowMs: number;
   private readonly duplicateWindowMs: number;
+  private readonly cacheSize: number;
+  private readonly requireMessageAuthenticator: boolean;
+  private readonly requireEventTimestamp: boolean;
+  private lastSweep = 0;
+  private lastFullWarning = Number.NEGATIVE_INFINITY;
+  private refusedWhileFull = 0;
   private readonly log: Logger;
 
   constructor(private readonly options: DasServerOptions) {
@@ -90,8 +117,12 @@ export class DasServer {
       if (c.secret.length === 0) throw new RangeError(`DAS client ${c.address}: empty shared secret`);
       this.clients.set(canonicalAddress(c.address), c.secret);
     }
-    this.windowSec = options.eventTimestampWindowSec ?? 300;
+    this.windowMs = (options.eventTimestampWindowSec ?? 300) * 1000;
     this.duplicateWindowMs = options.duplicateWindowMs ?? 10_000;
+    this.cacheSize = options.replayCacheSize ?? 16_384;
+    if (!(this.cacheSize >= 1)) throw new RangeError('DAS replayCacheSize must be at least 1');
+    this.requireMessageAuthenticator = options.requireMessageAuthenticator ?? true;
+    this.requireEventTimestamp = options.requireEventTimestamp ?? true;
   }
 
   /** Binds the socket; resolves with the bound address and port. */
@@ -142,25 +173,14 @@ export class DasServer {
     // RFC 5176 §3.4: the Message-Authenticator is computed with the Authenticator field zeroed.
     const ma = checkMessageAuthenticator(packet, Buffer.alloc(16), secret);
     if (ma === 'invalid') return this.log.warn(meta, 'DAS request with a bad Message-Authenticator, dropped');
-    if (ma === 'absent' && this.options.requireMessageAuthenticator) {
-      return this.log.warn(meta, 'DAS request without Message-Authenticator, dropped');
+    if (ma === 'absent' && this.requireMessageAuthenticator) {
+      return this.log.warn(meta, 'DAS request without Message-Authenticator, dropped (radius.das.requireMessageAuthenticator)');
     }
+    const hadMa = ma === 'valid';
 
     const now = Date.now();
-    const key = `${from}/${packet.identifier}`;
-    this.pruneCache(now);
-    const cached = this.cache.get(key);
-    if (cached && constantTimeEqual(cached.authenticator, packet.authenticator)) {
-      if (cached.reply) {
-        this.log.debug(meta, 'DAS duplicate request, cached reply sent again');
-        this.send(cached.reply, rinfo);
-      } else {
-        this.log.debug(meta, 'DAS duplicate request while the first is being handled, dropped');
-      }
-      return;
-    }
-
     const ts = findAttribute(packet.attributes, Attr.EventTimestamp);
+    let expiresAt: number;
     if (ts) {
       let when: number;
       try {
@@ -168,18 +188,55 @@ export class DasServer {
       } catch {
         return this.log.warn(meta, 'DAS request with a malformed Event-Timestamp, dropped');
       }
-      if (Math.abs(now - when) > this.windowSec * 1000) {
-        return this.log.warn(meta, 'DAS request outside the Event-Timestamp window (replay?), dropped');
+      // RFC 5176 §6.3: a request whose Event-Timestamp is not current MUST be silently discarded.
+      if (Math.abs(now - when) > this.windowMs) {
+        return this.log.warn({ ...meta, eventTimestamp: when / 1000, skewSec: Math.round((now - when) / 1000) }, 'DAS request outside the Event-Timestamp window (replay or clock skew), dropped');
       }
-    } else if (this.options.requireEventTimestamp) {
-      return this.log.warn(meta, 'DAS request without Event-Timestamp, dropped');
+      // Until then a copy passes the window check, so it must be remembered as long.
+      expiresAt = Math.max(when + this.windowMs, now + this.duplicateWindowMs);
+    } else if (this.requireEventTimestamp) {
+      // RFC 5176 §6.3: a NAS SHOULD be configurable to refuse requests without Event-Timestamp; §3.5: Error-Cause 402.
+      this.log.warn(meta, 'DAS request without Event-Timestamp: NAK 402 Missing-Attribute (radius.das.requireEventTimestamp)');
+      const nak = this.seal(packet, secret, { ack: false, errorCause: ErrorCause.MissingAttribute }, hadMa, meta);
+      if (nak) this.send(nak, rinfo);
+      return;
+    } else {
+      // Nothing dates the request: it is remembered for one window from now, and replayable after that.
+      expiresAt = now + this.windowMs;
     }
 
-    // A new authenticator under the same Identifier replaces the cached one (RFC 5080 §2.2.2).
-    this.cache.delete(key);
-    const entry: CacheEntry = { authenticator: Buffer.from(packet.authenticator), at: now };
+    const key = createHash('sha256').update(packet.raw).digest('base64');
+    const cached = this.cache.get(key);
+    if (cached && now <= cached.expiresAt) {
+      if (cached.from === from && now - cached.at <= this.duplicateWindowMs) {
+        if (cached.reply) {
+          this.log.debug(meta, 'DAS duplicate request, cached reply sent again');
+          this.send(cached.reply, rinfo);
+        } else {
+          this.log.debug(meta, 'DAS duplicate request while the first is being handled, dropped');
+        }
+      } else {
+        this.log.warn({ ...meta, firstFrom: cached.from, firstAt: new Date(cached.at).toISOString() }, 'DAS request already handled (replay), dropped');
+      }
+      return;
+    }
+    if (cached) this.cache.delete(key);
+    this.sweep(now);
+    if (this.cache.size >= this.cacheSize) {
+      this.refusedWhileFull++;
+      if (now - this.lastFullWarning >= SWEEP_INTERVAL_MS) {
+        this.lastFullWarning = now;
+        this.log.warn({ ...meta, entries: this.cache.size, refused: this.refusedWhileFull }, 'DAS replay cache full: requests refused with NAK 506 until entries expire');
+        this.refusedWhileFull = 0;
+      }
+      const nak = this.seal(packet, secret, { ack: false, errorCause: ErrorCause.ResourcesUnavailable }, hadMa, meta);
+      if (nak) this.send(nak, rinfo);
+      return;
+    }
+
+    const entry: CacheEntry = { from, at: now, expiresAt };
     this.cache.set(key, entry);
-    this.process(packet, secret, rinfo, entry, ma === 'valid').catch((e: unknown) => this.log.warn({ ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS request processing failed'));
+    this.process(packet, secret, rinfo, entry, hadMa).catch((e: unknown) => this.log.warn({ ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS request processing failed'));
   }
 
   private async process(packet: DecodedRadiusPacket, secret: RadiusSecret, rinfo: RemoteInfo, entry: CacheEntry, hadMa: boolean): Promise<void> {
@@ -198,11 +255,20 @@ export class DasServer {
         result = { ack: false, errorCause: ErrorCause.ResourcesUnavailable };
       }
     }
+    // Without a reply the entry stays: a copy is still not handled twice.
+    const reply = this.seal(packet, secret, result, hadMa, meta);
+    if (!reply) return;
+    entry.reply = reply;
+    this.log.debug({ ...meta, reply: reply[0], errorCause: result.ack ? undefined : result.errorCause }, 'DAS reply sent');
+    this.send(reply, rinfo);
+  }
 
+  /** The signed ACK/NAK for `result`, or undefined (logged) when it cannot be encoded. */
+  private seal(packet: DecodedRadiusPacket, secret: RadiusSecret, result: DasResult, hadMa: boolean, meta: Record<string, unknown>): Buffer | undefined {
     const replyCode = packet.code === RadiusCode.DisconnectRequest ? (result.ack ? RadiusCode.DisconnectAck : RadiusCode.DisconnectNak) : result.ack ? RadiusCode.CoaAck : RadiusCode.CoaNak;
     const attributes: RadiusAttribute[] = [];
     // Message-Authenticator first when the request had one (or the client requires it; RFC 5176 §3.4).
-    if (hadMa || this.options.requireMessageAuthenticator) attributes.push({ type: Attr.MessageAuthenticator, value: Buffer.alloc(16) });
+    if (hadMa || this.requireMessageAuthenticator) attributes.push({ type: Attr.MessageAuthenticator, value: Buffer.alloc(16) });
     if (!result.ack) attributes.push(integerAttribute(Attr.ErrorCause, result.errorCause));
     for (const a of result.attributes ?? []) {
       if (a.vendorId === undefined && (a.type === Attr.MessageAuthenticator || a.type === Attr.ProxyState)) continue;
@@ -210,17 +276,12 @@ export class DasServer {
     }
     // RFC 5176 §3: Proxy-State copied back unmodified, in order.
     attributes.push(...findAllAttributes(packet.attributes, Attr.ProxyState));
-
-    let reply: Buffer;
     try {
-      reply = sealResponse({ code: replyCode, identifier: packet.identifier, attributes }, packet.authenticator, secret);
+      return sealResponse({ code: replyCode, identifier: packet.identifier, attributes }, packet.authenticator, secret);
     } catch (e) {
-      this.cache.delete(`${meta.from}/${packet.identifier}`);
-      return this.log.warn({ ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS reply could not be encoded');
+      this.log.warn({ ...meta, err: e instanceof Error ? e.message : String(e) }, 'DAS reply could not be encoded');
+      return undefined;
     }
-    entry.reply = reply;
-    this.log.debug({ ...meta, reply: replyCode, errorCause: result.ack ? undefined : result.errorCause }, 'DAS reply sent');
-    this.send(reply, rinfo);
   }
 
   private isForUs(req: DasRequest): boolean {
@@ -235,12 +296,12 @@ export class DasServer {
     });
   }
 
-  private pruneCache(now: number): void {
-    // Map order is insertion order and entries are re-inserted when replaced, so the oldest come first.
-    for (const [key, e] of this.cache) {
-      if (now - e.at <= this.duplicateWindowMs) break;
-      this.cache.delete(key);
-    }
+  /** Forgets requests whose Event-Timestamp has left the window: every 10 s, or (at most every second) when full. */
+  private sweep(now: number): void {
+    const due = now - this.lastSweep >= (this.cache.size >= this.cacheSize ? FULL_SWEEP_INTERVAL_MS : SWEEP_INTERVAL_MS);
+    if (!due) return;
+    this.lastSweep = now;
+    for (const [key, e] of this.cache) if (now > e.expiresAt) this.cache.delete(key);
   }
 }
 

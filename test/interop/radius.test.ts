@@ -47,8 +47,10 @@ function freeradius(cmd: 'start' | 'stop', env: Record<string, string> = {}): vo
   });
 }
 
-/** radclient inside the namespace → our DAS on 127.0.0.1:3799. */
+/** radclient inside the namespace → our DAS on 127.0.0.1:3799, dated and signed as radius.das requires by default. */
 function radclient(kind: 'disconnect' | 'coa', input: string): Promise<{ status: number | null; out: string }> {
+  const ma = input.includes('Message-Authenticator') ? '' : ',Message-Authenticator=0x00';
+  const dated = `${input},Event-Timestamp=${Math.floor(Date.now() / 1000)}${ma}`;
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', NETNS, 'radclient', '-x', '-r', '2', '-t', '6', '127.0.0.1:3799', kind, SECRET], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -56,7 +58,7 @@ function radclient(kind: 'disconnect' | 'coa', input: string): Promise<{ status:
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, out }));
-    child.stdin.end(`${input}\n`);
+    child.stdin.end(`${dated}\n`);
   });
 }
 

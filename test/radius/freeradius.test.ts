@@ -250,6 +250,9 @@ describe('radclient as Dynamic Authorization Client → DasServer', () => {
         seen.push(req);
         return req.acctSessionId === 'pptp-0001' ? { ack: true } : { ack: false, errorCause: 503 };
       },
+      // Relaxed to exercise both encodings; the defaults (both required) are test/radius/das-replay.test.ts's.
+      requireMessageAuthenticator: false,
+      requireEventTimestamp: false,
       log: pino({ level: 'silent' }),
     });
     const { port } = await das.listen();

@@ -25,6 +25,9 @@ async function startDas(handler: (r: DasRequest) => Promise<DasResult>, opts: Pa
       return handler(r);
     },
     log: pino({ level: 'silent' }),
+    // These tests cover the codec and the handler path; the replay defaults have test/unit/das-replay.test.ts.
+    requireMessageAuthenticator: false,
+    requireEventTimestamp: false,
     ...opts,
   });
   const { port } = await das.listen();
@@ -193,13 +196,18 @@ describe('DasServer', () => {
     expect(calls).toHaveLength(2);
   });
 
-  it('Event-Timestamp outside the window is discarded; inside is processed; required when configured', async () => {
+  it('Event-Timestamp outside the window is discarded; inside is processed; missing → NAK 402 when required', async () => {
     const { port, calls } = await startDas(async () => ACK, { requireEventTimestamp: true, eventTimestampWindowSec: 300 });
     const c = await dac();
     const now = Math.floor(Date.now() / 1000);
     c.send(disconnect(1, [textAttribute(Attr.UserName, 'a'), timeAttribute(Attr.EventTimestamp, now - 301)]), port);
-    c.send(disconnect(2, [textAttribute(Attr.UserName, 'a')]), port);
     expect(await c.next(200)).toBeUndefined();
+    const missing = disconnect(2, [textAttribute(Attr.UserName, 'a')]);
+    c.send(missing, port);
+    const nak = verifiedReply(await c.next(), missing);
+    expect(nak.code).toBe(RadiusCode.DisconnectNak);
+    expect(readInteger(findAttribute(nak.attributes, Attr.ErrorCause)!)).toBe(ErrorCause.MissingAttribute);
+    expect(calls).toHaveLength(0);
     const ok = disconnect(3, [textAttribute(Attr.UserName, 'a'), timeAttribute(Attr.EventTimestamp, now - 5)]);
     c.send(ok, port);
     expect(verifiedReply(await c.next(), ok).code).toBe(RadiusCode.DisconnectAck);

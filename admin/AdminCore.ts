@@ -126,7 +126,8 @@ export interface AdminSettingsView {
     tries: number;
     das: { listen: string; port: number; requireMessageAuthenticator: boolean; requireEventTimestamp: boolean } | null;
   };
-  admin: { listen: string; tls: boolean; metricsUsernames: boolean };
+  /** allowedHosts: the Host names the console answers to (loopback names, the listen host, admin.allowedHosts), each also with the console's port unless it names one. */
+  admin: { listen: string; tls: boolean; metricsUsernames: boolean; allowedHosts: string[] };
 }
 
 export interface AdminHealth {

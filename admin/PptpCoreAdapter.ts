@@ -19,6 +19,7 @@ import {
   type RadiusServerState,
   type UserChanges,
 } from './AdminCore.js';
+import { consoleHostNames } from './HostAllowList.js';
 
 export interface PptpCoreParts {
   server: SessionManager;
@@ -201,9 +202,16 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
       requireMessageAuthenticator: config.radius.requireMessageAuthenticator,
       timeout: config.radius.timeout,
       tries: config.radius.tries,
-      das: config.radius.das ? { listen: config.radius.das.listen, port: config.radius.das.port, requireMessageAuthenticator: config.radius.das.requireMessageAuthenticator, requireEventTimestamp: config.radius.das.requireEventTimestamp } : null,
+      das: config.radius.das
+        ? {
+            listen: config.radius.das.listen,
+            port: config.radius.das.port,
+            requireMessageAuthenticator: config.radius.das.requireMessageAuthenticator,
+            requireEventTimestamp: config.radius.das.requireEventTimestamp,
+          }
+        : null,
     },
-    admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames },
+    admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames, allowedHosts: consoleHostNames(config.admin) },
   });
 
   const core: AdminCore = {

@@ -5,9 +5,8 @@
 // Stop) and overall (Accounting-Off before the next Accounting-On). A failed attempt waits with
 // exponential back-off; Acct-Delay-Time (RFC 2866 §5.2) tells the server how late a record is.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { privateFile } from '../config/DataDirectory.js';
 import { Attr, integerAttribute } from '../radius/Dictionary.js';
 import { decodePacket, encodePacket, isVendorAttribute, RadiusCode, RadiusFormatError, type RadiusAttribute } from '../radius/RadiusPacket.js';
 
@@ -40,8 +39,7 @@ const ACCOUNTING_FILE = 'accounting.db';
 
 /** Where the queue lives inside the data directory (its own file: no lock contention with the user store). */
 export function accountingQueueFile(dataDir: string): string {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return join(dataDir, ACCOUNTING_FILE);
+  return privateFile(dataDir, ACCOUNTING_FILE);
 }
 
 interface Row {

@@ -2,10 +2,9 @@
 // Passwords are kept only as NT hashes (MD4 of UTF-16LE): MS-CHAPv2 needs exactly that value
 // and nothing weaker, and the clear password is never written anywhere.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { ntPasswordHash } from '../ppp/auth/MsChapCrypto.js';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
+import { privateFile } from '../config/DataDirectory.js';
 
 export interface UserRecord {
   name: string;
@@ -66,8 +65,7 @@ export class UserStore {
   private readonly db: Database.Database;
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    this.db = new Database(join(dataDir, 'portico.db'));
+    this.db = new Database(privateFile(dataDir, 'portico.db'));
     this.db.pragma('journal_mode = WAL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS users (
       name TEXT PRIMARY KEY COLLATE NOCASE,

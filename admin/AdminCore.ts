@@ -126,8 +126,9 @@ export interface AdminSettingsView {
     tries: number;
     das: { listen: string; port: number; requireMessageAuthenticator: boolean; requireEventTimestamp: boolean } | null;
   };
-  /** allowedHosts: the Host names the console answers to (loopback names, the listen host, admin.allowedHosts), each also with the console's port unless it names one. */
-  admin: { listen: string; tls: boolean; metricsUsernames: boolean; allowedHosts: string[] };
+  /** Permissions taken off the data directory and its files at start ("path: 0755 → 0700"); absent where unknown (tests). */
+  dataDirectory?: { path: string; fixed: string[] };
+  admin: { listen: string; tls: boolean; metricsUsernames: boolean };
 }
 
 export interface AdminHealth {

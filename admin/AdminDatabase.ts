@@ -1,14 +1,12 @@
 // The panel's own SQLite file (dataDir/admin.db), apart from the user store: admin accounts,
 // login sessions, API tokens and the events journal. The CLI opens it too (`portico admin passwd`).
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { privateFile } from '../config/DataDirectory.js';
 
 export type AdminDb = Database.Database;
 
 export function openAdminDatabase(dataDir: string): AdminDb {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(dataDir, 'admin.db'));
+  const db = new Database(privateFile(dataDir, 'admin.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 2000');
   db.exec(`

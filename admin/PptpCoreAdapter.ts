@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
+import type { DataDirectoryReport } from '../config/DataDirectory.js';
 import type { Logger } from 'pino';
 import type { DataPlanePort } from '../dataplane/DataPlane.js';
 import type { AuthFailure, SessionEnded, SessionManager, SessionSummary } from '../session/SessionManager.js';
@@ -19,7 +20,6 @@ import {
   type RadiusServerState,
   type UserChanges,
 } from './AdminCore.js';
-import { consoleHostNames } from './HostAllowList.js';
 
 export interface PptpCoreParts {
   server: SessionManager;
@@ -28,6 +28,8 @@ export interface PptpCoreParts {
   config: PorticoConfig;
   /** The RADIUS client's view of its servers, once RADIUS is wired; absent: "RADIUS: not configured". */
   radiusServers?: () => RadiusServerState[];
+  /** What securing the data directory at start did (config/DataDirectory.ts), for the security audit. */
+  dataDirectory?: DataDirectoryReport;
   log: Logger;
 }
 
@@ -211,7 +213,8 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
           }
         : null,
     },
-    admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames, allowedHosts: consoleHostNames(config.admin) },
+    ...(parts.dataDirectory ? { dataDirectory: { path: parts.dataDirectory.path, fixed: [...parts.dataDirectory.fixed] } } : {}),
+    admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames },
   });
 
   const core: AdminCore = {

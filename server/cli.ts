@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/PorticoConfig.js';
 import { formatIpv4 } from '../config/Ipv4.js';
 import { UserStore, UserStoreError } from '../aaa/UserStore.js';
+import { DataDirectoryError, secureDataDirectory } from '../config/DataDirectory.js';
 
 const USAGE = `usage:
   portico serve [--config FILE]
@@ -51,6 +52,8 @@ async function main(argv: string[]): Promise<void> {
     await runServer(config, source);
     return;
   }
+  // Before the user or admin database opens: the directory private, new files 0600 (serve does it in runServer).
+  if (verb === 'user' || verb === 'admin') secureDataDirectory(config.dataDir, { warn: (_fields, message) => process.stderr.write(`portico: warning: ${message}\n`) });
   if (verb === 'admin') {
     const { runAdminCommand } = await import('../admin/AdminCli.js');
     process.exitCode = await runAdminCommand(config, sub, name, values.password);
@@ -101,7 +104,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof UserStoreError) fail(err.message, 1);
+  if (err instanceof ConfigError || err instanceof UserStoreError || err instanceof DataDirectoryError) fail(err.message, 1);
   if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) fail(`${err.message}\n${USAGE}`);
   fail(err instanceof Error ? (err.stack ?? err.message) : String(err), 1);
 });

@@ -13,6 +13,7 @@ import { TunnelAddresses } from '../session/TunnelAddresses.js';
 import { ControlListener } from './ControlListener.js';
 import { pppPolicy } from './PppPolicy.js';
 import { UserStore } from '../aaa/UserStore.js';
+import { secureDataDirectory } from '../config/DataDirectory.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
   const log = createLogger(config.log.level);
@@ -21,6 +22,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   if (config.mppe.keyLengths.some((b) => b < 128)) log.warn({ keyLengths: config.mppe.keyLengths }, 'weak MPPE key lengths allowed');
   if (config.auth.protocols.some((p) => p !== 'mschapv2')) log.warn({ protocols: config.auth.protocols }, 'weak authentication protocols allowed (MS-CHAPv1, CHAP-MD5, PAP)');
 
+  const dataDirectory = secureDataDirectory(config.dataDir, log);
   const users = new UserStore(config.dataDir);
   const tunAddress = parseIpv4(config.tun.address);
   // The TUN's prefix covers the pool, so pool addresses need no route of their own.
@@ -57,7 +59,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     const { createPptpAdminCore } = await import('../admin/PptpCoreAdapter.js');
     const { startAdmin } = await import('../admin/AdminConsole.js');
     const adminLog = log.child({ layer: 'admin' });
-    const adminCore = createPptpAdminCore({ server, dataPlane, users, config, log: adminLog, ...(radius ? { radiusServers: () => radius.serverStates() } : {}) });
+    const adminCore = createPptpAdminCore({ server, dataPlane, users, config, dataDirectory, log: adminLog, ...(radius ? { radiusServers: () => radius.serverStates() } : {}) });
     try {
       stoppers.push(await startAdmin(adminCore, config, adminLog));
     } catch (err) {

@@ -12,7 +12,14 @@ import type { SessionMonitor } from './SessionMonitor.js';
 /** The part of the configuration the console reads. */
 export interface AdminConfig {
   dataDir: string;
-  admin: { listen: string; enabled: boolean; tls?: { cert: string; key: string } | undefined; metricsUsernames: boolean };
+  admin: {
+    listen: string;
+    enabled: boolean;
+    tls?: { cert: string; key: string } | undefined;
+    metricsUsernames: boolean;
+    /** Host names the console answers to besides the loopback names and the listen address. */
+    allowedHosts?: readonly string[] | undefined;
+  };
 }
 
 export type Principal = { kind: 'session'; account: string; csrf: string; cookie: string } | { kind: 'token'; account: string; tokenId: string; scope: TokenScope };

@@ -3,9 +3,12 @@
 //    browser without a login gets. Any other page or asset redirects to /.
 //  - Everything under /api (but POST /api/login) and /metrics answers 401 without a login session
 //    cookie or an API token (Authorization: Bearer ptk_...).
-//  - A change (any method but GET/HEAD) made with the session cookie needs the session's CSRF token
-//    in X-CSRF-Token; a token needs scope write. Any browser change (login included) needs a
-//    same-origin Origin when the browser sends one, and only JSON bodies are parsed.
+//  - Before anything else, a request whose Host is not one the console answers to (HostAllowList:
+//    loopback names, the listen address, admin.allowedHosts) gets 421 Misdirected Request.
+//  - A change (any method but GET/HEAD/OPTIONS) made with the session cookie needs the session's CSRF
+//    token in X-CSRF-Token and an Origin (or, without one, a Referer) of this console, whatever
+//    other headers it carries; a token (Authorization: Bearer) needs scope write and no Origin.
+//    Any other change (the login) is refused when it names another origin. Only JSON bodies are parsed.
 import fastifyCookie from '@fastify/cookie';
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,7 +23,8 @@ import { AdminMetrics } from './AdminMetrics.js';
 import { ApiTokens } from './ApiTokens.js';
 import { EventJournal } from './EventJournal.js';
 import { LoginSessions } from './LoginSessions.js';
-import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleLimits } from './LoginThrottle.js';
+import { HostAllowList } from './HostAllowList.js';
+import { DEFAULT_BACKOFF, LoginThrottle, type BackoffPolicy } from './LoginThrottle.js';
 import { buildOpenApiDocument } from './OpenApiDocument.js';
 import { SessionMonitor } from './SessionMonitor.js';
 import { StaticAssets } from './StaticAssets.js';
@@ -35,7 +39,7 @@ import { registerUserRoutes } from './routes/UserRoutes.js';
 export interface AdminServerOptions {
   /** Default: dataDir/admin.db. */
   db?: AdminDb;
-  throttle?: ThrottleLimits;
+  throttle?: BackoffPolicy;
   /** Live view sampling period. */
   sampleIntervalMs?: number;
   /** Node process metrics in /metrics (off in tests that build many apps). */
@@ -101,7 +105,7 @@ export async function createAdminServer(core: AdminCore, config: AdminConfig, lo
     logins,
     tokens,
     journal,
-    throttle: new LoginThrottle(options.throttle ?? DEFAULT_THROTTLE),
+    throttle: new LoginThrottle(options.throttle ?? DEFAULT_BACKOFF),
     monitor,
     metrics,
     cookieName,
@@ -125,22 +129,32 @@ export async function createAdminServer(core: AdminCore, config: AdminConfig, lo
     if ((route.url.startsWith('/api/') || route.url === '/metrics') && route.method !== 'HEAD') apiRoutes.push(route);
   });
 
+  // First of all (before the cookie is even parsed): a Host the console answers to. 421 (RFC 9110
+  // §15.5.20) says this server does not serve that authority; 403 would say that who asks may not.
+  const hosts = new HostAllowList(config.admin);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.headers(SECURITY_HEADERS);
+    if (hosts.allows(request.headers.host)) return;
+    log.warn({ client: request.ip, host: request.headers.host?.slice(0, 100) }, 'console request refused: Host not allowed (admin.allowedHosts)');
+    return reply.code(421).send({ error: 'this console does not answer to that Host name (admin.allowedHosts)' });
+  });
+
   await app.register(fastifyCookie);
   // JSON only: a cross-site HTML form can send text/plain without a preflight, never application/json.
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('principal', null);
 
   app.addHook('onRequest', async (request, reply) => {
-    reply.headers(SECURITY_HEADERS);
-    request.principal = authenticate(request.cookies[cookieName], request.headers.authorization);
-    // A browser's change (login included) must come from a page of this console.
-    if (!SAFE_METHODS.has(request.method) && request.headers.authorization === undefined && !sameOrigin(request)) {
-      return reply.code(403).send({ error: 'cross-origin request refused' });
+    const p = authenticate(request.cookies[cookieName], request.headers.authorization);
+    request.principal = p;
+    if (!SAFE_METHODS.has(request.method)) {
+      // The cookie's rights for a change only from a page of this console; a token is no browser's ambient credential.
+      if (p?.kind === 'session' && !fromThisConsole(request, true)) return reply.code(403).send({ error: 'a change made with the login cookie must come from a page of this console (Origin)' });
+      if (p?.kind !== 'token' && !fromThisConsole(request, false)) return reply.code(403).send({ error: 'cross-origin request refused' });
     }
     const routeConfig = request.routeOptions.config;
     if (routeConfig.public) return;
     const api = request.url.startsWith('/api/') || request.url === '/api' || request.url.startsWith('/metrics');
-    const p = request.principal;
     if (!p) {
       // A 404 is decided later; without a login it must not tell what exists.
       if (api) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'login required' });
@@ -201,14 +215,19 @@ export async function createAdminServer(core: AdminCore, config: AdminConfig, lo
   };
 }
 
-/** The browser's Origin (when it sends one) must be this very console. */
-function sameOrigin(request: FastifyRequest): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
+/**
+ * The request's Origin (or, when it has none, its Referer) names the host it was sent to, which the
+ * Host check has already found to be this console's. Without either it passes only when
+ * `required` is false. The scheme is not compared: behind a reverse proxy that ends TLS, the page is
+ * https while the console itself is not.
+ */
+function fromThisConsole(request: FastifyRequest, required: boolean): boolean {
+  const source = request.headers.origin ?? request.headers.referer;
+  if (source === undefined) return !required;
   try {
-    return new URL(origin).host === request.headers.host;
+    return new URL(source).host === request.headers.host?.toLowerCase();
   } catch {
-    return false;
+    return false; // Origin: null (a sandboxed frame, a form sent under no-referrer) among others
   }
 }
 

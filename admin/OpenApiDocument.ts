@@ -17,7 +17,8 @@ const ERROR_SCHEMA: Schema = {
 const COMMON_ERRORS: Record<number, string> = {
   400: 'Invalid request; `fields` names each field at fault.',
   401: 'No login session and no valid API token.',
-  403: 'CSRF token missing or wrong, cross-origin request, or a read-only token.',
+  403: 'CSRF token missing or wrong, a change made with the login cookie without an Origin of this console, a cross-origin request, or a read-only token.',
+  421: 'The Host header names no host this console answers to (admin.allowedHosts).',
 };
 
 export function buildOpenApiDocument(routes: RouteOptions[]): Schema {

@@ -20,6 +20,7 @@ import {
   type RadiusServerState,
   type UserChanges,
 } from './AdminCore.js';
+import { consoleHostNames } from './HostAllowList.js';
 
 export interface PptpCoreParts {
   server: SessionManager;
@@ -214,7 +215,7 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
         : null,
     },
     ...(parts.dataDirectory ? { dataDirectory: { path: parts.dataDirectory.path, fixed: [...parts.dataDirectory.fixed] } } : {}),
-    admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames },
+    admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames, allowedHosts: consoleHostNames(config.admin) },
   });
 
   const core: AdminCore = {

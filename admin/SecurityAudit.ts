@@ -52,12 +52,28 @@ export function auditSettings(s: AdminSettingsView): SecurityAuditReport {
   if (s.mppe.mode === 'prefer-stateful') {
     findings.push({ severity: 'low', setting: 'mppe.mode', message: 'Stateful MPPE is preferred: one lost packet stalls the tunnel until a resync (performance rather than security).' });
   }
-  const host = s.admin.listen.replace(/:\d+$/, '');
-  const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';
+  const host = withoutPort(s.admin.listen);
+  const loopback = isLoopback(host);
   if (!loopback && !s.admin.tls) {
     findings.push({ severity: 'high', setting: 'admin.listen', message: `The console listens on ${s.admin.listen} without TLS: passwords and session cookies cross the network in clear.` });
   } else if (!loopback) {
     findings.push({ severity: 'low', setting: 'admin.listen', message: `The console is reachable beyond this machine (${s.admin.listen}, TLS on): restrict who can reach it with a firewall.` });
+  }
+  // Host names beyond this machine's own that the console answers to (DNS rebinding protection).
+  const named = s.admin.allowedHosts.filter((n) => !isLoopback(withoutPort(n)) && n !== host);
+  if ((host === '0.0.0.0' || host === '[::]') && named.length === 0) {
+    findings.push({
+      severity: 'low',
+      setting: 'admin.allowedHosts',
+      message: `The console listens on every address (${s.admin.listen}) but answers only to the Host names ${s.admin.allowedHosts.join(', ')}: a browser that reaches it by this machine's address or DNS name is refused (421) until admin.allowedHosts names it.`,
+    });
+  }
+  if (!s.admin.tls && named.length > 0) {
+    findings.push({
+      severity: 'low',
+      setting: 'admin.allowedHosts',
+      message: `The console answers to ${named.join(', ')} but has no TLS of its own: behind a reverse proxy that ends TLS its session cookie still lacks the Secure flag, so the proxy must never serve it over plain HTTP.`,
+    });
   }
   if (s.radius.servers.length > 0 && !s.radius.requireMessageAuthenticator) {
     findings.push({
@@ -73,4 +89,12 @@ export function auditSettings(s: AdminSettingsView): SecurityAuditReport {
     findings.push({ severity: 'low', setting: 'admin.metricsUsernames', message: 'Prometheus metrics carry user names: whoever can scrape /metrics sees who is connected.' });
   }
   return { findings, ok: !findings.some((f) => f.severity !== 'low'), limitations: PPTP_LIMITATIONS };
+}
+
+function withoutPort(hostPort: string): string {
+  return hostPort.replace(/:\d+$/, '');
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '[::1]';
 }

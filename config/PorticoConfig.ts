@@ -16,6 +16,9 @@ const ipv4 = z.ipv4();
  */
 export const DEFAULT_TUN_QUEUE_LENGTH = 1000;
 
+/** One Host value: a DNS name, an IPv4 address or a bracketed IPv6 address, optionally with :port (admin.allowedHosts). */
+const CONSOLE_HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
 export const configSchema = z
   .object({
     /** Address for PPTP control connections (TCP) and the raw GRE socket. */
@@ -162,6 +165,14 @@ export const configSchema = z
           .optional(),
         /** Prometheus metrics carry user names only when this is true. */
         metricsUsernames: z.boolean().default(false),
+        /**
+         * Host names the console answers to besides localhost, 127.0.0.1, [::1] and the listen address
+         * (DNS rebinding protection): a name alone also with the console's port, name:port exactly so.
+         */
+        allowedHosts: z
+          .array(z.string().max(261).regex(CONSOLE_HOST, 'a host name or address as browsers send it in Host, optionally with :port (e.g. portico.example.net or portico.example.net:8443)'))
+          .max(64)
+          .default([]),
       })
       .strict()
       .prefault({}),

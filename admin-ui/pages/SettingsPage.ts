@@ -72,6 +72,7 @@ export function mountSettingsPage(root: HTMLElement): void {
       card('Console', [
         ['Listen', s.admin.listen],
         ['TLS', s.admin.tls ? 'on' : 'off'],
+        ['Answers to Host', `${list(s.admin.allowedHosts)} (each also with :${s.admin.listen.replace(/^.*:/, '')} unless it names a port; others get 421)`],
         ['User names in metrics', s.admin.metricsUsernames ? 'yes' : 'no'],
       ]),
     );

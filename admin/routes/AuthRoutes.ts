@@ -30,9 +30,10 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AdminContext): voi
         doc: {
           tag: 'auth',
           summary: 'Log in to the console',
-          description: 'Sets the HttpOnly, SameSite=Strict session cookie and returns the CSRF token changes must carry. Failed attempts are limited per client address and per account.',
+          description:
+            'Sets the HttpOnly, SameSite=Strict session cookie and returns the CSRF token changes must carry. After 5 failures from one client address (an IPv6 client: its /64) that address waits before its next attempt is checked: 1 s, doubling with each further failure up to 15 min; a correct login clears it. Other addresses are never affected.',
           success: { status: 200, description: 'Logged in', schema: { type: 'object', properties: { account: { type: 'string' }, csrf: { type: 'string' } } } },
-          errors: { 401: 'Wrong user name or password.', 429: 'Too many failed logins; Retry-After gives the seconds to wait.' },
+          errors: { 401: 'Wrong user name or password.', 429: 'This address must wait before its next attempt; Retry-After gives the seconds.' },
         },
       },
     },
@@ -44,19 +45,19 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AdminContext): voi
           .code(429)
           .header('retry-after', String(wait))
           .send({ error: `Too many failed logins. Try again in ${minutes(wait)}.`, retryAfter: wait });
-      const wait = ctx.throttle.retryAfter(client, username);
+      // Counted as a failure from here on, so that parallel guesses cannot all be checked.
+      const wait = ctx.throttle.begin(client);
       if (wait > 0) {
         ctx.log.warn({ client, account: username, retryAfter: wait }, 'console login refused: too many failures');
         return refuse(wait);
       }
-      ctx.throttle.fail(client, username);
       const account = await ctx.accounts.verify(username, password);
       if (account === null) {
         ctx.log.warn({ client, account: username }, 'console login failed');
         ctx.journal.record({ type: 'admin', peer: client, message: `console login of "${username}" from ${client} refused: wrong user name or password` });
         return reply.code(401).send({ error: 'Wrong user name or password.' });
       }
-      ctx.throttle.succeed(client, username);
+      ctx.throttle.succeed(client);
       const session = ctx.logins.create(account, client);
       reply.setCookie(ctx.cookieName, session.id, loginCookieOptions(ctx));
       ctx.log.info({ client, account }, 'console login');
@@ -118,17 +119,19 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AdminContext): voi
     async (request, reply) => {
       const p = request.principal!;
       const { current, password } = request.body as { current: string; password: string };
-      const wait = ctx.throttle.retryAfter(request.ip, p.account);
-      if (wait > 0)
+      // The same back-off as the login, per client address.
+      const wait = ctx.throttle.begin(request.ip);
+      if (wait > 0) {
+        ctx.log.warn({ client: request.ip, account: p.account, retryAfter: wait }, 'console password change refused: too many failures');
         return reply
           .code(429)
           .header('retry-after', String(wait))
           .send({ error: `Too many failed attempts. Try again in ${minutes(wait)}.` });
-      ctx.throttle.fail(request.ip, p.account);
+      }
       if ((await ctx.accounts.verify(p.account, current)) === null) {
         return reply.code(400).send({ error: 'The current password is wrong.', fields: { current: 'wrong password' } });
       }
-      ctx.throttle.succeed(request.ip, p.account);
+      ctx.throttle.succeed(request.ip);
       try {
         checkPassword(password);
         await ctx.accounts.set(p.account, password);

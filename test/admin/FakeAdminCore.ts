@@ -52,7 +52,7 @@ export function fakeSettings(over: Partial<AdminSettingsView> = {}): AdminSettin
     ppp: { lcpEchoInterval: 30, lcpEchoFailure: 4, mru: null },
     pptp: { echoInterval: 60, maxCalls: 10000 },
     radius: { servers: [], requireMessageAuthenticator: true, timeout: 3, tries: 3, das: null },
-    admin: { listen: '127.0.0.1:8080', tls: false, metricsUsernames: false },
+    admin: { listen: '127.0.0.1:8080', tls: false, metricsUsernames: false, allowedHosts: ['localhost', '127.0.0.1', '[::1]'] },
     ...over,
   };
 }

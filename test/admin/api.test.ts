@@ -1,11 +1,12 @@
 // The console's HTTP contract through fastify's inject, over a fake AdminCore: who may do what
-// (login, cookie, CSRF, tokens, rate limit), what the forms get back, and what is published.
+// (Host, login, cookie, Origin, CSRF, tokens, login back-off), what the forms get back, and what is published.
 import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runAdminCommand } from '../../admin/AdminCli.js';
@@ -14,6 +15,9 @@ import type { AdminConfig } from '../../admin/AdminContext.js';
 import { openAdminDatabase } from '../../admin/AdminDatabase.js';
 import { createAdminServer, type AdminServer } from '../../admin/AdminServer.js';
 import { createPptpAdminCore } from '../../admin/PptpCoreAdapter.js';
+import { consoleHostNames, HostAllowList } from '../../admin/HostAllowList.js';
+import { clientKey, DEFAULT_BACKOFF, LoginThrottle } from '../../admin/LoginThrottle.js';
+import { auditSettings } from '../../admin/SecurityAudit.js';
 import { StaticAssets } from '../../admin/StaticAssets.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
 import type { DataPlane } from '../../dataplane/DataPlane.js';
@@ -42,7 +46,10 @@ interface Harness {
   logLines: string[];
   password: string;
   dir: string;
-  inject: AdminServer['app']['inject'];
+  /** As a browser sends it: the Host of the console's listen address, and an Origin of it on every change made with a cookie (unless the request names its own). */
+  inject(options: InjectOptions): Promise<LightMyRequestResponse>;
+  /** Exactly the headers given (light-my-request's Host is localhost:80). */
+  bare(options: InjectOptions): Promise<LightMyRequestResponse>;
 }
 
 const open: Harness[] = [];
@@ -63,7 +70,14 @@ async function harness(options: { admin?: Partial<AdminConfig['admin']>; dir?: s
   const server = await createAdminServer(core, config, log, { processMetrics: false, assets: testAssets(), sampleIntervalMs: 20 });
   const created = logLines.map((l) => JSON.parse(l) as { msg: string }).find((l) => l.msg.startsWith('created console account'));
   const password = created?.msg.match(/with password (\S+) /)?.[1] ?? '';
-  const h: Harness = { server, core, logLines, password, dir, inject: server.app.inject.bind(server.app) };
+  const bare = (o: InjectOptions) => server.app.inject(o);
+  const inject = (o: InjectOptions) => {
+    const headers: Record<string, unknown> = { host: config.admin.listen, ...o.headers };
+    const change = o.method !== undefined && !['GET', 'HEAD'].includes(o.method.toUpperCase());
+    if (change && headers.cookie !== undefined && !('origin' in headers) && !('referer' in headers)) headers.origin = `http://${headers.host}`;
+    return bare({ ...o, headers: headers as NonNullable<InjectOptions['headers']> });
+  };
+  const h: Harness = { server, core, logLines, password, dir, inject, bare };
   open.push(h);
   return h;
 }
@@ -164,7 +178,7 @@ describe('access', () => {
   });
 });
 
-describe('CSRF', () => {
+describe('CSRF and Origin', () => {
   it('a change with the cookie needs the session CSRF token and a same-origin Origin', async () => {
     const h = await harness();
     const { cookie, csrf } = await login(h);
@@ -175,7 +189,7 @@ describe('CSRF', () => {
     expect((await add({ 'x-csrf-token': csrf, origin: 'http://evil.example' }, 'u1')).statusCode).toBe(403);
     expect(h.core.userMap.size).toBe(0);
     expect((await add({ 'x-csrf-token': csrf, origin: 'http://localhost:8080' }, 'u1')).statusCode).toBe(201);
-    expect((await add({ 'x-csrf-token': csrf }, 'u2')).statusCode).toBe(201);
+    expect((await add({ 'x-csrf-token': csrf, referer: 'http://localhost:8080/users' }, 'u2')).statusCode).toBe(201); // no Origin: the Referer
     // Login itself: only from this origin, and only as JSON (a cross-site form can post text/plain).
     const crossLogin = await h.inject({ method: 'POST', url: '/api/login', headers: { host: 'localhost:8080', origin: 'http://evil.example' }, payload: { username: 'admin', password: h.password } });
     expect(crossLogin.statusCode).toBe(403);
@@ -190,6 +204,111 @@ describe('CSRF', () => {
     expect((await h.inject({ method: 'DELETE', url: '/api/users/u1', headers: { cookie } })).statusCode).toBe(403);
     expect(h.core.disconnects).toHaveLength(0);
     expect([...h.core.userMap.keys()]).toEqual(['u1', 'u2']);
+  });
+
+  it('a change made with the cookie needs an Origin (or Referer) of this console, whatever other headers it carries', async () => {
+    const h = await harness();
+    const { cookie, csrf } = await login(h);
+    const post = (headers: Record<string, string>, name: string) =>
+      h.bare({ method: 'POST', url: '/api/users', headers: { host: '127.0.0.1:8080', cookie, 'x-csrf-token': csrf, ...headers }, payload: { name, password: 'pw-123' } });
+    const refused = await post({}, 'u1');
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toEqual({ error: 'a change made with the login cookie must come from a page of this console (Origin)' });
+    // An Authorization header that is no API token does not lift the check (it used to skip it).
+    expect((await post({ authorization: 'Basic x' }, 'u1')).statusCode).toBe(403);
+    expect((await post({ authorization: 'Basic x', origin: 'http://evil.example' }, 'u1')).statusCode).toBe(403);
+    expect((await post({ origin: 'null' }, 'u1')).statusCode).toBe(403);
+    expect((await post({ referer: 'http://evil.example/127.0.0.1:8080/' }, 'u1')).statusCode).toBe(403);
+    expect((await post({ origin: 'http://localhost:8080' }, 'u1')).statusCode).toBe(403); // another of the allowed names is another origin
+    expect((await h.bare({ method: 'DELETE', url: '/api/users/u1', headers: { host: '127.0.0.1:8080', cookie, 'x-csrf-token': csrf } })).statusCode).toBe(403);
+    expect((await h.bare({ method: 'POST', url: '/api/logout', headers: { host: '127.0.0.1:8080', cookie, 'x-csrf-token': csrf } })).statusCode).toBe(403);
+    expect(h.core.userMap.size).toBe(0);
+    expect((await post({ authorization: 'Basic x', origin: 'http://127.0.0.1:8080' }, 'u1')).statusCode).toBe(201);
+    expect((await post({ origin: 'http://127.0.0.1:8080' }, 'u2')).statusCode).toBe(201);
+    // Reading needs no Origin.
+    expect((await h.bare({ url: '/api/users', headers: { host: '127.0.0.1:8080', cookie } })).statusCode).toBe(200);
+
+    // An API token (no cookie used) changes without any Origin; with a cookie beside it, the token's rights are all it gets.
+    const made = await h.inject({ method: 'POST', url: '/api/tokens', headers: { cookie, 'x-csrf-token': csrf }, payload: { name: 'bot', scope: 'write' } });
+    const reader = await h.inject({ method: 'POST', url: '/api/tokens', headers: { cookie, 'x-csrf-token': csrf }, payload: { name: 'reader', scope: 'read' } });
+    const token = (made.json() as { token: string }).token;
+    const byToken = (t: string, name: string, extra: Record<string, string> = {}) =>
+      h.bare({ method: 'POST', url: '/api/users', headers: { host: '127.0.0.1:8080', authorization: `Bearer ${t}`, ...extra }, payload: { name, password: 'pw-123' } });
+    expect((await byToken(token, 'u3')).statusCode).toBe(201);
+    expect((await byToken((reader.json() as { token: string }).token, 'u4', { cookie, 'x-csrf-token': csrf })).statusCode).toBe(403); // read-only token: not the cookie's write
+    expect((await byToken(`${token}x`, 'u4', { cookie, 'x-csrf-token': csrf })).statusCode).toBe(401); // a wrong token does not fall back to the cookie
+    expect([...h.core.userMap.keys()]).toEqual(['u1', 'u2', 'u3']);
+  });
+});
+
+describe('Host allow-list', () => {
+  it('a Host the console does not answer to gets 421 before anything else; by default loopback and the listen address, with or without the port', async () => {
+    const h = await harness();
+    const { cookie, csrf } = await login(h);
+    const as = (host: string, o: InjectOptions = {}) => h.bare({ ...o, headers: { ...o.headers, host } });
+    for (const host of ['attacker.example', 'attacker.example:8080', 'localhost:80', 'localhost:8081', '127.0.0.2:8080', 'localhost.', '[::2]:8080']) {
+      const res = await as(host, { url: '/' });
+      expect([host, res.statusCode]).toEqual([host, 421]);
+      expect(res.body).not.toContain('login page');
+    }
+    const rebound = await as('attacker.example', { url: '/api/sessions', headers: { cookie } });
+    expect(rebound.statusCode).toBe(421);
+    expect(rebound.json()).toEqual({ error: 'this console does not answer to that Host name (admin.allowedHosts)' });
+    const change = await as('attacker.example', {
+      method: 'POST',
+      url: '/api/users',
+      headers: { cookie, 'x-csrf-token': csrf, origin: 'http://attacker.example' },
+      payload: { name: 'x', password: 'y' },
+    });
+    expect(change.statusCode).toBe(421);
+    expect(h.core.userMap.size).toBe(0);
+    // Not even a login is checked (nor counted).
+    for (let i = 0; i < 8; i++)
+      expect((await as('attacker.example', { method: 'POST', url: '/api/login', payload: { username: 'admin', password: 'guess' }, remoteAddress: '192.0.2.9' })).statusCode).toBe(421);
+    expect(h.server.context.throttle.retryAfter('192.0.2.9')).toBe(0);
+    expect(h.logLines.filter((l) => l.includes('Host not allowed'))).toHaveLength(17);
+    expect(JSON.parse(h.logLines.find((l) => l.includes('Host not allowed'))!)).toMatchObject({ host: 'attacker.example' });
+    for (const host of ['localhost', 'localhost:8080', 'LOCALHOST:8080', '127.0.0.1', '127.0.0.1:8080', '[::1]', '[::1]:8080']) {
+      expect([host, (await as(host, { url: '/' })).statusCode]).toEqual([host, 200]);
+    }
+    // Without any Host (HTTP/1.0) there is nothing to check against: refused too.
+    expect(new HostAllowList({ listen: '127.0.0.1:8080' }).allows(undefined)).toBe(false);
+  });
+
+  it('admin.allowedHosts adds names (a name alone also with the console port, name:port exactly); the settings and the audit name them', async () => {
+    const h = await harness({ admin: { listen: '[::1]:9090', allowedHosts: ['Portico.example.net', 'proxy.example.net:8443'] } });
+    const status = async (host: string) => (await h.bare({ url: '/', headers: { host } })).statusCode;
+    for (const host of ['portico.example.net', 'portico.example.net:9090', 'proxy.example.net:8443', '[::1]:9090', 'localhost:9090']) expect([host, await status(host)]).toEqual([host, 200]);
+    for (const host of ['portico.example.net:8080', 'proxy.example.net', 'proxy.example.net:9090', 'example.net', 'localhost:8080']) expect([host, await status(host)]).toEqual([host, 421]);
+    expect(consoleHostNames({ listen: '[::1]:9090', allowedHosts: ['Portico.example.net', 'proxy.example.net:8443', 'localhost'] })).toEqual([
+      'localhost',
+      '127.0.0.1',
+      '[::1]',
+      'portico.example.net',
+      'proxy.example.net:8443',
+    ]);
+
+    // The audit: a console on every address that answers only to loopback names, and named hosts without TLS of its own.
+    const audit = (admin: { listen: string; tls: boolean; allowedHosts: string[] }) => auditSettings(fakeSettings({ admin: { ...admin, metricsUsernames: false } })).findings;
+    expect(audit({ listen: '127.0.0.1:8080', tls: false, allowedHosts: consoleHostNames({ listen: '127.0.0.1:8080' }) })).toEqual([]);
+    const wildcard = audit({ listen: '0.0.0.0:8443', tls: true, allowedHosts: consoleHostNames({ listen: '0.0.0.0:8443' }) });
+    expect(wildcard.map((f) => [f.severity, f.setting])).toEqual([
+      ['low', 'admin.listen'],
+      ['low', 'admin.allowedHosts'],
+    ]);
+    expect(wildcard[1]!.message).toMatch(/answers only to the Host names localhost, 127\.0\.0\.1, \[::1\], 0\.0\.0\.0: .* refused \(421\)/);
+    expect(audit({ listen: '0.0.0.0:8443', tls: true, allowedHosts: consoleHostNames({ listen: '0.0.0.0:8443', allowedHosts: ['vpn.example.net'] }) }).map((f) => f.setting)).toEqual(['admin.listen']);
+    const proxied = audit({ listen: '127.0.0.1:8080', tls: false, allowedHosts: consoleHostNames({ listen: '127.0.0.1:8080', allowedHosts: ['vpn.example.net'] }) });
+    expect(proxied).toEqual([{ severity: 'low', setting: 'admin.allowedHosts', message: expect.stringMatching(/^The console answers to vpn\.example\.net but has no TLS of its own: .*Secure flag/) }]);
+  });
+
+  it('admin.allowedHosts in the configuration: host names, addresses, optional port; an error names the key', () => {
+    expect(validateConfig({}).admin.allowedHosts).toEqual([]);
+    expect(validateConfig({ admin: { allowedHosts: ['portico.example.net', 'portico.example.net:8443', '192.0.2.10', '[2001:db8::1]:8080'] } }).admin.allowedHosts).toHaveLength(4);
+    for (const bad of ['*.example.net', 'http://portico.example.net', 'portico.example.net/', 'two words', '', '-x.example', 'x'.repeat(64)]) {
+      expect(() => validateConfig({ admin: { allowedHosts: [bad] } }), bad).toThrow(/admin\.allowedHosts\.0: a host name or address as browsers send it in Host/);
+    }
+    expect(() => validateConfig({ admin: { allowedHosts: 'portico.example.net' } })).toThrow(/admin\.allowedHosts: /);
   });
 });
 
@@ -238,43 +357,96 @@ describe('users', () => {
   });
 });
 
-describe('login rate limit', () => {
-  it('5 failures from one address: 429 with Retry-After, even for the right password; other addresses unaffected; the window passes', async () => {
+describe('login back-off per client address', () => {
+  const attempt = (h: Harness, password: string, remoteAddress: string) => h.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password }, remoteAddress });
+
+  it('5 failures from one address: 1 s before its next attempt is checked, even with the right password; other addresses unaffected', async () => {
     const h = await harness();
-    const attempt = (password: string, remoteAddress = '192.0.2.7') => h.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password }, remoteAddress });
     for (let i = 0; i < 5; i++) {
-      const res = await attempt('wrong-password');
+      const res = await attempt(h, 'wrong-password', '192.0.2.7');
       expect(res.statusCode).toBe(401);
       expect(res.json()).toEqual({ error: 'Wrong user name or password.' });
     }
-    const limited = await attempt(h.password);
+    const limited = await attempt(h, h.password, '192.0.2.7');
     expect(limited.statusCode).toBe(429);
-    expect(Number(limited.headers['retry-after'])).toBe(900);
-    expect((limited.json() as { error: string }).error).toBe('Too many failed logins. Try again in 15 min.');
-    expect((await attempt(h.password, '192.0.2.8')).statusCode).toBe(200);
-    vi.setSystemTime(Date.now() + 15 * 60 * 1000 + 1);
-    expect((await attempt(h.password)).statusCode).toBe(200);
+    expect(limited.headers['retry-after']).toBe('1');
+    expect(limited.json()).toEqual({ error: 'Too many failed logins. Try again in 1 s.', retryAfter: 1 });
+    expect((await attempt(h, h.password, '192.0.2.8')).statusCode).toBe(200);
+    vi.setSystemTime(Date.now() + 1000);
+    expect((await attempt(h, h.password, '192.0.2.7')).statusCode).toBe(200);
+    // The correct login cleared the address: five free failures again.
+    for (let i = 0; i < 5; i++) expect((await attempt(h, 'wrong-password', '192.0.2.7')).statusCode).toBe(401);
     const refused = h.logLines.filter((l) => l.includes('too many failures'));
     expect(refused).toHaveLength(1);
+    expect(JSON.parse(refused[0]!)).toMatchObject({ client: '192.0.2.7', account: 'admin', retryAfter: 1 });
     expect(h.logLines.join('\n')).not.toContain('wrong-password');
+    expect(h.logLines.join('\n').split(h.password)).toHaveLength(2); // the creation line only
+  });
+
+  it('25 wrong logins from one address: its wait doubles up to 15 min; the right password from another address still logs in', async () => {
+    const h = await harness();
+    const waits: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      // Each guess waits out the back-off, so that every one of them is checked (and fails).
+      const wait = h.server.context.throttle.retryAfter('192.0.2.66');
+      waits.push(wait);
+      vi.setSystemTime(Date.now() + wait * 1000);
+      expect((await attempt(h, `guess-${i}`, '192.0.2.66')).statusCode).toBe(401);
+    }
+    expect(waits).toEqual([0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900, 900, 900, 900, 900, 900, 900, 900]);
+    const refused = await attempt(h, h.password, '192.0.2.66');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['retry-after']).toBe('900');
+    expect((refused.json() as { error: string }).error).toBe('Too many failed logins. Try again in 15 min.');
+    // No account lock: the administrator elsewhere is never refused for someone else's guesses.
+    expect((await attempt(h, h.password, '203.0.113.9')).statusCode).toBe(200);
+    expect(h.logLines.filter((l) => l.includes('console login refused: too many failures'))).toHaveLength(1);
+    expect(h.logLines.join('\n')).not.toMatch(/guess-\d/);
+  });
+
+  it('failures against one account from many addresses never refuse the right password from another address', async () => {
+    const h = await harness();
+    // 25 failures: past the 20 that used to lock the account name for 15 minutes.
+    for (let a = 1; a <= 5; a++) for (let i = 0; i < 5; i++) expect((await attempt(h, 'guess', `198.51.100.${a}`)).statusCode).toBe(401);
+    expect((await attempt(h, h.password, '203.0.113.9')).statusCode).toBe(200);
   });
 
   it('a burst of parallel guesses counts each guess from its start: no more than 5 are checked', async () => {
     const h = await harness();
-    const burst = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => h.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password: `guess-${i}` }, remoteAddress: '192.0.2.50' })),
-    );
+    const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => attempt(h, `guess-${i}`, '192.0.2.50')));
     const codes = burst.map((r) => r.statusCode).sort();
     expect(codes).toEqual([...Array(5).fill(401), ...Array(7).fill(429)]);
+    expect(h.logLines.filter((l) => l.includes('console login refused: too many failures'))).toHaveLength(7);
   });
 
-  it('20 failures against one account from many addresses lock that account name', async () => {
+  it('an IPv6 client is its /64; an IPv4-mapped address is the IPv4 address', async () => {
+    expect(clientKey('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
+    expect(clientKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(clientKey('64:ff9b::192.0.2.1')).toBe('64:ff9b:0:0::/64');
+    expect(clientKey('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(clientKey('192.0.2.1')).toBe('192.0.2.1');
     const h = await harness();
-    for (let i = 0; i < 20; i++) {
-      await h.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password: 'guess' }, remoteAddress: `192.0.2.${i + 1}` });
-    }
-    const res = await h.inject({ method: 'POST', url: '/api/login', payload: { username: 'ADMIN', password: h.password }, remoteAddress: '203.0.113.9' });
-    expect(res.statusCode).toBe(429);
+    for (let i = 1; i <= 5; i++) expect((await attempt(h, 'guess', `2001:db8:1:2::${i}`)).statusCode).toBe(401);
+    expect((await attempt(h, h.password, '2001:db8:1:2::99')).statusCode).toBe(429);
+    expect((await attempt(h, h.password, '2001:db8:1:3::1')).statusCode).toBe(200);
+  });
+
+  it('the table of addresses is bounded: past maxClients the least recently failed is forgotten; a quiet address starts afresh', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_800_000_000_000);
+    const throttle = new LoginThrottle({ ...DEFAULT_BACKOFF, failuresBeforeWait: 1, maxClients: 100 });
+    for (let i = 0; i < 1000; i++) throttle.begin(`10.0.${i >> 8}.${i & 255}`);
+    expect(throttle.size).toBe(100);
+    expect(throttle.retryAfter('10.0.3.231')).toBe(1); // the last of the 1000
+    expect(throttle.retryAfter('10.0.0.0')).toBe(0); // evicted: it may only try sooner
+    // A day without failures: forgotten.
+    vi.setSystemTime(Date.now() + DEFAULT_BACKOFF.forgetMs + 1);
+    expect(throttle.begin('10.0.3.231')).toBe(0);
+    expect(throttle.retryAfter('10.0.3.231')).toBe(1); // its first failure again (one free), not its second
+    expect(throttle.size).toBeLessThanOrEqual(100);
   });
 });
 
@@ -341,7 +513,7 @@ describe('OpenAPI', () => {
       '/metrics',
     ]);
     expect(doc.paths['/api/users']!.post!.requestBody!.content['application/json']!.schema.required).toEqual(['name', 'password']);
-    expect(Object.keys(doc.paths['/api/users']!.post!.responses)).toEqual(['201', '400', '401', '403', '409']);
+    expect(Object.keys(doc.paths['/api/users']!.post!.responses)).toEqual(['201', '400', '401', '403', '409', '421']);
     expect(doc.paths['/api/login']!.post!.security).toEqual([]);
     expect(Object.keys(doc.paths['/api/users/{name}']!).sort()).toEqual(['delete', 'get', 'patch']);
   });
@@ -472,7 +644,7 @@ describe('sessions, events, metrics, settings', () => {
     h.core.settingsView = fakeSettings({
       auth: { backend: 'radius', protocols: ['mschapv2', 'mschap', 'chap', 'pap'] },
       mppe: { required: false, keyLengths: [40, 56, 128], mode: 'prefer-stateless' },
-      admin: { listen: '198.18.0.1:8080', tls: false, metricsUsernames: false },
+      admin: { listen: '198.18.0.1:8080', tls: false, metricsUsernames: false, allowedHosts: consoleHostNames({ listen: '198.18.0.1:8080' }) },
       radius: { servers: [{ address: '127.0.0.1', authPort: 1812, acctPort: 1813, shortSecret: true }], requireMessageAuthenticator: false, timeout: 3, tries: 3, das: null },
     });
     const weak = await get();
@@ -497,7 +669,7 @@ describe('sessions, events, metrics, settings', () => {
     const address = await h.server.app.listen({ host: '127.0.0.1', port: 0 });
     const url = new URL('/api/sessions/stream', address);
     const first = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
-      const req = httpRequest(url, { headers: { cookie } }, (res) => {
+      const req = httpRequest(url, { headers: { cookie, host: '127.0.0.1:8080' } }, (res) => {
         let body = '';
         res.on('data', (d: Buffer) => {
           body += d.toString();

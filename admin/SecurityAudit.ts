@@ -85,6 +85,27 @@ export function auditSettings(s: AdminSettingsView): SecurityAuditReport {
   for (const server of s.radius.servers.filter((r) => r.shortSecret)) {
     findings.push({ severity: 'medium', setting: 'radius.servers', message: `The shared secret for ${server.address} is shorter than 16 characters: guessable offline from one recorded packet.` });
   }
+  if (s.radius.das && !s.radius.das.requireEventTimestamp) {
+    findings.push({
+      severity: 'medium',
+      setting: 'radius.das.requireEventTimestamp',
+      message: 'Disconnect/CoA requests without an Event-Timestamp are accepted: one captured on the path can be sent again once 300 s have passed since it was handled (RFC 5176 §6.3).',
+    });
+  }
+  if (s.radius.das && !s.radius.das.requireMessageAuthenticator) {
+    findings.push({
+      severity: 'low',
+      setting: 'radius.das.requireMessageAuthenticator',
+      message: 'Disconnect/CoA requests without a Message-Authenticator are accepted: they are signed only by the MD5 Request Authenticator.',
+    });
+  }
+  if (s.dataDirectory && s.dataDirectory.fixed.length > 0) {
+    findings.push({
+      severity: 'medium',
+      setting: 'dataDir',
+      message: `At start the data directory or files in it were readable beyond their owner (${s.dataDirectory.fixed.join(', ')}); the permissions were taken away. Whoever could read them may hold copies of the user database (NT hashes) and the console's password and token hashes: change local passwords and revoke API tokens if that was possible.`,
+    });
+  }
   if (s.admin.metricsUsernames) {
     findings.push({ severity: 'low', setting: 'admin.metricsUsernames', message: 'Prometheus metrics carry user names: whoever can scrape /metrics sees who is connected.' });
   }

@@ -92,8 +92,10 @@ export class BenchLab {
       `tun: { name: pbtun0, address: 10.99.0.1, mtu: 1500${o.tunQueueLength !== undefined ? `, queueLength: ${o.tunQueueLength}` : ''} }`,
       `pool: { start: ${pool.start}, end: ${pool.end} }`,
       `mppe: { mode: ${o.mppeMode ?? 'prefer-stateless'} }`,
-      `ppp: { lcpEchoInterval: ${o.lcpEchoInterval ?? 0} }`,
-      `pptp: { maxCalls: ${o.maxCalls ?? 20000} }`,
+      `ppp: { lcpEchoInterval: ${o.lcpEchoInterval ?? 0}, setupTimeout: 120 }`,
+      // The load generator is one address opening thousands of connections at once: the per-address
+      // limits (meant for an attacker) are lifted; the overall ones stay.
+      `pptp: { maxCalls: ${o.maxCalls ?? 20000}, maxConnections: 65000, maxConnectionsPerAddress: 65000, connectionsPerSecondPerAddress: 10000, maxUnauthenticatedCalls: 65000, maxUnauthenticatedCallsPerAddress: 65000 }`,
       'admin: { enabled: false }',
       `log: { level: ${o.logLevel ?? 'info'} }`,
       ...(o.dataPlaneThreads !== undefined ? [`dataPlane: { threads: ${o.dataPlaneThreads} }`] : []),

@@ -8,6 +8,14 @@ import { parseIpv4 } from './Ipv4.js';
 
 const ipv4 = z.ipv4();
 
+function addressOrNull(text: string | undefined): number | null {
+  try {
+    return text === undefined ? null : parseIpv4(text);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * txqueuelen of the TUN (the kernel gives a TUN 500, too few for one thread's 100-150 k packets/s across a
  * few ms of scheduling). 1000 is what the per-core figures were measured with; 4096 lost less still when a
@@ -78,6 +86,11 @@ export const configSchema = z
         lcpEchoInterval: z.number().int().min(0).max(3600).default(30),
         lcpEchoFailure: z.number().int().min(1).max(100).default(4),
         mru: z.number().int().min(576).max(1500).optional(),
+        /**
+         * Seconds from the call to the network phase (LCP, authentication, IPCP, CCP), and again from a
+         * renegotiation to the network phase back up: renegotiating never extends it.
+         */
+        setupTimeout: z.number().int().min(5).max(600).default(30),
       })
       .strict()
       .prefault({}),
@@ -97,6 +110,26 @@ export const configSchema = z
       .object({
         echoInterval: z.number().int().min(1).max(3600).default(60),
         maxCalls: z.number().int().min(1).max(65000).default(10000),
+        /** Control connections at once, overall and from one address (a NAT hides many clients behind one). */
+        maxConnections: z.number().int().min(1).max(65000).default(4096),
+        maxConnectionsPerAddress: z.number().int().min(1).max(65000).default(64),
+        /** New control connections a second from one address (a burst of twice this is allowed). */
+        connectionsPerSecondPerAddress: z.number().int().min(1).max(10000).default(10),
+        maxCallsPerConnection: z.number().int().min(1).max(65000).default(16),
+        /** Calls not yet authenticated, overall and from one address. */
+        maxUnauthenticatedCalls: z.number().int().min(1).max(65000).default(256),
+        maxUnauthenticatedCallsPerAddress: z.number().int().min(1).max(65000).default(16),
+        /** Seconds from TCP accept to the Start-Control-Connection-Request. */
+        startTimeout: z.number().int().min(1).max(60).default(10),
+        /** Seconds a connection may stay without a call (before its first and after its last). */
+        callGrace: z.number().int().min(1).max(3600).default(30),
+        /** Bytes queued towards a peer that does not read: past this the connection stops being read, at four times it is closed. */
+        maxQueuedOutput: z
+          .number()
+          .int()
+          .min(4096)
+          .max(16 * 1024 * 1024)
+          .default(65536),
       })
       .strict()
       .prefault({}),
@@ -183,11 +216,10 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    const start = parseIpv4(c.pool.start);
-    const end = parseIpv4(c.pool.end);
-    if (start > end) ctx.addIssue({ code: 'custom', path: ['pool', 'end'], message: `must not be below pool.start (${c.pool.start})` });
-    const tun = parseIpv4(c.tun.address);
-    if (tun >= start && tun <= end) ctx.addIssue({ code: 'custom', path: ['tun', 'address'], message: 'must lie outside the pool' });
+    // zod runs this even when an address failed its format check (that issue already names the key).
+    const [start, end, tun] = [c.pool.start, c.pool.end, c.tun.address].map(addressOrNull);
+    if (start !== null && end !== null && start > end) ctx.addIssue({ code: 'custom', path: ['pool', 'end'], message: `must not be below pool.start (${c.pool.start})` });
+    if (start !== null && end !== null && tun !== null && tun >= start && tun <= end) ctx.addIssue({ code: 'custom', path: ['tun', 'address'], message: 'must lie outside the pool' });
     if (c.auth.backend !== 'local' && c.radius.servers.length === 0) ctx.addIssue({ code: 'custom', path: ['radius', 'servers'], message: `auth.backend ${c.auth.backend} needs at least one server` });
     const host = c.admin.listen.replace(/:\d+$/, '');
     const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';

@@ -13,6 +13,11 @@ export class TokenBucket {
     this.tokens = burst;
   }
 
+  /** Adds `n` tokens, up to the burst. */
+  give(n: number): void {
+    this.tokens = Math.min(this.burst, this.tokens + n);
+  }
+
   /** Takes `n` tokens if there are that many; false (and nothing taken) otherwise. */
   take(n = 1): boolean {
     const now = Date.now();

@@ -106,6 +106,11 @@ export interface ControlConnectionOptions {
   maxChannels?: number;
   /** Packet Recv. Window Size announced in OCRP. */
   recvWindow?: number;
+  /**
+   * An established connection without a live call this long is stopped (StopCCRQ): a client opens its
+   * call right after the SCCRP, and an idle connection only holds a socket. Absent or <= 0: never.
+   */
+  callGraceMs?: number;
   log: Logger;
 }
 
@@ -143,6 +148,8 @@ export class ControlConnection {
   private idleTimer: Timer | null = null;
   private echoTimer: Timer | null = null;
   private stopTimer: Timer | null = null;
+  private noCallTimer: Timer | null = null;
+  private readonly callGraceMs: number;
   private echoIdentifier = 0;
 
   constructor(
@@ -159,6 +166,7 @@ export class ControlConnection {
     this.maxChannels = opts.maxChannels ?? 0xffff;
     this.recvWindow = opts.recvWindow ?? 64;
     this.log = opts.log;
+    this.callGraceMs = opts.callGraceMs ?? 0;
     this.startTimer = this.timer(this.startTimeoutMs, () => {
       this.log.warn({ peer: this.transport.peerAddress }, 'PPTP: no Start-Control-Connection-Request in time');
       this.closeNow('start-timeout');
@@ -279,6 +287,7 @@ export class ControlConnection {
         }
         this.sendStartReply(StartControlResult.Success);
         this.stateValue = ControlConnectionState.Established;
+        this.armNoCallTimer();
         this.heardFromPeer();
         return;
       }
@@ -384,6 +393,7 @@ export class ControlConnection {
         return;
       }
       this.callsById.set(callId, info);
+      this.clearTimer('noCallTimer');
       this.callIdByPeer.set(msg.callId, callId);
       this.sendOutgoingCallReply(callId, msg.callId, OutgoingCallResult.Connected, GeneralError.None, msg.maxBps);
       this.log.debug({ ...logFields, callId, calls: this.callsById.size }, 'PPTP: call open');
@@ -480,6 +490,7 @@ export class ControlConnection {
     this.clearTimer('idleTimer');
     this.clearTimer('echoTimer');
     this.clearTimer('stopTimer');
+    this.clearTimer('noCallTimer');
   }
 
   private clearAllCalls(reason: CallEnd): void {
@@ -493,6 +504,18 @@ export class ControlConnection {
   private forgetCall(callId: number, info: CallRequestInfo): void {
     this.callsById.delete(callId);
     if (this.callIdByPeer.get(info.peerCallId) === callId) this.callIdByPeer.delete(info.peerCallId);
+    this.armNoCallTimer();
+  }
+
+  private armNoCallTimer(): void {
+    if (this.callGraceMs <= 0 || this.callsById.size > 0 || this.stateValue !== ControlConnectionState.Established) return;
+    this.clearTimer('noCallTimer');
+    this.noCallTimer = this.timer(this.callGraceMs, () => {
+      this.noCallTimer = null;
+      if (this.callsById.size > 0) return;
+      this.log.info({ peer: this.transport.peerAddress, graceMs: this.callGraceMs }, 'PPTP: no call on this connection in time, stopping it');
+      this.stop(StopReason.None);
+    });
   }
 
   private notifyCleared(callId: number, reason: CallEnd): void {
@@ -564,7 +587,7 @@ export class ControlConnection {
     return t;
   }
 
-  private clearTimer(name: 'startTimer' | 'idleTimer' | 'echoTimer' | 'stopTimer'): void {
+  private clearTimer(name: 'startTimer' | 'idleTimer' | 'echoTimer' | 'stopTimer' | 'noCallTimer'): void {
     const t = this[name];
     if (t !== null) {
       clearTimeout(t);

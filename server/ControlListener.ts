@@ -3,9 +3,23 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { parseIpv4 } from '../config/Ipv4.js';
+import { TokenBucket } from '../dataplane/TokenBucket.js';
 import { type CallHandler, ControlConnection } from '../pptp/ControlConnection.js';
 import { StopReason } from '../pptp/ControlMessage.js';
 import type { SessionManager } from '../session/SessionManager.js';
+
+export interface ConnectionLimits {
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** New connections a second from one address; twice this at once. */
+  connectionsPerSecondPerAddress: number;
+  /** TCP accept to Start-Control-Connection-Request. */
+  startTimeoutMs: number;
+  /** An established connection without a call this long is stopped. */
+  callGraceMs: number;
+  /** Output queued to a peer that does not read: past this, stop reading it; past four times, close. */
+  maxQueuedOutput: number;
+}
 
 export interface ControlListenerOptions {
   listen: string;
@@ -13,13 +27,22 @@ export interface ControlListenerOptions {
   /** PPTP Echo-Request after this long without a message (pptp.echoInterval). */
   echoIntervalMs: number;
   hostName: string;
+  limits: ConnectionLimits;
   log: Logger;
 }
+
+/** Addresses whose connection rate is tracked at once; the oldest is forgotten beyond this. */
+const RATE_TABLE_SIZE = 65536;
 
 export class ControlListener {
   private readonly server: Server;
   /** Each control connection with its peer (IPv4 text) and logger. */
   private readonly connections = new Map<ControlConnection, { peer: string; log: Logger }>();
+  private readonly perAddress = new Map<string, number>();
+  private readonly connectRate = new Map<string, TokenBucket>();
+  /** Refusals since the last warning line, by reason: a flood of connections gets one line a minute. */
+  private refused: Record<string, number> = {};
+  private refusedWarnedAt = 0;
   private readonly calls: CallHandler;
 
   constructor(
@@ -59,34 +82,74 @@ export class ControlListener {
 
   private accept(socket: Socket): void {
     const peer = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '0.0.0.0';
-    const log = this.options.log.child({ peer, port: socket.remotePort });
-    socket.setNoDelay(true);
     try {
       parseIpv4(peer);
     } catch {
-      log.warn('control connection from a non-IPv4 peer refused');
-      socket.destroy();
+      this.refuse(socket, 'non-IPv4 peer');
       return;
     }
+    const limits = this.options.limits;
+    const fromPeer = this.perAddress.get(peer) ?? 0;
+    if (this.connections.size >= limits.maxConnections) return this.refuse(socket, 'pptp.maxConnections');
+    if (fromPeer >= limits.maxConnectionsPerAddress) return this.refuse(socket, 'pptp.maxConnectionsPerAddress');
+    if (!this.rateOf(peer).take()) return this.refuse(socket, 'pptp.connectionsPerSecondPerAddress');
+    this.perAddress.set(peer, fromPeer + 1);
+
+    const log = this.options.log.child({ peer, port: socket.remotePort });
+    socket.setNoDelay(true);
+    const maxQueued = limits.maxQueuedOutput;
     const connection = new ControlConnection(
       {
+        // A peer that does not read (and keeps sending Echo-Requests) must not grow our memory: stop
+        // reading it while its output is queued, close it if the queue still grows.
         write: (buf) => {
-          if (!socket.destroyed) socket.write(buf);
+          if (socket.destroyed) return;
+          socket.write(buf);
+          if (socket.writableLength > 4 * maxQueued) {
+            log.warn({ queued: socket.writableLength }, 'control connection closed: the peer does not read what we send');
+            socket.destroy();
+          } else if (socket.writableLength > maxQueued && !socket.isPaused()) socket.pause();
         },
         close: () => socket.end(),
         peerAddress: peer,
       },
       this.calls,
-      { echoIntervalMs: this.options.echoIntervalMs, hostName: this.options.hostName, vendor: 'Portico', log },
+      { echoIntervalMs: this.options.echoIntervalMs, startTimeoutMs: limits.startTimeoutMs, callGraceMs: limits.callGraceMs, hostName: this.options.hostName, vendor: 'Portico', log },
     );
     this.connections.set(connection, { peer, log });
     log.debug('control connection opened');
     socket.on('data', (chunk) => connection.feed(chunk));
+    socket.on('drain', () => socket.resume());
     socket.on('error', (err) => log.debug({ err: err.message }, 'control socket error'));
     socket.on('close', () => {
       this.connections.delete(connection);
+      const left = (this.perAddress.get(peer) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(peer, left);
+      else this.perAddress.delete(peer);
       connection.transportClosed();
       log.debug('control connection closed');
     });
+  }
+
+  private rateOf(peer: string): TokenBucket {
+    let bucket = this.connectRate.get(peer);
+    if (bucket === undefined) {
+      if (this.connectRate.size >= RATE_TABLE_SIZE) this.connectRate.delete(this.connectRate.keys().next().value!);
+      const perSecond = this.options.limits.connectionsPerSecondPerAddress;
+      bucket = new TokenBucket(2 * perSecond, perSecond);
+      this.connectRate.set(peer, bucket);
+    }
+    return bucket;
+  }
+
+  /** Closes a connection a limit refuses; the log gets the counts once a minute, not a line each. */
+  private refuse(socket: Socket, reason: string): void {
+    socket.destroy();
+    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+    const now = Date.now();
+    if (now - this.refusedWarnedAt < 60_000) return;
+    this.options.log.warn({ refused: this.refused, connections: this.connections.size }, 'control connections refused by limits');
+    this.refused = {};
+    this.refusedWarnedAt = now;
   }
 }

@@ -11,6 +11,7 @@ import { createLogger } from './Logger.js';
 import { SessionManager } from '../session/SessionManager.js';
 import { TunnelAddresses } from '../session/TunnelAddresses.js';
 import { ControlListener } from './ControlListener.js';
+import { callLimits, connectionLimits, DESCRIPTOR_RESERVE, descriptorLimit } from './Limits.js';
 import { pppPolicy } from './PppPolicy.js';
 import { UserStore } from '../aaa/UserStore.js';
 import { secureDataDirectory } from '../config/DataDirectory.js';
@@ -45,11 +46,13 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     addresses: new TunnelAddresses({ poolStart: parseIpv4(config.pool.start), poolEnd: parseIpv4(config.pool.end), tunAddress, tunPrefix, routes: tun }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
-    maxCalls: config.pptp.maxCalls,
+    limits: callLimits(config),
     nasAddress: config.listen,
     log,
   });
-  const listener = new ControlListener({ listen: config.listen, port: config.port, echoIntervalMs: config.pptp.echoInterval * 1000, hostName: config.serverName, log }, server);
+  const connections = connectionLimits(config);
+  log.info({ descriptors: descriptorLimit(), reserve: DESCRIPTOR_RESERVE, maxConnections: connections.maxConnections }, 'control connection limits');
+  const listener = new ControlListener({ listen: config.listen, port: config.port, echoIntervalMs: config.pptp.echoInterval * 1000, hostName: config.serverName, limits: connections, log }, server);
   // --- RADIUS wiring (accounting, DAS) ---
   await radius?.attach(server);
   // --- end RADIUS wiring (accounting, DAS) ---

@@ -6,7 +6,7 @@ import type { LinkEnd } from '../ppp/PppLink.js';
 import type { CallEnd } from '../pptp/ControlConnection.js';
 
 /** What the session layer itself ends a session for. */
-export type SessionStop = 'admin-disconnect' | 'radius-disconnect' | 'session-timeout' | 'idle-timeout' | 'shutdown' | 'flood';
+export type SessionStop = 'admin-disconnect' | 'radius-disconnect' | 'session-timeout' | 'idle-timeout' | 'shutdown' | 'flood' | 'setup-timeout';
 
 /** The first of these that happens names the end: our own stop, else PPTP's clear, else PPP's verdict. */
 export type EndCause = SessionStop | CallEnd | LinkEnd;
@@ -21,6 +21,7 @@ const TERMINATE_CAUSE: Record<EndCause, TerminateCause> = {
   'idle-timeout': 'idle-timeout',
   shutdown: 'nas-request',
   flood: 'user-error',
+  'setup-timeout': 'user-error',
   // PPTP: the client hung up; or the connection under the call failed.
   'peer-call-clear': 'user-request',
   'peer-stop': 'user-request',
@@ -56,6 +57,7 @@ const TEXT: Record<EndCause, string> = {
   'idle-timeout': 'Idle-Timeout reached',
   shutdown: 'server shutting down',
   flood: 'client kept sending beyond its budgets (MPPE key changes, control frames)',
+  'setup-timeout': 'the network phase was not (back) up in time',
   'peer-call-clear': 'client hung up (Call-Clear-Request)',
   'peer-stop': 'client closed the control connection (Stop-Control-Connection-Request)',
   'transport-closed': 'control connection lost',

@@ -71,6 +71,9 @@ export class Session implements DataSession {
   /** Idle tracking: traffic count at the last sweep and when it last changed. */
   private idleMark = { packets: 0, since: Date.now() };
   private sessionTimer: NodeJS.Timeout | null = null;
+  /** Runs out when the network phase is not (back) up in time (SessionManager's setup deadline). */
+  private deadline: NodeJS.Timeout | null = null;
+  private authenticatedOnce = false;
   /** Frames refused by the data plane's budgets, at the last sweep. */
   private refusedMark = 0;
   /**
@@ -144,8 +147,26 @@ export class Session implements DataSession {
     for (const [protocol, payload] of early) this.link.input(protocol, payload);
   }
 
+  /** Whether the peer has authenticated at least once (calls not yet authenticated are limited). */
+  get hasAuthenticated(): boolean {
+    return this.authenticatedOnce;
+  }
+
+  /** Arms the setup deadline; a deadline already running is kept (renegotiating never extends it). */
+  armDeadline(ms: number, fire: () => void): void {
+    if (this.deadline !== null) return;
+    this.deadline = setTimeout(fire, ms);
+    this.deadline.unref();
+  }
+
+  clearDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
+  }
+
   /** The peer proved who it is; the backend's grant applies from now on. */
   authenticated(username: string, authorization: SessionAuthorization): void {
+    this.authenticatedOnce = true;
     this.user = username;
     this.logger = this.logger.child({ user: username });
     this.backendAuthorization = { ...authorization };

@@ -79,14 +79,25 @@ export interface CallOrigin {
   log: Logger;
 }
 
+export interface CallLimits {
+  /** Calls at most, over all connections. */
+  maxCalls: number;
+  maxCallsPerConnection: number;
+  /** Calls whose peer has not authenticated yet, overall and from one address. */
+  maxUnauthenticatedCalls: number;
+  maxUnauthenticatedCallsPerAddress: number;
+  /** From the call, and from a renegotiation, to the network phase up; renegotiating never extends it. */
+  setupTimeoutMs: number;
+}
+
 export interface SessionManagerOptions {
   dataPlane: DataPlanePort;
   addresses: TunnelAddresses;
   authenticator: ExtendedAuthenticator;
   /** The PPP policy every link gets (server/PppPolicy.ts builds it from the configuration). */
   link: PppLinkConfig;
-  /** Calls at most, over all connections (pptp.maxCalls). */
-  maxCalls: number;
+  /** What calls may hold (the pptp.* and ppp.setupTimeout keys). */
+  limits: CallLimits;
   /** The address clients connect to (Called-Station-Id). */
   nasAddress: string;
   log: Logger;
@@ -105,6 +116,12 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   private readonly callIds = new CallIdAllocator();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly floodLimit: number;
+  /** Live calls per control connection, and calls not yet authenticated per peer address and overall. */
+  private readonly callsPerConnection = new Map<ControlConnection, number>();
+  private readonly unauthenticatedPerAddress = new Map<number, number>();
+  private unauthenticated = 0;
+  /** Connections already told (once) that a limit refused their calls: a flood gets one log line each. */
+  private readonly refusedLogged = new WeakSet<ControlConnection>();
 
   constructor(private readonly options: SessionManagerOptions) {
     super();
@@ -174,9 +191,12 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   /** An Outgoing-Call-Request the control connection accepted: a Call ID, or the refusal (RFC 2637 §2.8). */
   openCall(origin: CallOrigin, info: CallRequestInfo): { callId: number } | typeof CALL_REFUSED {
-    const { maxCalls } = this.options;
-    if (this.sessions.size >= maxCalls) {
-      origin.log.warn({ maxCalls }, 'call refused: pptp.maxCalls reached');
+    const refusal = this.callLimitReached(origin);
+    if (refusal !== null) {
+      if (!this.refusedLogged.has(origin.connection)) {
+        this.refusedLogged.add(origin.connection);
+        origin.log.warn({ limit: refusal, value: this.options.limits[refusal] }, `call refused: pptp.${refusal} reached (further refusals on this connection are not logged)`);
+      }
       return CALL_REFUSED;
     }
     const callId = this.callIds.allocate();
@@ -194,6 +214,9 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       link: (session) => this.createLink(session, origin),
     });
     this.sessions.set(callId, s);
+    this.callsPerConnection.set(origin.connection, (this.callsPerConnection.get(origin.connection) ?? 0) + 1);
+    this.countUnauthenticated(s.peerAddress, +1);
+    s.armDeadline(this.options.limits.setupTimeoutMs, () => this.disconnect(callId, 'setup-timeout'));
     this.options.dataPlane.register(s);
     s.log.debug({ serial: info.serial }, 'call accepted');
     // LCP starts once the Outgoing-Call-Reply is on the wire: the client ignores GRE before it.
@@ -224,12 +247,16 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       send: (protocol, payload) => dataPlane.sendControl(s, protocol, payload),
       // Bound to this call: a RADIUS backend names it (NAS-Port, Calling-Station-Id, Acct-Session-Id).
       authenticator: authenticatorForSession(this.options.authenticator, { sessionId: s.sessionId, callId: s.callId, peer: origin.peer, local: this.options.nasAddress }),
-      authenticated: ({ username, authorization }) => s.authenticated(username, authorization ?? {}),
+      authenticated: ({ username, authorization }) => {
+        if (!s.hasAuthenticated) this.countUnauthenticated(s.peerAddress, -1);
+        s.authenticated(username, authorization ?? {});
+      },
       assignAddress: (_username, staticAddress) => this.assignAddress(s, staticAddress),
       networkUp: (up) => {
         if (s.closed) return;
         const first = s.upAt === null;
         const now = Date.now();
+        s.clearDeadline();
         s.networkUp(up.mppe, now);
         const mppe = up.mppe ? { sendKey: up.mppe.keys.sendKey, recvKey: up.mppe.keys.recvKey, bits: up.mppe.bits, stateless: up.mppe.stateless, resume: up.mppe.resume } : null;
         dataPlane.startData(s, up.peerAddress, mppe);
@@ -253,6 +280,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
         // LCP renegotiation or an NCP going down: no IP until networkUp again (which says whether MPPE resumes).
         dataPlane.stopData(s);
         s.log.info({ reason }, 'network phase down');
+        if (!s.closed) s.armDeadline(this.options.limits.setupTimeoutMs, () => this.disconnect(s.callId, 'setup-timeout'));
       },
       resetRequested: () => dataPlane.mppeResetRequested(s),
       authFailed: ({ username, reason }) => this.emit('auth-failure', { user: username, peer: origin.peer, reason, at: Date.now() }),
@@ -264,6 +292,23 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       },
       log: s.log,
     });
+  }
+
+  /** The limit a new call from `origin` would exceed, or null. */
+  private callLimitReached(origin: CallOrigin): keyof CallLimits | null {
+    const l = this.options.limits;
+    if (this.sessions.size >= l.maxCalls) return 'maxCalls';
+    if ((this.callsPerConnection.get(origin.connection) ?? 0) >= l.maxCallsPerConnection) return 'maxCallsPerConnection';
+    if (this.unauthenticated >= l.maxUnauthenticatedCalls) return 'maxUnauthenticatedCalls';
+    if ((this.unauthenticatedPerAddress.get(parseIpv4(origin.peer)) ?? 0) >= l.maxUnauthenticatedCallsPerAddress) return 'maxUnauthenticatedCallsPerAddress';
+    return null;
+  }
+
+  private countUnauthenticated(address: number, delta: 1 | -1): void {
+    this.unauthenticated += delta;
+    const n = (this.unauthenticatedPerAddress.get(address) ?? 0) + delta;
+    if (n > 0) this.unauthenticatedPerAddress.set(address, n);
+    else this.unauthenticatedPerAddress.delete(address);
   }
 
   private assignAddress(s: Session, staticAddress?: number): number | null {
@@ -299,6 +344,11 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     s.closed = true;
     s.dataReady = false;
     s.clearSessionTimer();
+    s.clearDeadline();
+    const onConnection = (this.callsPerConnection.get(s.connection) ?? 1) - 1;
+    if (onConnection > 0) this.callsPerConnection.set(s.connection, onConnection);
+    else this.callsPerConnection.delete(s.connection);
+    if (!s.hasAuthenticated) this.countUnauthenticated(s.peerAddress, -1);
     this.options.dataPlane.unregister(s);
     this.sessions.delete(s.callId);
     this.callIds.release(s.callId);

@@ -23,6 +23,8 @@ export const MPPE_LIMITED = -3;
  */
 export interface KeyChangeBudget {
   take(n: number): boolean;
+  /** Every frame that reaches the decryptor earns one: a stream pays for its own losses, whatever its rate. */
+  give(n: number): void;
 }
 
 const BIT_FLUSHED = 0x80; // A: RC4 re-keyed before this packet
@@ -172,6 +174,9 @@ export class MppeDecryptor {
       if (!flushed) return this.drop(); // RFC 3078 §3.1: A on every stateless packet
       const steps = (cc - this.cc) & CC_MASK;
       if (steps === 0 || steps > CC_HALF_SPACE) return this.drop();
+      // Each frame earns one key change: a refused frame's debt carries over to the next one, so without
+      // it a fast stream that once ran over the budget would never catch up again.
+      this.budget?.give(1);
       if (steps > 1 && !this.spend(steps - 1)) return MPPE_LIMITED;
       for (let n = 1; n < steps; n++) this.keys.change(false);
       this.keys.change(true);
@@ -188,6 +193,7 @@ export class MppeDecryptor {
         }
       } else {
         if (!flushed) return this.drop();
+        this.budget?.give(1);
         // One key change per flag packet we missed (the sender changed key on each), as Linux does.
         if (!this.spend(((cc >> 8) - (this.cc >> 8)) & 0xf)) return MPPE_LIMITED;
         while ((cc & 0xf00) !== (this.cc & 0xf00)) {

@@ -275,6 +275,23 @@ describe('Host allow-list', () => {
     expect(new HostAllowList({ listen: '127.0.0.1:8080' }).allows(undefined)).toBe(false);
   });
 
+  it('the audit flags a relaxed Disconnect/CoA and a data directory that had to be fixed', () => {
+    const radius = { servers: [], requireMessageAuthenticator: true, timeout: 3, tries: 3 };
+    const strict = auditSettings(fakeSettings({ radius: { ...radius, das: { listen: '127.0.0.1', port: 3799, requireMessageAuthenticator: true, requireEventTimestamp: true } } })).findings;
+    expect(strict.map((f) => f.setting)).not.toContain('radius.das.requireEventTimestamp');
+    const relaxed = auditSettings(
+      fakeSettings({
+        radius: { ...radius, das: { listen: '127.0.0.1', port: 3799, requireMessageAuthenticator: false, requireEventTimestamp: false } },
+        dataDirectory: { path: '/var/lib/portico', fixed: ['/var/lib/portico: 0755 → 0700'] },
+      }),
+    ).findings;
+    expect(relaxed.filter((f) => ['radius.das.requireEventTimestamp', 'radius.das.requireMessageAuthenticator', 'dataDir'].includes(f.setting)).map((f) => [f.setting, f.severity])).toEqual([
+      ['radius.das.requireEventTimestamp', 'medium'],
+      ['radius.das.requireMessageAuthenticator', 'low'],
+      ['dataDir', 'medium'],
+    ]);
+  });
+
   it('admin.allowedHosts adds names (a name alone also with the console port, name:port exactly); the settings and the audit name them', async () => {
     const h = await harness({ admin: { listen: '[::1]:9090', allowedHosts: ['Portico.example.net', 'proxy.example.net:8443'] } });
     const status = async (host: string) => (await h.bare({ url: '/', headers: { host } })).statusCode;

@@ -50,11 +50,12 @@ describe('an injected IPCP Configure-Request against the real Linux client', () 
   it('IPCP renegotiates with pppd, the session and its MPPE carry on: the pings after it are answered', async () => {
     const client = runClient(['--client-ip', CLIENT_IP, '--pings', String(PINGS), '--ping-each', '--ping-interval', '0.3', '--ping-loss-ok', String(PINGS)]);
     const started = Date.now();
-    let up: Record<string, unknown> | undefined;
-    while (!(up = server.logs().find((l) => l.msg === 'session up'))) {
+    const sessionUp = () => server.logs().find((l) => l.msg === 'session up');
+    while (sessionUp() === undefined) {
       if (Date.now() - started > 90_000) throw new Error('no session');
       await new Promise((r) => setTimeout(r, 200));
     }
+    const up = sessionUp()!;
     await new Promise((r) => setTimeout(r, 8000)); // some 25 pings answered: the counts the client has seen
     const injected = spawnSync('ip', ['netns', 'exec', NETNS, 'python3', '-c', INJECT, CLIENT_IP, SERVER_IP, String(up.callId), String(up.address)], { encoding: 'utf8' });
     expect(injected.status, injected.stderr).toBe(0);

@@ -14,9 +14,10 @@ import { validateConfig } from '../../config/PorticoConfig.js';
 import { DataPlane, type SessionBudgets } from '../../dataplane/DataPlane.js';
 import { MemoryGreSocket } from '../../io/MemoryGreSocket.js';
 import { MemoryTun } from '../../io/MemoryTun.js';
-import { ControlListener } from '../../server/ControlListener.js';
+import { type ConnectionLimits, ControlListener } from '../../server/ControlListener.js';
+import { callLimits, connectionLimits } from '../../server/Limits.js';
 import { pppPolicy } from '../../server/PppPolicy.js';
-import { type AuthFailure, type SessionEnded, SessionManager, type SessionSummary } from '../../session/SessionManager.js';
+import { type AuthFailure, type CallLimits, type SessionEnded, SessionManager, type SessionSummary } from '../../session/SessionManager.js';
 import { TunnelAddresses } from '../../session/TunnelAddresses.js';
 import { ip, ipv4Packet } from './TestPackets.js';
 
@@ -27,6 +28,8 @@ export const PASSWORD = 'correct horse battery';
 export const POOL = { start: '198.18.100.10', end: '198.18.100.11' };
 
 export interface Harness {
+  /** The control listener's port on SERVER. */
+  port: number;
   sessions: SessionManager;
   tun: MemoryTun;
   /** The server's GRE socket (`sent` holds copies of what it sent) and each client's. */
@@ -66,6 +69,10 @@ export interface HarnessOptions {
   budgets?: SessionBudgets;
   /** Last pool address (default POOL.end: two addresses). */
   poolEnd?: string;
+  /** Call limits instead of the configuration's defaults. */
+  limits?: Partial<CallLimits>;
+  /** Control-connection limits instead of the configuration's defaults. */
+  connections?: Partial<ConnectionLimits>;
 }
 
 export async function harness(options: HarnessOptions = {}): Promise<Harness> {
@@ -86,13 +93,13 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     addresses: new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(poolEnd), tunAddress: ip('198.18.100.1'), tunPrefix: 24, routes: tun }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
-    maxCalls: 10,
+    limits: { ...callLimits(config), ...options.limits },
     nasAddress: SERVER,
     log,
     ...(options.sweepMs ? { sweepMs: options.sweepMs } : {}),
     ...(options.floodLimit !== undefined ? { floodLimit: options.floodLimit } : {}),
   });
-  const listener = new ControlListener({ listen: SERVER, port: 0, echoIntervalMs: 60_000, hostName: 'portico', log }, sessions);
+  const listener = new ControlListener({ listen: SERVER, port: 0, echoIntervalMs: 60_000, hostName: 'portico', limits: { ...connectionLimits(config), ...options.connections }, log }, sessions);
   const { port } = await listener.listen();
   const ups: SessionSummary[] = [];
   const downs: SessionEnded[] = [];
@@ -106,6 +113,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   });
   const clients: PptpClientSession[] = [];
   const h: Harness = {
+    port,
     sessions,
     tun,
     serverGre: serverGre!,

@@ -370,7 +370,22 @@ describe('malformed input', () => {
 describe('bounded catch-up work (KeyChangeBudget)', () => {
   /** A budget like the data plane's TokenBucket, with time moved by hand. */
   function budget(burst: number, perSecond: number) {
-    const b = { tokens: burst, spent: 0, take: (n: number) => (n <= b.tokens ? ((b.tokens -= n), (b.spent += n), true) : false), tick: () => (b.tokens = Math.min(burst, b.tokens + perSecond)) };
+    const b = {
+      tokens: burst,
+      spent: 0,
+      take(n: number): boolean {
+        if (n > b.tokens) return false;
+        b.tokens -= n;
+        b.spent += n;
+        return true;
+      },
+      give(n: number): void {
+        b.tokens = Math.min(burst, b.tokens + n);
+      },
+      tick(): void {
+        b.tokens = Math.min(burst, b.tokens + perSecond);
+      },
+    };
     return b;
   }
 

@@ -402,6 +402,22 @@ describe('ControlConnection', () => {
     expect(conn.state).toBe('closed');
   });
 
+  it('a connection without a call for callGraceMs is stopped (StopCCRQ), before its first call and after its last', () => {
+    const a = established({ callGraceMs: 5000 });
+    vi.advanceTimersByTime(4999);
+    expect(a.transport.take()).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(a.transport.take().map((m) => m.type)).toEqual([T.StopControlConnectionRequest]);
+
+    const b = established({ callGraceMs: 5000 });
+    b.conn.feed(ocrq(7));
+    vi.advanceTimersByTime(10_000); // a live call: no limit
+    b.conn.feed(ccrq(7));
+    b.transport.take();
+    vi.advanceTimersByTime(5000);
+    expect(b.transport.take().map((m) => m.type)).toEqual([T.StopControlConnectionRequest]);
+  });
+
   it('three OCRQs on one connection get three distinct calls', () => {
     const { transport, handler, conn } = established();
     conn.feed(Buffer.concat([ocrq(0, 1), ocrq(1, 2), ocrq(2, 3)]));

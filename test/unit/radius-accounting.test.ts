@@ -292,6 +292,7 @@ describe('Accountant', () => {
       'idle-timeout': 4,
       shutdown: 10, // NAS-Request
       flood: 17,
+      'setup-timeout': 17,
       'peer-call-clear': 1, // User-Request
       'peer-stop': 1,
       'transport-closed': 2, // Lost-Carrier

@@ -224,6 +224,7 @@ export const mppeTarget: FuzzTarget = {
               left -= n;
               return true;
             },
+            give: () => {}, // a budget that earns nothing: the reference models a fixed allowance
           };
     const dec = budget ? new MppeDecryptor(START_KEY, bits, stateless, budget) : new MppeDecryptor(START_KEY, bits, stateless);
     let ref: RefDecryptor | null = new RefDecryptor(START_KEY, bits, stateless, tokens);

@@ -358,7 +358,7 @@ export class DataPlane implements DataPlanePort {
       return;
     }
     if (protocol === PppProtocol.IPv4) {
-      if (s.decryptor !== null || s.mppeRequired) {
+      if (s.decryptor !== null || s.mppeRequired || !s.dataReady) {
         s.counters.rxNotReady++; // RFC 3078 §9: clear IP is refused once encryption is in force
         return;
       }
@@ -382,11 +382,8 @@ export class DataPlane implements DataPlanePort {
     s.deliverControl(protocol, Buffer.from(buf.subarray(off, off + len)));
   }
 
+  /** An IP packet from the client, its session's network phase up (both callers checked dataReady). */
   private toTunnel(s: DataSession, buf: Buffer, p: number, len: number, out: OutBatch): void {
-    if (!s.dataReady) {
-      s.counters.rxNotReady++;
-      return;
-    }
     // Anti-spoofing: an IPv4 header whose source is the session's own address, nothing else.
     if (len < 20 || buf[p] >> 4 !== 4 || readAddress(buf, p + 12) !== s.address) {
       s.counters.rxSpoofed++;

@@ -94,15 +94,12 @@ export class GreSequencer {
    */
   acceptSeq(seq: number): boolean {
     seq >>>= 0;
-    this.refusedJump = false;
     if (this.haveReceived) {
       const diff = (seq - this.lastReceived) | 0;
-      if (diff === 0) {
-        this.counters.duplicates++;
-        return false;
-      }
-      if (diff < 0) {
-        this.counters.outOfOrder++;
+      if (diff <= 0) {
+        this.refusedJump = false; // written on refusals only: the accepted path stays one compare
+        if (diff === 0) this.counters.duplicates++;
+        else this.counters.outOfOrder++;
         return false;
       }
       if (diff > MAX_FORWARD) {

@@ -2,8 +2,6 @@
 // Redaction is a safety net: no code path is meant to hand a secret to the logger at all.
 import { pino, type Logger } from 'pino';
 
-export type { Logger };
-
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
     {

@@ -138,7 +138,9 @@ export class MppeEncryptor {
 
 export class MppeDecryptor {
   /** `catchUp`: key changes spent catching up on lost packets; `limited`: packets refused by the budget. */
-  readonly counters = { dropped: 0, resets: 0, catchUp: 0, limited: 0 };
+  readonly counters = { dropped: 0, resets: 0 };
+  /** Frames that reached the decryptor since the budget was last paid: each earns one key change. */
+  private earned = 0;
   private readonly keys: MppeKeySchedule;
   private cc = CC_MASK; // "last received"; the first packet (CC 0) is one step ahead
   private discarding = false;
@@ -174,9 +176,9 @@ export class MppeDecryptor {
       if (!flushed) return this.drop(); // RFC 3078 §3.1: A on every stateless packet
       const steps = (cc - this.cc) & CC_MASK;
       if (steps === 0 || steps > CC_HALF_SPACE) return this.drop();
-      // Each frame earns one key change: a refused frame's debt carries over to the next one, so without
-      // it a fast stream that once ran over the budget would never catch up again.
-      this.budget?.give(1);
+      // Each frame earns one key change (paid in spend()): a refused frame's debt carries over to the next
+      // one, so without it a fast stream that once ran over the budget would never catch up again.
+      this.earned++;
       if (steps > 1 && !this.spend(steps - 1)) return MPPE_LIMITED;
       for (let n = 1; n < steps; n++) this.keys.change(false);
       this.keys.change(true);
@@ -193,7 +195,7 @@ export class MppeDecryptor {
         }
       } else {
         if (!flushed) return this.drop();
-        this.budget?.give(1);
+        this.earned++;
         // One key change per flag packet we missed (the sender changed key on each), as Linux does.
         if (!this.spend(((cc >> 8) - (this.cc >> 8)) & 0xf)) return MPPE_LIMITED;
         while ((cc & 0xf00) !== (this.cc & 0xf00)) {
@@ -211,13 +213,12 @@ export class MppeDecryptor {
   }
 
   private spend(keyChanges: number): boolean {
-    if (keyChanges === 0) return true;
-    if (this.budget !== null && !this.budget.take(keyChanges)) {
-      this.counters.limited++;
-      return false;
+    if (keyChanges === 0 || this.budget === null) return true;
+    if (this.earned > 0) {
+      this.budget.give(this.earned);
+      this.earned = 0;
     }
-    this.counters.catchUp += keyChanges;
-    return true;
+    return this.budget.take(keyChanges);
   }
 
   private drop(): number {

@@ -4,6 +4,8 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlMessageType as T, type ControlMessage, ControlStreamReassembler, decodeControlMessage, encodeControlMessage } from '../../pptp/ControlMessage.js';
 import { CLIENTS, closeHarnesses, type Harness, harness, SERVER, until } from './SessionHarness.js';
+import { validateConfig } from '../../config/PorticoConfig.js';
+import { connectionLimits, DESCRIPTOR_RESERVE } from '../../server/Limits.js';
 
 afterEach(closeHarnesses);
 
@@ -115,5 +117,15 @@ describe('limits per peer', () => {
     expect(results(again.messages)).toEqual([1]);
     again.socket.destroy();
     c.socket.destroy();
+  });
+});
+
+describe('descriptor reserve', () => {
+  it('pptp.maxConnections stays DESCRIPTOR_RESERVE below the descriptor limit, and is kept when lower', () => {
+    const config = validateConfig({ pptp: { maxConnections: 4096 } });
+    expect(connectionLimits(config, 1024).maxConnections).toBe(1024 - DESCRIPTOR_RESERVE);
+    expect(connectionLimits(config, 65536).maxConnections).toBe(4096);
+    expect(connectionLimits(config, 100).maxConnections).toBe(1);
+    expect(connectionLimits(config, null).maxConnections).toBe(4096);
   });
 });

@@ -13,7 +13,8 @@
  *            sendmmsg did not take, S: calls that took fewer than asked, R: CCP Reset-Requests
  *            honoured); keeps its key and sequence state across lines, as one client would, and
  *            answers the forwarder's Reset-Requests (stateful) like a Linux peer
- *   udpblast --keys FILE --size S --sessions N --seconds T [--rate PPS]  plain UDP to session addresses
+ *   udpblast --keys FILE --size S --sessions N [--first F] --seconds T [--rate PPS]  plain UDP to the
+ *            addresses of sessions F .. F+N-1 of the keys file
  *   sink     --keys FILE --seconds T [--verify]             drains raw GRE on the client side
  * Keys file, one session a line (client's view, as bench/client/LoadGenerator.ts --mode keys writes):
  *   clientCallId serverCallId address sendKeyHex recvKeyHex stateless [nextGreSeq]
@@ -44,7 +45,7 @@
 #define BATCH 32
 #define SLOT 2048
 #define HEADROOM 64
-#define MAX_SESSIONS 4096
+#define MAX_SESSIONS 8192
 #define SOCKET_BUFFER_OCTETS (4 << 20)
 #define CCP_RESET_REQUEST 14
 
@@ -467,11 +468,12 @@ static int blast(const char *server) {
 }
 
 /* ---- udpblast: downstream traffic into the server's TUN (plain UDP to session addresses) ---- */
-static int udpblast(int size, int nsess, double seconds, double rate) {
+static int udpblast(int size, int first, int nsess, double seconds, double rate) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   int big = 64 << 20;
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-  if (nsess > nsessions) nsess = nsessions;
+  if (first < 0 || first >= nsessions) first = 0;
+  if (nsess > nsessions - first) nsess = nsessions - first;
   static uint8_t payload[SLOT];
   struct sockaddr_in dst[BATCH];
   struct mmsghdr msg[BATCH];
@@ -483,7 +485,7 @@ static int udpblast(int size, int nsess, double seconds, double rate) {
     pace(start, tried, rate);
     tried += BATCH;
     for (int k = 0; k < BATCH; k++) {
-      dst[k] = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(sessions[next].addr) };
+      dst[k] = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(sessions[first + next].addr) };
       next = (next + 1) % nsess;
       msg[k].msg_hdr = (struct msghdr){ .msg_name = &dst[k], .msg_namelen = sizeof dst[k], .msg_iov = &iov, .msg_iovlen = 1 };
     }
@@ -538,7 +540,7 @@ static int sink(const char *local, double seconds, int verify) {
 
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "", *keys = NULL, *tun = "pbtun1", *local = NULL, *server = "198.18.0.1", *peer = "198.18.0.2";
-  int size = 1400, nsess = 1, verify = 0;
+  int size = 1400, nsess = 1, first = 0, verify = 0;
   double seconds = 3, rate = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
@@ -549,6 +551,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--peer")) peer = v, i++;
     else if (!strcmp(a, "--size")) size = atoi(v), i++;
     else if (!strcmp(a, "--sessions")) nsess = atoi(v), i++;
+    else if (!strcmp(a, "--first")) first = atoi(v), i++;
     else if (!strcmp(a, "--seconds")) seconds = atof(v), i++;
     else if (!strcmp(a, "--rate")) rate = atof(v), i++;
     else if (!strcmp(a, "--verify")) verify = 1;
@@ -563,7 +566,7 @@ int main(int argc, char **argv) {
   signal(SIGINT, on_signal);
   if (!strcmp(mode, "forward")) return forward(tun, local);
   if (!strcmp(mode, "blast")) return blast(server);
-  if (!strcmp(mode, "udpblast")) return udpblast(size, nsess, seconds, rate);
+  if (!strcmp(mode, "udpblast")) return udpblast(size, first, nsess, seconds, rate);
   if (!strcmp(mode, "sink")) return sink(local, seconds, verify);
   fprintf(stderr, "unknown mode %s\n", mode);
   return 2;

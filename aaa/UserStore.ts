@@ -1,4 +1,4 @@
-// The built-in user store (SQLite via better-sqlite3, v12: v13 crashes on Node 20).
+// The built-in user store (SQLite via better-sqlite3).
 // Passwords are kept only as NT hashes (MD4 of UTF-16LE): MS-CHAPv2 needs exactly that value
 // and nothing weaker, and the clear password is never written anywhere.
 import Database from 'better-sqlite3';

@@ -1,4 +1,4 @@
-// Hand-written because Node 20's OpenSSL 3 offers DES only through the legacy provider.
+// Hand-written because Node's OpenSSL 3 (Node 20 to 24) offers DES only through the legacy provider.
 // Single-block DES-ECB encryption (FIPS 46-3) as MS-CHAP uses it (RFC 2759 §8.5-8.6, RFC 2433): a handful of
 // blocks per authentication, but one per session setup adds up at hundreds of setups per second: the FIPS tables
 // are compiled at load time into octet-indexed permutation tables and combined S-box/P tables (the classic

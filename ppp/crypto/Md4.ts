@@ -1,4 +1,4 @@
-// Hand-written because Node 20's OpenSSL 3 offers MD4 only through the legacy provider.
+// Hand-written because Node's OpenSSL 3 (Node 20 to 24) offers MD4 only through the legacy provider.
 // MD4 message digest, RFC 1320. Used for the NT password hash (RFC 2759 §8.3) — cold path.
 
 const ROUND2 = 0x5a827999;

@@ -1,4 +1,4 @@
-// Hand-written because Node 20's OpenSSL 3 offers RC4 only through the legacy provider.
+// Hand-written because Node's OpenSSL 3 (Node 20 to 24) offers RC4 only through the legacy provider.
 // RC4 stream cipher (the MPPE data cipher, RFC 3078 §3). Hot path: one preallocated 256-entry state,
 // in-place processing, no allocation per call (except one view when `process` meets a new buffer);
 // setKey re-initialises the same state (a stateless MPPE packet costs two key schedules, RFC 3078 §7.3).

@@ -328,7 +328,11 @@ export async function dataplaneBench(): Promise<void> {
             const failed = /failed (\d+).*errno (\d+)/.exec(l[0]);
             if (failed && failed[1] !== '0') process.stderr.write(`  blaster: ${failed[1]} packets not taken by sendmmsg (errno ${failed[2]}) at ${rate}/s\n`);
           } else {
-            const ub = spawnIn(lab.serverNs, [fwd, 'udpblast', '--keys', keys, '--size', String(size), '--first', String(DOWNSTREAM_FIRST), '--sessions', String(n), '--seconds', String(TRIAL_SECONDS), '--rate', String(rate)], 1);
+            const ub = spawnIn(
+              lab.serverNs,
+              [fwd, 'udpblast', '--keys', keys, '--size', String(size), '--first', String(DOWNSTREAM_FIRST), '--sessions', String(n), '--seconds', String(TRIAL_SECONDS), '--rate', String(rate)],
+              1,
+            );
             sent = Number((await waitLine(ub, /^sent (\d+)/, (TRIAL_SECONDS + 30) * 1000))[1]);
           }
           await new Promise((r) => setTimeout(r, 150)); // what is queued still counts

@@ -2,16 +2,19 @@
 // ever exists on the server. That hash is all MS-CHAPv2 and MS-CHAPv1 need, and a PAP password can be
 // hashed and compared with it. CHAP-MD5 needs the clear secret itself (RFC 1994 §2: MD5 over id ‖ secret ‖
 // challenge), so this backend does not implement verifyChapMd5 and PPP never offers CHAP with it.
-import { timingSafeEqual } from 'node:crypto';
+// No oracle: an unknown user and a disabled one are checked against a dummy hash, the same work as a
+// wrong password, and all three get the same answer (E=691); only our log says which it was.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthResult, BasicAuthResult, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest, SessionAuthorization } from '../ppp/Authenticator.js';
 import { hashNtPasswordHash, ntChallengeResponseV1, ntPasswordHash, verifyMsChapV2 } from '../ppp/auth/MsChapCrypto.js';
 import { stripDomain } from '../ppp/auth/MsChapV2Server.js';
 import { getStartKeyV1 } from '../ppp/mppe/MppeKeys.js';
 import type { StoredUser, UserStore } from './UserStore.js';
 
-/** RFC 2759 §6 error codes. */
+/** RFC 2759 §6 E=691 for every refusal: E=647 (account disabled) would tell a guesser the password was right. */
 const ERROR_AUTHENTICATION_FAILURE = 691;
-const ERROR_ACCOUNT_DISABLED = 647;
+/** What unknown and disabled users are verified against: a hash no password is known to give. */
+const DUMMY_NT_HASH = randomBytes(16);
 /** RFC 2433 §4: Flags bit 0 = "use the NT-Response"; the LM-Response is deprecated and not checked here. */
 const MSCHAPV1_USE_NT_RESPONSE = 0x01;
 
@@ -22,10 +25,8 @@ export class LocalAuthenticator implements ExtendedAuthenticator {
 
   async verifyMsChapV2(request: MsChapV2Request): Promise<AuthResult> {
     const user = this.users.find(stripDomain(request.username));
-    if (!user) return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'unknown user' };
-    const verdict = verifyMsChapV2(user.ntHash, request.authenticatorChallenge, request.peerChallenge, request.username, request.ntResponse);
-    if (!verdict) return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'wrong password' };
-    if (!user.enabled) return { ok: false, errorCode: ERROR_ACCOUNT_DISABLED, message: 'account disabled' };
+    const verdict = verifyMsChapV2(usableHash(user), request.authenticatorChallenge, request.peerChallenge, request.username, request.ntResponse);
+    if (!user?.enabled || !verdict) return refusal(user);
     return {
       ok: true,
       authenticatorResponse: verdict.authenticatorResponse,
@@ -40,8 +41,8 @@ export class LocalAuthenticator implements ExtendedAuthenticator {
     // Hash before the lookup: an unknown user costs the same as a wrong password.
     const hash = ntPasswordHash(decodePassword(request.password));
     const user = this.users.find(stripDomain(request.username));
-    if (!user) return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'unknown user' };
-    if (!timingSafeEqual(hash, user.ntHash)) return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'wrong password' };
+    const right = timingSafeEqual(hash, usableHash(user));
+    if (!user?.enabled || !right) return refusal(user);
     return this.granted(user);
   }
 
@@ -52,23 +53,20 @@ export class LocalAuthenticator implements ExtendedAuthenticator {
    */
   async verifyMsChapV1(request: MsChapV1Request): Promise<BasicAuthResult> {
     const user = this.users.find(stripDomain(request.username));
-    if (!user) return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'unknown user' };
     if ((request.flags & MSCHAPV1_USE_NT_RESPONSE) === 0) {
       return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'LAN Manager response not supported' };
     }
     if (request.challenge.length !== 8 || request.ntResponse.length !== 24) {
       return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'malformed MS-CHAPv1 response' };
     }
-    const expected = ntChallengeResponseV1(request.challenge, user.ntHash);
-    if (!timingSafeEqual(expected, request.ntResponse)) {
-      return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message: 'wrong password' };
-    }
+    const expected = ntChallengeResponseV1(request.challenge, usableHash(user));
+    const right = timingSafeEqual(expected, request.ntResponse);
+    if (!user?.enabled || !right) return refusal(user);
     const startKey = getStartKeyV1(request.challenge, hashNtPasswordHash(user.ntHash));
     return this.granted(user, { sendKey: startKey, recvKey: Buffer.from(startKey) });
   }
 
   private granted(user: StoredUser, mppeKeys?: { sendKey: Buffer; recvKey: Buffer }): BasicAuthResult {
-    if (!user.enabled) return { ok: false, errorCode: ERROR_ACCOUNT_DISABLED, message: 'account disabled' };
     return {
       ok: true,
       ...(mppeKeys ? { mppeKeys } : {}),
@@ -88,6 +86,17 @@ export class LocalAuthenticator implements ExtendedAuthenticator {
       ...(limits.idleTimeout !== null ? { idleTimeout: limits.idleTimeout } : {}),
     };
   }
+}
+
+/** The hash to verify against: the user's own, or the dummy for an unknown or disabled user (the same work either way). */
+function usableHash(user: StoredUser | undefined | null): Buffer {
+  return user?.enabled ? user.ntHash : DUMMY_NT_HASH;
+}
+
+/** Every refusal looks the same to the peer (E=691, the generic text); the reason is for our log. */
+function refusal(user: StoredUser | undefined | null): { ok: false; errorCode: number; message: string } {
+  const message = !user ? 'unknown user' : !user.enabled ? 'account disabled' : 'wrong password';
+  return { ok: false, errorCode: ERROR_AUTHENTICATION_FAILURE, message };
 }
 
 /**

@@ -45,7 +45,7 @@ export interface AdminContext {
 /** Documentation of a route for the OpenAPI document, kept next to the route itself. */
 export interface RouteDoc {
   summary: string;
-  tag: 'auth' | 'sessions' | 'users' | 'system' | 'events' | 'tokens';
+  tag: 'auth' | 'sessions' | 'users' | 'system' | 'events' | 'tokens' | 'bans';
   description?: string;
   /** Success status and body schema (documentation only: replies are not filtered by it). */
   success?: { status: number; description: string; schema?: Record<string, unknown>; contentType?: string };

@@ -152,6 +152,39 @@ export interface RadiusServerState {
   detail?: string;
 }
 
+/** A client address turned away for a while (auth.throttle.banAfter refused logins, or an operator). */
+export interface AdminBan {
+  address: string;
+  since: number;
+  until: number;
+  /** "25 refused logins in 40 s", or the operator's reason. */
+  reason: string;
+  /** Connections, calls and logins turned away since it started. */
+  refused: number;
+}
+
+/** The ban list as the console sees it; bans end by themselves at `until`. */
+export interface AdminBanList {
+  /** Live bans, the newest first. */
+  list(): AdminBan[];
+  /** Bans `address` (dotted quad) for `seconds`; a ban already there is replaced. */
+  ban(address: string, seconds: number, reason: string): AdminBan;
+  /** False when the address was not banned. */
+  unban(address: string): boolean;
+  /** Ends every ban; how many there were. */
+  clear(): number;
+}
+
+/** Login throttling's totals since the start, for /metrics. */
+export interface AdminLoginCounters {
+  /** Logins answered without asking the backend (throttled, or from a banned address). */
+  throttled: number;
+  /** Bans placed, automatic or by an operator. */
+  bans: number;
+  /** Connections, calls and logins turned away because their address was banned. */
+  banRefusals: number;
+}
+
 export interface AdminCore {
   on<K extends keyof AdminCoreEvents>(event: K, listener: (...args: AdminCoreEvents[K]) => void): unknown;
   off<K extends keyof AdminCoreEvents>(event: K, listener: (...args: AdminCoreEvents[K]) => void): unknown;
@@ -161,6 +194,8 @@ export interface AdminCore {
   readonly users: AdminUserDirectory;
   settings(): AdminSettingsView;
   health(): AdminHealth;
+  readonly bans: AdminBanList;
+  loginCounters(): AdminLoginCounters;
   /** Present once RADIUS is wired; the panel shows "RADIUS: not configured" without it. */
   radiusServers?(): RadiusServerState[];
 }

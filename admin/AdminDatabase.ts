@@ -44,6 +44,7 @@ export function openAdminDatabase(dataDir: string): AdminDb {
       detail TEXT
     );
     CREATE INDEX IF NOT EXISTS events_at ON events(at);
+    CREATE INDEX IF NOT EXISTS events_type ON events(type, id);
   `);
   db.pragma('foreign_keys = ON');
   return db;

@@ -100,6 +100,41 @@ export class AdminMetrics {
         this.set({ state: 'free' }, Math.max(0, size - used));
       },
     });
+    new Counter({
+      name: 'portico_login_throttled_total',
+      help: 'Logins refused without asking the user backend: too many failed logins (auth.throttle) or a banned address.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(core.loginCounters().throttled);
+      },
+    });
+    new Counter({
+      name: 'portico_address_bans_total',
+      help: 'Client addresses banned, automatically (auth.throttle.banAfter) or from the console.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(core.loginCounters().bans);
+      },
+    });
+    new Counter({
+      name: 'portico_ban_refusals_total',
+      help: 'Connections, calls and logins turned away because their address was banned.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(core.loginCounters().banRefusals);
+      },
+    });
+    new Gauge({
+      name: 'portico_banned_addresses',
+      help: 'Client addresses banned now.',
+      registers,
+      collect() {
+        this.set(core.bans.list().length);
+      },
+    });
     if (core.radiusServers) {
       const servers = () => core.radiusServers?.() ?? [];
       new Gauge({

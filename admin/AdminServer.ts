@@ -29,6 +29,7 @@ import { buildOpenApiDocument } from './OpenApiDocument.js';
 import { SessionMonitor } from './SessionMonitor.js';
 import { StaticAssets } from './StaticAssets.js';
 import { registerAuthRoutes } from './routes/AuthRoutes.js';
+import { registerBanRoutes } from './routes/BanRoutes.js';
 import { registerEventRoutes } from './routes/EventRoutes.js';
 import { registerPageRoutes } from './routes/PageRoutes.js';
 import { registerSessionRoutes } from './routes/SessionRoutes.js';
@@ -199,6 +200,7 @@ export async function createAdminServer(core: AdminCore, config: AdminConfig, lo
   registerSystemRoutes(app, context);
   registerEventRoutes(app, context);
   registerTokenRoutes(app, context);
+  registerBanRoutes(app, context);
   app.get('/api/openapi.json', { config: { doc: { tag: 'system', summary: 'This document (OpenAPI 3.1)' } } }, async () => buildOpenApiDocument(apiRoutes));
 
   await app.ready();

@@ -7,10 +7,12 @@ import type { DataDirectoryReport } from '../config/DataDirectory.js';
 import type { Logger } from 'pino';
 import type { DataPlanePort } from '../dataplane/DataPlane.js';
 import type { AuthFailure, SessionEnded, SessionManager, SessionSummary } from '../session/SessionManager.js';
+import type { LoginGuard } from '../aaa/ThrottledAuthenticator.js';
 import { UserStoreError, type UserStore, type UserStoreErrorKind } from '../aaa/UserStore.js';
 import {
   UserFieldError,
   type AdminCore,
+  type AdminBanList,
   type AdminCoreEvents,
   type AdminSessionView,
   type AdminSettingsView,
@@ -27,6 +29,8 @@ export interface PptpCoreParts {
   dataPlane: DataPlanePort;
   users: UserStore;
   config: PorticoConfig;
+  /** Login throttling and its ban list (aaa/ThrottledAuthenticator.ts). */
+  logins: LoginGuard;
   /** The RADIUS client's view of its servers, once RADIUS is wired; absent: "RADIUS: not configured". */
   radiusServers?: () => RadiusServerState[];
   /** What securing the data directory at start did (config/DataDirectory.ts), for the security audit. */
@@ -218,6 +222,14 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
     admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames, allowedHosts: consoleHostNames(config.admin) },
   });
 
+  const { bans } = parts.logins;
+  const banList: AdminBanList = {
+    list: () => bans.list(),
+    ban: (address, seconds, reason) => bans.ban(formatIpv4(parseIpv4(address)), seconds * 1000, reason),
+    unban: (address) => bans.unban(address),
+    clear: () => bans.clear(),
+  };
+
   const core: AdminCore = {
     on: (event, listener) => events.on(event, listener as never),
     off: (event, listener) => events.off(event, listener as never),
@@ -243,6 +255,11 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
         dataPlane: { ...dataPlane.counters },
         memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
       };
+    },
+    bans: banList,
+    loginCounters: () => {
+      const b = bans.counters;
+      return { throttled: parts.logins.counters.throttled, bans: b.bans, banRefusals: b.refused };
     },
     ...(parts.radiusServers ? { radiusServers: parts.radiusServers } : {}),
   };

@@ -11,7 +11,8 @@ export const SERVER_IP = '198.18.0.1';
 export const CLIENT_IP = '198.18.0.2';
 export const BENCH_USER = 'bench';
 export const BENCH_PASSWORD = 'bench-password';
-const DIST = fileURLToPath(new URL('..', import.meta.url)); // dist/
+// dist/, whether this runs compiled (dist/bench/) or from source under vitest (bench/, for test/load).
+const DIST = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/' : '..', import.meta.url));
 export const CLI = join(DIST, 'server', 'cli.js');
 export const LOAD_GENERATOR = join(DIST, 'bench', 'client', 'LoadGenerator.js');
 

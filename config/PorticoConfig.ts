@@ -66,6 +66,38 @@ export const configSchema = z
           .array(z.enum(['mschapv2', 'mschap', 'chap', 'pap']))
           .min(1)
           .default(['mschapv2']),
+        /**
+         * Login throttling (every method, every backend): after this many failed logins from one source
+         * address, of one user name from one address, or of one user name from all addresses (not counting
+         * the addresses where that user logged in lately), the next attempt is refused unchecked until a
+         * wait has passed: firstDelay seconds, doubled with each further failure up to maxDelay. A key
+         * without failures for forgetAfter seconds starts afresh.
+         */
+        throttle: z
+          .object({
+            addressFailures: z.number().int().min(1).max(100000).default(20),
+            userAddressFailures: z.number().int().min(1).max(100000).default(5),
+            userFailures: z.number().int().min(1).max(100000).default(100),
+            firstDelay: z.number().min(0.1).max(3600).default(1),
+            maxDelay: z.number().min(1).max(86400).default(300),
+            forgetAfter: z
+              .number()
+              .int()
+              .min(60)
+              .max(7 * 86400)
+              .default(3600),
+            /** Refused logins from one address within banWindow seconds that ban it for banDuration seconds; 0: no automatic bans. */
+            banAfter: z.number().int().min(0).max(100000).default(0),
+            banWindow: z.number().int().min(1).max(86400).default(600),
+            banDuration: z
+              .number()
+              .int()
+              .min(1)
+              .max(7 * 86400)
+              .default(900),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -220,6 +252,8 @@ export const configSchema = z
     const [start, end, tun] = [c.pool.start, c.pool.end, c.tun.address].map(addressOrNull);
     if (start !== null && end !== null && start > end) ctx.addIssue({ code: 'custom', path: ['pool', 'end'], message: `must not be below pool.start (${c.pool.start})` });
     if (start !== null && end !== null && tun !== null && tun >= start && tun <= end) ctx.addIssue({ code: 'custom', path: ['tun', 'address'], message: 'must lie outside the pool' });
+    if (c.auth.throttle.maxDelay < c.auth.throttle.firstDelay)
+      ctx.addIssue({ code: 'custom', path: ['auth', 'throttle', 'maxDelay'], message: `must not be below auth.throttle.firstDelay (${c.auth.throttle.firstDelay})` });
     if (c.auth.backend !== 'local' && c.radius.servers.length === 0) ctx.addIssue({ code: 'custom', path: ['radius', 'servers'], message: `auth.backend ${c.auth.backend} needs at least one server` });
     const host = c.admin.listen.replace(/:\d+$/, '');
     const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';

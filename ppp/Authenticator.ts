@@ -52,8 +52,10 @@ export type AuthResult =
       ok: false;
       /** RFC 2759 §6 E= code: 691 authentication failure, 647 account disabled, ... */
       errorCode: number;
-      /** Human-readable reason, for the M= text and the log. Never contains a secret. */
+      /** Human-readable reason, for our log only (the peer never sees it). Never contains a secret. */
       message: string;
+      /** Text the peer may see (MS-CHAPv2 M=, PAP Nak message, CHAP Failure); default: the code's generic text. */
+      peerMessage?: string;
     };
 
 export interface Authenticator {
@@ -86,7 +88,7 @@ export interface MsChapV1Request {
 /** Result of PAP / CHAP-MD5 / MS-CHAPv1. `mppeKeys` only for MS-CHAPv1 (both directions start from the same key). */
 export type BasicAuthResult =
   | { ok: true; mppeKeys?: MppeMasterKeys; staticAddress?: number; authorization?: SessionAuthorization; message?: string }
-  | { ok: false; errorCode: number; message: string };
+  | { ok: false; errorCode: number; message: string; peerMessage?: string };
 
 /**
  * The protocols other than MS-CHAPv2 are optional: a backend that cannot do one leaves it out,

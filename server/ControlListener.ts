@@ -2,6 +2,7 @@
 // whose calls go to the session layer. It owns the sockets and nothing of the sessions.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { AddressBans } from '../aaa/AddressBans.js';
 import { parseIpv4 } from '../config/Ipv4.js';
 import { TokenBucket } from '../dataplane/TokenBucket.js';
 import { type CallHandler, ControlConnection } from '../pptp/ControlConnection.js';
@@ -28,6 +29,8 @@ export interface ControlListenerOptions {
   echoIntervalMs: number;
   hostName: string;
   limits: ConnectionLimits;
+  /** Addresses whose connections are closed at accept, before anything is read (auth.throttle.banAfter, the console). */
+  bans?: AddressBans;
   log: Logger;
 }
 
@@ -88,6 +91,7 @@ export class ControlListener {
       this.refuse(socket, 'non-IPv4 peer');
       return;
     }
+    if (this.options.bans?.refuses(peer)) return this.refuse(socket, 'banned address');
     const limits = this.options.limits;
     const fromPeer = this.perAddress.get(peer) ?? 0;
     if (this.connections.size >= limits.maxConnections) return this.refuse(socket, 'pptp.maxConnections');

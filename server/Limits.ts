@@ -1,6 +1,8 @@
-// What one peer may hold, from the configuration (pptp.* and ppp.setupTimeout): the session layer's
-// call limits and the control listener's connection limits.
+// What one peer may hold, from the configuration (pptp.*, ppp.setupTimeout, auth.throttle): the session
+// layer's call limits, the control listener's connection limits, the login throttle and the ban list.
 import { readFileSync } from 'node:fs';
+import type { BanPolicy } from '../aaa/AddressBans.js';
+import type { LoginThrottlePolicy } from '../aaa/ThrottledAuthenticator.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { ConnectionLimits } from './ControlListener.js';
 import type { CallLimits } from '../session/SessionManager.js';
@@ -47,4 +49,28 @@ export function connectionLimits(config: PorticoConfig, descriptors = descriptor
     callGraceMs: p.callGrace * 1000,
     maxQueuedOutput: p.maxQueuedOutput,
   };
+}
+
+/** Keys each login back-off and the ban list track at most: 20 000 each, a few MiB whatever a flood sends. */
+const THROTTLE_TABLE_SIZE = 20_000;
+/** How long an address where a user logged in stays exempt from that user's global bound. */
+const TRUSTED_ADDRESS_MS = 30 * 24 * 3600 * 1000;
+
+/** auth.throttle as the login throttle's three back-offs (aaa/ThrottledAuthenticator.ts says why three). */
+export function loginThrottlePolicy(config: PorticoConfig): LoginThrottlePolicy {
+  const t = config.auth.throttle;
+  const backoff = (failuresBeforeWait: number) => ({
+    failuresBeforeWait,
+    baseDelayMs: t.firstDelay * 1000,
+    maxDelayMs: t.maxDelay * 1000,
+    forgetMs: t.forgetAfter * 1000,
+    maxEntries: THROTTLE_TABLE_SIZE,
+  });
+  return { address: backoff(t.addressFailures), userAtAddress: backoff(t.userAddressFailures), user: backoff(t.userFailures), trustMs: TRUSTED_ADDRESS_MS };
+}
+
+/** auth.throttle.ban* as the ban list's policy (banAfter 0: bans only by hand). */
+export function banPolicy(config: PorticoConfig): BanPolicy {
+  const t = config.auth.throttle;
+  return { banAfter: t.banAfter, windowMs: t.banWindow * 1000, durationMs: t.banDuration * 1000, maxEntries: THROTTLE_TABLE_SIZE };
 }

@@ -5,13 +5,15 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseIpv4, coveringPrefixLength } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
+import { AddressBans } from '../aaa/AddressBans.js';
 import { LocalAuthenticator } from '../aaa/LocalAuthenticator.js';
+import { LoginGuard, ThrottledAuthenticator } from '../aaa/ThrottledAuthenticator.js';
 import { openDataPlane } from '../dataplane/DataPlaneThreads.js';
 import { createLogger } from './Logger.js';
 import { SessionManager } from '../session/SessionManager.js';
 import { TunnelAddresses } from '../session/TunnelAddresses.js';
 import { ControlListener } from './ControlListener.js';
-import { callLimits, connectionLimits, DESCRIPTOR_RESERVE, descriptorLimit } from './Limits.js';
+import { banPolicy, callLimits, connectionLimits, DESCRIPTOR_RESERVE, descriptorLimit, loginThrottlePolicy } from './Limits.js';
 import { pppPolicy } from './PppPolicy.js';
 import { UserStore } from '../aaa/UserStore.js';
 import { secureDataDirectory } from '../config/DataDirectory.js';
@@ -41,18 +43,28 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     stoppers.push(() => radius.stop());
   }
   // --- end RADIUS wiring (authenticator) ---
+  // Login throttling wraps whichever backend is in force, so every method and backend is throttled alike.
+  const bans = new AddressBans(banPolicy(config), (ban) =>
+    log.warn({ peer: ban.address, until: new Date(ban.until).toISOString(), reason: ban.reason }, 'address banned: its connections and calls are refused'),
+  );
+  const logins = new LoginGuard(loginThrottlePolicy(config), bans, log.child({ layer: 'throttle' }));
+  authenticator = new ThrottledAuthenticator(authenticator, logins);
   const server = new SessionManager({
     dataPlane,
     addresses: new TunnelAddresses({ poolStart: parseIpv4(config.pool.start), poolEnd: parseIpv4(config.pool.end), tunAddress, tunPrefix, routes: tun }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
     limits: callLimits(config),
+    bans,
     nasAddress: config.listen,
     log,
   });
   const connections = connectionLimits(config);
   log.info({ descriptors: descriptorLimit(), reserve: DESCRIPTOR_RESERVE, maxConnections: connections.maxConnections }, 'control connection limits');
-  const listener = new ControlListener({ listen: config.listen, port: config.port, echoIntervalMs: config.pptp.echoInterval * 1000, hostName: config.serverName, limits: connections, log }, server);
+  const listener = new ControlListener(
+    { listen: config.listen, port: config.port, echoIntervalMs: config.pptp.echoInterval * 1000, hostName: config.serverName, limits: connections, bans, log },
+    server,
+  );
   // --- RADIUS wiring (accounting, DAS) ---
   await radius?.attach(server);
   // --- end RADIUS wiring (accounting, DAS) ---
@@ -62,7 +74,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     const { createPptpAdminCore } = await import('../admin/PptpCoreAdapter.js');
     const { startAdmin } = await import('../admin/AdminConsole.js');
     const adminLog = log.child({ layer: 'admin' });
-    const adminCore = createPptpAdminCore({ server, dataPlane, users, config, dataDirectory, log: adminLog, ...(radius ? { radiusServers: () => radius.serverStates() } : {}) });
+    const adminCore = createPptpAdminCore({ server, dataPlane, users, config, dataDirectory, logins, log: adminLog, ...(radius ? { radiusServers: () => radius.serverStates() } : {}) });
     try {
       stoppers.push(await startAdmin(adminCore, config, adminLog));
     } catch (err) {

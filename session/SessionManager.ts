@@ -5,6 +5,7 @@
 // the PPP policy already built from the configuration.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { AddressBans } from '../aaa/AddressBans.js';
 import { authenticatorForSession } from '../aaa/SessionAuthContext.js';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import type { DataPlanePort } from '../dataplane/DataPlane.js';
@@ -98,6 +99,8 @@ export interface SessionManagerOptions {
   link: PppLinkConfig;
   /** What calls may hold (the pptp.* and ppp.setupTimeout keys). */
   limits: CallLimits;
+  /** Addresses whose new calls are refused (a ban placed while their connection was open). */
+  bans?: AddressBans;
   /** The address clients connect to (Called-Station-Id). */
   nasAddress: string;
   log: Logger;
@@ -191,6 +194,13 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   /** An Outgoing-Call-Request the control connection accepted: a Call ID, or the refusal (RFC 2637 §2.8). */
   openCall(origin: CallOrigin, info: CallRequestInfo): { callId: number } | typeof CALL_REFUSED {
+    if (this.options.bans?.refuses(origin.peer)) {
+      if (!this.refusedLogged.has(origin.connection)) {
+        this.refusedLogged.add(origin.connection);
+        origin.log.warn('call refused: the address is banned (further refusals on this connection are not logged)');
+      }
+      return CALL_REFUSED;
+    }
     const refusal = this.callLimitReached(origin);
     if (refusal !== null) {
       if (!this.refusedLogged.has(origin.connection)) {

@@ -3,6 +3,7 @@ import type { JournalEvent } from '../../admin/EventJournal.js';
 import { api } from '../ApiClient.js';
 import { time } from '../Format.js';
 import { clear, h } from '../Html.js';
+import { mountBanList } from './BanList.js';
 
 const TYPES: Array<[string, string]> = [
   ['', 'All events'],
@@ -17,8 +18,9 @@ export function mountEventsPage(root: HTMLElement): void {
   const type = h('select', { id: 'event-type', 'aria-label': 'Event type' }, ...TYPES.map(([v, t]) => h('option', { value: v }, t)));
   const tbody = h('tbody');
   const more = h('button', { type: 'button', class: 'ghost', hidden: true }, 'Older events');
+  root.append(h('div', { class: 'page-head' }, h('h1', {}, 'Events'), h('div', { class: 'toolbar' }, search, type)));
+  const bans = mountBanList(root);
   root.append(
-    h('div', { class: 'page-head' }, h('h1', {}, 'Events'), h('div', { class: 'toolbar' }, search, type)),
     h(
       'div',
       { class: 'table-wrap' },
@@ -74,6 +76,8 @@ export function mountEventsPage(root: HTMLElement): void {
   // New events appear without a reload (unless older pages are open).
   window.setInterval(() => {
     if (document.activeElement !== search && tbody.rows.length <= PAGE) void load();
+    void bans.load();
   }, 5000);
   void load();
+  void bans.load();
 }

@@ -82,6 +82,8 @@ function ramp(): Promise<number> {
             server: values.server!,
             serverAddr,
             port: Number(values.port),
+            // The control connection leaves from --local too (GRE does already): one namespace may hold several client addresses.
+            localAddress: values.local!,
             username: values.user!,
             password: values.password!,
             callId: started + 1,

@@ -44,7 +44,8 @@ export abstract class AuthExchange<Request, V extends AuthVerdict> implements Au
   /** The first admitted request while waiting: decideOn() it, or discard it. */
   protected abstract receive(identifier: number, request: Request): void;
   protected abstract acceptAnswer(result: AuthAcceptance<V>): AuthAnswer;
-  protected abstract refuseAnswer(errorCode: number): AuthAnswer;
+  /** `text`: what the backend lets the peer see (printable ASCII, at most 200 characters), else the protocol's generic text. */
+  protected abstract refuseAnswer(errorCode: number, text: string | undefined): AuthAnswer;
 
   private current: AuthExchangeState = 'idle';
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -166,7 +167,8 @@ export abstract class AuthExchange<Request, V extends AuthVerdict> implements Au
     const code = Number.isInteger(result.errorCode) && result.errorCode > 0 ? result.errorCode : 691;
     const text = result.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
     this.current = 'failed';
-    this.answer = this.refuseAnswer(code);
+    const peerText = result.peerMessage?.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+    this.answer = this.refuseAnswer(code, peerText);
     this.sendAnswer(identifier, this.answer);
     this.events.failed(`E=${code}: ${text}`, username);
   }

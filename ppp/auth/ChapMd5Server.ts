@@ -28,8 +28,8 @@ export class ChapMd5Server extends ChapServerBase {
     return 'Access granted';
   }
 
-  /** RFC 1994 §4.1: free text; the peer learns nothing about why. */
-  protected failureMessage(): string {
-    return 'Authentication failed';
+  /** RFC 1994 §4.1: free text; the peer learns nothing about why beyond what the backend lets it see. */
+  protected failureMessage(_errorCode: number, text: string | undefined): string {
+    return text ?? 'Authentication failed';
   }
 }

@@ -55,8 +55,8 @@ export abstract class ChapServerBase<V extends AuthVerdict = BasicAuthResult> ex
   protected abstract verify(response: ChapResponse): Promise<V>;
   /** Message of our Success packet. */
   protected abstract successMessage(result: AuthAcceptance<V>, response: ChapResponse): string;
-  /** Message of our Failure packet (never the backend's reason: that goes to our log only). */
-  protected abstract failureMessage(errorCode: number): string;
+  /** Message of our Failure packet (never the backend's reason: that goes to our log only; `text` is what the backend lets the peer see). */
+  protected abstract failureMessage(errorCode: number, text: string | undefined): string;
 
   protected readonly protocolName = 'CHAP';
   protected readonly requestCode = ChapPacketCode.Response;
@@ -138,8 +138,8 @@ export abstract class ChapServerBase<V extends AuthVerdict = BasicAuthResult> ex
     return { code: ChapPacketCode.Success, data: Buffer.from(this.successMessage(result, this.response!), 'latin1') };
   }
 
-  protected refuseAnswer(errorCode: number): AuthAnswer {
-    return { code: ChapPacketCode.Failure, data: Buffer.from(this.failureMessage(errorCode), 'latin1') };
+  protected refuseAnswer(errorCode: number, text: string | undefined): AuthAnswer {
+    return { code: ChapPacketCode.Failure, data: Buffer.from(this.failureMessage(errorCode, text), 'latin1') };
   }
 
   private sendChallenge(): void {

@@ -35,7 +35,8 @@ export class MsChapV1Server extends ChapServerBase {
   /**
    * RFC 2433 §6: `E=<code> R=<retry> C=<16 hex digits> V=<version>`. R=0: the link ends (no retry policy).
    * C: a fresh challenge, so a client that retries anyway cannot reuse the old one. V=2: RFC 2433 asks for
-   * at least 2 (Change-Password v1 is deprecated); 3 is an MS-CHAPv2 value. No M= field in version 1.
+   * at least 2 (Change-Password v1 is deprecated); 3 is an MS-CHAPv2 value. No M= field in version 1, so a
+   * backend's text for the peer (a throttled login's "retry in N s") is not sent: E=691 says enough.
    */
   protected failureMessage(errorCode: number): string {
     const next = this.random(CHALLENGE_SIZE).toString('hex').toUpperCase();

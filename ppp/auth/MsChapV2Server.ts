@@ -64,9 +64,10 @@ export class MsChapV2Server extends ChapServerBase<AuthResult> {
   /**
    * RFC 2759 §6; R=0: no retry, the link is terminated. C= is a fresh challenge as required. The peer learns
    * only the class of failure: "unknown user" vs "wrong password" would let anyone enumerate accounts.
+   * M= is the code's text unless the backend gives one meant for the peer (a throttled login's "retry in N s").
    */
-  protected failureMessage(errorCode: number): string {
+  protected failureMessage(errorCode: number, text: string | undefined): string {
     const next = this.random(CHALLENGE_SIZE).toString('hex').toUpperCase();
-    return `E=${errorCode} R=0 C=${next} V=3 M=${FAILURE_TEXT[errorCode] ?? 'Authentication failed'}`;
+    return `E=${errorCode} R=0 C=${next} V=3 M=${text ?? FAILURE_TEXT[errorCode] ?? 'Authentication failed'}`;
   }
 }

@@ -105,7 +105,8 @@ export class PapServer extends AuthExchange<PapRequestFields, BasicAuthResult> {
     return { code: PapCode.AuthenticateAck, data: ACK_DATA };
   }
 
-  protected refuseAnswer(): AuthAnswer {
-    return { code: PapCode.AuthenticateNak, data: NAK_DATA };
+  /** RFC 1334 §2.2.2: Msg is free text; the generic one unless the backend gives one meant for the peer. */
+  protected refuseAnswer(_errorCode: number, text: string | undefined): AuthAnswer {
+    return { code: PapCode.AuthenticateNak, data: text === undefined ? NAK_DATA : papMessage(text) };
   }
 }

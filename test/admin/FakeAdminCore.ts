@@ -3,7 +3,10 @@
 import { EventEmitter } from 'node:events';
 import {
   UserFieldError,
+  type AdminBan,
+  type AdminBanList,
   type AdminCore,
+  type AdminLoginCounters,
   type AdminCoreEvents,
   type AdminHealth,
   type AdminSessionView,
@@ -109,6 +112,28 @@ export class FakeAdminCore extends EventEmitter<AdminCoreEvents> implements Admi
 
   settings(): AdminSettingsView {
     return this.settingsView;
+  }
+
+  readonly banMap = new Map<string, AdminBan>();
+  counters: AdminLoginCounters = { throttled: 0, bans: 0, banRefusals: 0 };
+  readonly bans: AdminBanList = {
+    list: () => [...this.banMap.values()].filter((b) => b.until > Date.now()).sort((a, b) => b.since - a.since),
+    ban: (address, seconds, reason) => {
+      const ban = { address, since: Date.now(), until: Date.now() + seconds * 1000, reason, refused: 0 };
+      this.banMap.set(address, ban);
+      this.counters.bans++;
+      return { ...ban };
+    },
+    unban: (address) => this.banMap.delete(address),
+    clear: () => {
+      const n = this.banMap.size;
+      this.banMap.clear();
+      return n;
+    },
+  };
+
+  loginCounters(): AdminLoginCounters {
+    return { ...this.counters };
   }
 
   health(): AdminHealth {

@@ -25,6 +25,9 @@ import type { SessionManager } from '../../session/SessionManager.js';
 import { UserStore } from '../../aaa/UserStore.js';
 import { FakeAdminCore, fakeSession, fakeSettings } from './FakeAdminCore.js';
 import { newSessionCounters } from '../../dataplane/SessionCounters.js';
+import { AddressBans } from '../../aaa/AddressBans.js';
+import { LoginGuard } from '../../aaa/ThrottledAuthenticator.js';
+import { banPolicy, loginThrottlePolicy } from '../../server/Limits.js';
 
 /** A front end of three files, so that these tests do not depend on the build. */
 function testAssets(): StaticAssets {
@@ -451,10 +454,10 @@ describe('login back-off per client address', () => {
     expect((await attempt(h, h.password, '2001:db8:1:3::1')).statusCode).toBe(200);
   });
 
-  it('the table of addresses is bounded: past maxClients the least recently failed is forgotten; a quiet address starts afresh', () => {
+  it('the table of addresses is bounded: past maxEntries the least recently failed is forgotten; a quiet address starts afresh', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(1_800_000_000_000);
-    const throttle = new LoginThrottle({ ...DEFAULT_BACKOFF, failuresBeforeWait: 1, maxClients: 100 });
+    const throttle = new LoginThrottle({ ...DEFAULT_BACKOFF, failuresBeforeWait: 1, maxEntries: 100 });
     for (let i = 0; i < 1000; i++) throttle.begin(`10.0.${i >> 8}.${i & 255}`);
     expect(throttle.size).toBe(100);
     expect(throttle.retryAfter('10.0.3.231')).toBe(1); // the last of the 1000
@@ -511,6 +514,8 @@ describe('OpenAPI', () => {
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['session', 'token']);
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/api/audit',
+      '/api/bans',
+      '/api/bans/{address}',
       '/api/events',
       '/api/health',
       '/api/login',
@@ -769,6 +774,7 @@ describe('PptpCoreAdapter over a real UserStore', () => {
       dataPlane: { counters: { greMalformed: 1 } } as unknown as DataPlane,
       users,
       config,
+      logins: new LoginGuard(loginThrottlePolicy(config), new AddressBans(banPolicy(config)), pino({ level: 'silent' })),
       log: pino({ level: 'silent' }),
     });
     expect(core.users.add({ name: 'dave', password: 'pw', staticAddress: '198.18.100.50', sessionTimeout: 3600 })).toMatchObject({
@@ -825,3 +831,83 @@ function fakeSummary(user: string, callId: number) {
     stuck: false,
   };
 }
+
+describe('ban list and login throttling in the console', () => {
+  it('lists, sets and lifts bans (console actions in the journal, totals in /metrics); bad addresses and changes without CSRF are refused', async () => {
+    const h = await harness();
+    const { cookie, csrf } = await login(h);
+    const change = { cookie, 'x-csrf-token': csrf };
+    h.core.bans.ban('203.0.113.9', 600, '25 refused logins in 40 s');
+    h.core.counters = { throttled: 42, bans: 1, banRefusals: 7 };
+    const list = async () =>
+      (await h.inject({ url: '/api/bans', headers: { cookie } })).json() as { bans: Array<{ address: string; reason: string; until: number }>; counters: Record<string, number> };
+    expect(await list()).toEqual({
+      bans: [{ address: '203.0.113.9', since: 1_800_000_000_000, until: 1_800_000_600_000, reason: '25 refused logins in 40 s', refused: 0 }],
+      counters: { throttled: 42, bans: 1, banRefusals: 7 },
+    });
+    const made = await h.inject({ method: 'POST', url: '/api/bans', headers: change, payload: { address: '198.51.100.4', minutes: 30 } });
+    expect(made.statusCode).toBe(201);
+    expect(made.json()).toMatchObject({ address: '198.51.100.4', until: 1_800_000_000_000 + 30 * 60_000, reason: 'by admin' });
+    expect((await list()).bans.map((b) => b.address).sort()).toEqual(['198.51.100.4', '203.0.113.9']);
+    for (const payload of [{ address: '198.51.100.999' }, { address: 'example.com' }, { address: '198.51.100.4', minutes: 0 }, { address: '198.51.100.4', extra: 1 }]) {
+      expect((await h.inject({ method: 'POST', url: '/api/bans', headers: change, payload })).statusCode).toBe(400);
+    }
+    expect((await h.inject({ method: 'POST', url: '/api/bans', headers: { cookie }, payload: { address: '198.51.100.5' } })).statusCode).toBe(403); // no CSRF token
+    expect((await h.inject({ method: 'DELETE', url: '/api/bans/198.51.100.4', headers: change })).statusCode).toBe(204);
+    expect((await h.inject({ method: 'DELETE', url: '/api/bans/198.51.100.4', headers: change })).statusCode).toBe(404);
+    expect((await h.inject({ method: 'DELETE', url: '/api/bans/not-an-address', headers: change })).statusCode).toBe(400);
+    expect((await h.inject({ method: 'DELETE', url: '/api/bans', headers: change })).json()).toEqual({ lifted: 1 });
+    expect((await list()).bans).toEqual([]);
+    const journal = (await h.inject({ url: '/api/events?type=admin&q=ban', headers: { cookie } })).json() as { events: Array<{ message: string }> };
+    expect(journal.events.map((e) => e.message)).toEqual(['admin lifted every ban (1)', 'admin lifted the ban of 198.51.100.4', 'admin banned 198.51.100.4 for 30 min']);
+    // The metrics carry the core's totals and the live bans.
+    h.core.bans.ban('203.0.113.10', 60, 'test');
+    const text = (await h.inject({ url: '/metrics', headers: { cookie } })).body;
+    expect(text).toMatch(/^portico_login_throttled_total 42$/m);
+    expect(text).toMatch(/^portico_address_bans_total 3$/m);
+    expect(text).toMatch(/^portico_ban_refusals_total 7$/m);
+    expect(text).toMatch(/^portico_banned_addresses 1$/m);
+    // Without a login nothing; the OpenAPI document has the routes.
+    expect((await h.inject({ url: '/api/bans' })).statusCode).toBe(401);
+    const doc = (await h.inject({ url: '/api/openapi.json', headers: { cookie } })).json() as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(doc.paths['/api/bans']!).sort()).toEqual(['delete', 'get', 'post']);
+    expect(Object.keys(doc.paths['/api/bans/{address}']!)).toEqual(['delete']);
+  });
+
+  it('refused logins are counted per user, address and minute in one entry; a flood of them never pushes console actions out', async () => {
+    const h = await harness();
+    const { cookie, csrf } = await login(h);
+    await h.inject({ method: 'POST', url: '/api/bans', headers: { cookie, 'x-csrf-token': csrf }, payload: { address: '198.51.100.4' } });
+    const at = Date.now();
+    for (let i = 0; i < 37; i++)
+      h.core.emit('auth-failure', { user: 'alice', peer: '203.0.113.66', reason: i < 20 ? 'E=691: wrong password' : 'E=691: throttled: too many failed logins', at: at + i });
+    h.core.emit('auth-failure', { user: 'alice', peer: '203.0.113.67', reason: 'E=691: wrong password', at });
+    const failures = async () =>
+      (
+        (await h.inject({ url: '/api/events?type=auth-failure&limit=1000', headers: { cookie } })).json() as {
+          events: Array<{ user: string | null; peer: string | null; message: string; detail: Record<string, unknown> }>;
+        }
+      ).events;
+    const rows = await failures();
+    expect(rows).toHaveLength(2);
+    expect(rows.find((e) => e.peer === '203.0.113.66')).toMatchObject({
+      user: 'alice',
+      message: 'login of alice from 203.0.113.66 refused 37 times this minute (last: E=691: throttled: too many failed logins)',
+      detail: { count: 37, reasons: { 'E=691: wrong password': 20, 'E=691: throttled: too many failed logins': 17 } },
+    });
+    // The next minute starts a new entry; many names from one address share one after the first ten.
+    vi.setSystemTime(at + 60_000);
+    for (let i = 0; i < 500; i++) h.core.emit('auth-failure', { user: `user${i}`, peer: '203.0.113.66', reason: 'E=691: unknown user', at: Date.now() });
+    const next = (await failures()).filter((e) => e.message.includes('203.0.113.66') && !e.message.includes('alice'));
+    expect(next).toHaveLength(11);
+    expect(next[0]).toMatchObject({ user: null, message: 'login of several users from 203.0.113.66 refused 490 times this minute (last: E=691: unknown user)' });
+    // 25 000 client events (distinct addresses, new minutes): the oldest client events go, the console's action stays.
+    for (let i = 0; i < 25_000; i++)
+      h.core.emit('auth-failure', { user: 'x', peer: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, reason: 'E=691: wrong password', at: at + 120_000 + i * 60_000 });
+    const admin = (await h.inject({ url: '/api/events?type=admin&q=banned', headers: { cookie } })).json() as { events: Array<{ message: string }> };
+    expect(admin.events.map((e) => e.message)).toEqual(['admin banned 198.51.100.4 for 60 min']);
+    const all = (await h.inject({ url: '/api/events?limit=1000', headers: { cookie } })).json() as { events: Array<{ type: string }> };
+    expect(all.events.every((e) => e.type === 'auth-failure')).toBe(true);
+    expect((await failures()).some((e) => e.peer === '203.0.113.67')).toBe(false); // pruned: client events are bounded
+  });
+});

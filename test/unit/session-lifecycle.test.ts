@@ -12,6 +12,9 @@ import { Attr, readInteger } from '../../radius/Dictionary.js';
 import { findAttribute, RadiusCode, type RadiusAttribute } from '../../radius/RadiusPacket.js';
 import type { EndCause } from '../../session/EndCause.js';
 import { CLIENTS, closeHarnesses, harness, ping, POOL, SERVER, until } from './SessionHarness.js';
+import { AddressBans } from '../../aaa/AddressBans.js';
+import { LoginGuard } from '../../aaa/ThrottledAuthenticator.js';
+import { banPolicy, loginThrottlePolicy } from '../../server/Limits.js';
 
 afterEach(closeHarnesses);
 
@@ -99,7 +102,14 @@ describe('session lifecycle over the in-memory GRE socket and TUN', () => {
     });
     accountant.start();
     const config = validateConfig({ tun: { address: '198.18.100.1' }, pool: POOL });
-    const operator = createPptpAdminCore({ server: h.sessions, dataPlane: { counters: {} } as never, users: h.users, config, log: silent });
+    const operator = createPptpAdminCore({
+      server: h.sessions,
+      dataPlane: { counters: {} } as never,
+      users: h.users,
+      config,
+      logins: new LoginGuard(loginThrottlePolicy(config), new AddressBans(banPolicy(config)), silent),
+      log: silent,
+    });
     const das = new DynamicAuthorization({ server: h.sessions, log: silent });
 
     const [a, b] = await Promise.all([h.connect(0), h.connect(1, 'bob')]);

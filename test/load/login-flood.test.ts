@@ -8,8 +8,8 @@
 // failed" lines with the backend's reason, not "throttled") are at most 5 in any second after the
 // first 20; alice's login completes; the console answers and counts the throttled logins; the
 // server's RSS grows by less than 100 MiB. Figures are printed for the closing note. Needs root and
-// the built server and generator (tsc -p tsconfig.bench.json is run here when the generator is
-// missing); run under the lab lock: flock /tmp/portico-lab.lock npx vitest run test/load/login-flood.test.ts
+// the built server and generator (`npm test` builds both: tsc -p tsconfig.bench.json); run under the lab lock:
+// flock /tmp/portico-lab.lock npx vitest run test/load/login-flood.test.ts
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,10 +33,7 @@ interface LogLine {
 let lab: BenchLab;
 
 beforeAll(() => {
-  if (!existsSync(LOAD_GENERATOR)) {
-    const built = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.bench.json'], { encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`tsc -p tsconfig.bench.json failed: ${built.stdout}${built.stderr}`);
-  }
+  if (!existsSync(LOAD_GENERATOR)) throw new Error(`${LOAD_GENERATOR} missing: npm test builds it (tsc -p tsconfig.bench.json)`);
   lab = new BenchLab('lflood');
   lab.up();
   lab.exec(lab.clientNs, ['ip', 'addr', 'add', `${ATTACKER_IP}/24`, 'dev', lab.vethServer.replace(/s$/, 'c')]);

@@ -241,15 +241,26 @@ export const configSchema = z
     if (start !== null && end !== null && start <= end) {
       // Addresses that are never a client's (config/AddressPolicy.ts) must not be handed out from the pool either.
       for (const n of NEVER_ALLOWED) {
-        if (start <= lastAddress(n.network) && end >= n.network.address) ctx.addIssue({ code: 'custom', path: ['pool', 'start'], message: `the pool ${c.pool.start}-${c.pool.end} overlaps ${formatNetwork(n.network)} (${n.what}), never a client's address` });
+        if (start <= lastAddress(n.network) && end >= n.network.address)
+          ctx.addIssue({ code: 'custom', path: ['pool', 'start'], message: `the pool ${c.pool.start}-${c.pool.end} overlaps ${formatNetwork(n.network)} (${n.what}), never a client's address` });
       }
       if (tun !== null) {
         const tunnel = tunnelNetwork(c);
         // The TUN gets this whole network as its route: a short one would swallow other routes (at /0, the default route).
-        if (tunnel.prefix < 8) ctx.addIssue({ code: 'custom', path: ['tun', 'address'], message: `with the pool it spans ${formatNetwork(tunnel)}, routed into the tunnel as a whole: keep tun.address and the pool within one /8` });
+        if (tunnel.prefix < 8)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tun', 'address'],
+            message: `with the pool it spans ${formatNetwork(tunnel)}, routed into the tunnel as a whole: keep tun.address and the pool within one /8`,
+          });
         else {
           for (const edge of networkEdges(tunnel)) {
-            if (edge >= start && edge <= end) ctx.addIssue({ code: 'custom', path: ['pool', edge === start ? 'start' : 'end'], message: `the pool holds ${formatIpv4(edge)}, the ${edge === tunnel.address ? 'network' : 'broadcast'} address of the tunnel network ${formatNetwork(tunnel)}` });
+            if (edge >= start && edge <= end)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['pool', edge === start ? 'start' : 'end'],
+                message: `the pool holds ${formatIpv4(edge)}, the ${edge === tunnel.address ? 'network' : 'broadcast'} address of the tunnel network ${formatNetwork(tunnel)}`,
+              });
           }
         }
       }

@@ -791,7 +791,9 @@ describe('PptpCoreAdapter over a real UserStore', () => {
     expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '127.0.0.1' })).toThrow(
       expect.objectContaining({ field: 'staticAddress', status: 400, message: '127.0.0.1 is loopback (127.0.0.0/8)' }),
     );
-    expect(() => core.users.update('dave', { staticAddress: '8.8.8.8' })).toThrow(expect.objectContaining({ field: 'staticAddress', status: 400, message: expect.stringMatching(/^8\.8\.8\.8 is outside the pool/) }));
+    expect(() => core.users.update('dave', { staticAddress: '8.8.8.8' })).toThrow(
+      expect.objectContaining({ field: 'staticAddress', status: 400, message: expect.stringMatching(/^8\.8\.8\.8 is outside the pool/) }),
+    );
     expect(core.users.get('dave')!.staticAddress).toBe('198.18.100.50');
     expect(core.users.get('erin')).toBeNull();
     expect(() => core.users.add({ name: 'erin', password: 'x'.repeat(257) })).toThrow(expect.objectContaining({ field: 'password' }));
@@ -830,10 +832,22 @@ describe('PptpCoreAdapter over a real UserStore', () => {
     const addressPolicy = addressPolicyFor(config, []);
     const users = new UserStore(dir, addressPolicy);
     const server = Object.assign(new EventEmitter(), { listSessions: () => [], findSessions: () => [] });
-    const core = createPptpAdminCore({ server: server as unknown as SessionManager, dataPlane: { counters: {} } as unknown as DataPlane, users, config, addressPolicy, log: pino({ level: 'silent' }) });
+    const core = createPptpAdminCore({
+      server: server as unknown as SessionManager,
+      dataPlane: { counters: {} } as unknown as DataPlane,
+      users,
+      config,
+      addressPolicy,
+      log: pino({ level: 'silent' }),
+    });
     const settings = core.settings();
     // Every pptp.* key but the echo timer is a limit, and ppp.setupTimeout: a new key without an entry fails here.
-    const expected = [...Object.keys(config.pptp).filter((k) => k !== 'echoInterval').map((k) => `pptp.${k}`), 'ppp.setupTimeout'];
+    const expected = [
+      ...Object.keys(config.pptp)
+        .filter((k) => k !== 'echoInterval')
+        .map((k) => `pptp.${k}`),
+      'ppp.setupTimeout',
+    ];
     expect(settings.limits.map((l) => l.key).sort()).toEqual(expected.sort());
     expect(expected).toHaveLength(11);
     const sections = config as unknown as Record<string, Record<string, unknown>>;
@@ -851,12 +865,20 @@ describe('PptpCoreAdapter over a real UserStore', () => {
     expect(settings.pool).toEqual({ start: '198.18.100.10', end: '198.18.100.200', allowedStaticRanges: ['198.18.5.0/24'] });
     expect(settings.staticAddresses.allowed).toEqual(['pool 198.18.100.10-198.18.100.200', 'tunnel network 198.18.100.0/24', '198.18.5.0/24']);
     expect(settings.staticAddresses.never).toEqual(
-      expect.arrayContaining(['127.0.0.0/8 (loopback)', '224.0.0.0/4 (multicast)', "198.18.100.1 (the server's tunnel address (tun.address))", '198.18.100.53 (a DNS server given to clients (dns))', '198.18.100.255 (broadcast address of the tunnel network)']),
+      expect.arrayContaining([
+        '127.0.0.0/8 (loopback)',
+        '224.0.0.0/4 (multicast)',
+        "198.18.100.1 (the server's tunnel address (tun.address))",
+        '198.18.100.53 (a DNS server given to clients (dns))',
+        '198.18.100.255 (broadcast address of the tunnel network)',
+      ]),
     );
     // The audit flags a range wider than /16 (anything there can be routed into a tunnel), not a narrow one.
     expect(auditSettings(settings).findings.filter((f) => f.setting === 'pool.allowedStaticRanges')).toEqual([]);
     const wide = auditSettings(fakeSettings({ pool: { start: '10.99.0.10', end: '10.99.0.250', allowedStaticRanges: ['198.18.5.0/24', '10.0.0.0/8'] } })).findings;
-    expect(wide.filter((f) => f.setting === 'pool.allowedStaticRanges')).toEqual([{ severity: 'medium', setting: 'pool.allowedStaticRanges', message: expect.stringMatching(/^10\.0\.0\.0\/8 is wider than \/16: /) }]);
+    expect(wide.filter((f) => f.setting === 'pool.allowedStaticRanges')).toEqual([
+      { severity: 'medium', setting: 'pool.allowedStaticRanges', message: expect.stringMatching(/^10\.0\.0\.0\/8 is wider than \/16: /) },
+    ]);
     // The allowed range is one the store takes; next to it is not.
     users.add('frank', 'pw', '198.18.5.7');
     expect(() => users.add('gina', 'pw', '198.18.6.7')).toThrow(expect.objectContaining({ field: 'staticAddress', kind: 'invalid' }));
@@ -876,9 +898,15 @@ describe('PptpCoreAdapter over a real UserStore', () => {
       return { status: res.statusCode, fields: (res.json() as { fields?: Record<string, string> }).fields ?? {} };
     };
     for (const headers of [{ cookie, 'x-csrf-token': csrf }, asToken]) {
-      expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '198.18.100.53' })).toEqual({ status: 400, fields: { staticAddress: '198.18.100.53 is a DNS server given to clients (dns)' } });
+      expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '198.18.100.53' })).toEqual({
+        status: 400,
+        fields: { staticAddress: '198.18.100.53 is a DNS server given to clients (dns)' },
+      });
       expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '239.1.1.1' })).toEqual({ status: 400, fields: { staticAddress: '239.1.1.1 is multicast (224.0.0.0/4)' } });
-      expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '192.0.2.1' })).toMatchObject({ status: 400, fields: { staticAddress: expect.stringMatching(/^192\.0\.2\.1 is outside the pool/) } });
+      expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '192.0.2.1' })).toMatchObject({
+        status: 400,
+        fields: { staticAddress: expect.stringMatching(/^192\.0\.2\.1 is outside the pool/) },
+      });
     }
     expect(await post(asToken, { name: 'henry', password: 'pw', staticAddress: '198.18.5.9' })).toMatchObject({ status: 201 });
     const patch = await h.inject({ method: 'PATCH', url: '/api/users/henry', headers: asToken, payload: { staticAddress: '127.0.0.53', password: 'new password' } });

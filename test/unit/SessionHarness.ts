@@ -10,7 +10,7 @@ import { LocalAuthenticator } from '../../aaa/LocalAuthenticator.js';
 import { UserStore } from '../../aaa/UserStore.js';
 import { ClientGre } from '../../bench/client/ClientGre.js';
 import { PptpClientSession } from '../../bench/client/PptpClientSession.js';
-import { type AddressPolicy, addressPolicyFor } from '../../config/AddressPolicy.js';
+import { type AddressPolicy, addressPolicyFor, tunnelNetwork } from '../../config/AddressPolicy.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
 import { DataPlane, type SessionBudgets } from '../../dataplane/DataPlane.js';
 import { MemoryGreSocket } from '../../io/MemoryGreSocket.js';
@@ -40,7 +40,7 @@ export interface Harness {
   users: UserStore;
   /** The data directory of `users` (a test may open it again under another configuration). */
   dir: string;
-  /** The address policy the store and the session layer apply (pool, tunnel network 198.18.100.0/24, allowedStaticRanges). */
+  /** The address policy the store and the session layer apply (pool, tunnel network 198.18.100.0/28, allowedStaticRanges). */
   addressPolicy: AddressPolicy;
   ups: SessionSummary[];
   downs: SessionEnded[];
@@ -93,6 +93,8 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const log = options.log ?? pino({ level: 'silent' });
   const config = validateConfig({ listen: SERVER, tun: { address: '198.18.100.1' }, pool: { start: POOL.start, end: poolEnd, allowedStaticRanges: options.allowedStaticRanges ?? [] } });
   const addressPolicy = addressPolicyFor(config, []);
+  // As main.ts: the TUN's network is the tunnel address with the pool (198.18.100.0/28).
+  const { tunAddress, prefix: tunPrefix } = tunnelNetwork(config);
   const users = new UserStore(dir, addressPolicy);
   users.add('alice', PASSWORD);
   users.add('bob', PASSWORD);
@@ -103,7 +105,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const authenticator = options.authenticator?.(users, addressPolicy) ?? new LocalAuthenticator(users);
   const sessions = new SessionManager({
     dataPlane,
-    addresses: new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(poolEnd), tunAddress: ip('198.18.100.1'), tunPrefix: 24, policy: addressPolicy, routes: tun }),
+    addresses: new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(poolEnd), tunAddress, tunPrefix, policy: addressPolicy, routes: tun }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
     limits: { ...callLimits(config), ...options.limits },

@@ -149,7 +149,9 @@ describe('pool.allowedStaticRanges and the pool in the configuration', () => {
   });
 
   it('a pool that overlaps a never-allowed range, holds the tunnel network edges, or a tunnel network wider than /8 is refused', () => {
-    expect(() => validateConfig({ tun: { address: '127.0.0.1' }, pool: { start: '127.0.0.10', end: '127.0.0.20' } })).toThrow(/pool\.start: the pool 127\.0\.0\.10-127\.0\.0\.20 overlaps 127\.0\.0\.0\/8 \(loopback\)/);
+    expect(() => validateConfig({ tun: { address: '127.0.0.1' }, pool: { start: '127.0.0.10', end: '127.0.0.20' } })).toThrow(
+      /pool\.start: the pool 127\.0\.0\.10-127\.0\.0\.20 overlaps 127\.0\.0\.0\/8 \(loopback\)/,
+    );
     expect(() => validateConfig({ tun: { address: '169.254.0.1' }, pool: { start: '169.254.0.10', end: '169.254.0.20' } })).toThrow(/pool\.start: .* overlaps 169\.254\.0\.0\/16 \(link-local\)/);
     expect(() => validateConfig({ tun: { address: '10.99.0.200' }, pool: { start: '10.99.0.0', end: '10.99.0.100' } })).toThrow(
       /pool\.start: the pool holds 10\.99\.0\.0, the network address of the tunnel network 10\.99\.0\.0\/24/,

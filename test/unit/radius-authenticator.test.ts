@@ -202,7 +202,11 @@ describe('RadiusAuthenticator: MS-CHAPv2', () => {
       ['224.0.0.1', 'multicast', /^Framed-IP-Address 224\.0\.0\.1 is multicast \(224\.0\.0\.0\/4\)$/],
       ['198.18.100.1', 'server', /^Framed-IP-Address 198\.18\.100\.1 is the server's tunnel address \(tun\.address\)$/],
       ['198.19.0.53', 'server', /^Framed-IP-Address 198\.19\.0\.53 is a DNS server given to clients \(dns\)$/],
-      ['8.8.8.8', 'outside', /^Framed-IP-Address 8\.8\.8\.8 is outside the pool \(198\.18\.100\.10-198\.18\.100\.200\), the tunnel network 198\.18\.100\.0\/24 and pool\.allowedStaticRanges \(198\.19\.0\.0\/24\)$/],
+      [
+        '8.8.8.8',
+        'outside',
+        /^Framed-IP-Address 8\.8\.8\.8 is outside the pool \(198\.18\.100\.10-198\.18\.100\.200\), the tunnel network 198\.18\.100\.0\/24 and pool\.allowedStaticRanges \(198\.19\.0\.0\/24\)$/,
+      ],
       ['198.20.0.50', 'outside', /is outside the pool/],
     ];
     for (const [address, rule, why] of refused) {
@@ -214,7 +218,10 @@ describe('RadiusAuthenticator: MS-CHAPv2', () => {
       expect(line?.obj, address).toMatchObject({ user: 'alice', method: 'MS-CHAPv2', address, rule });
       expect(line?.obj.why, address).toMatch(why);
       expect((r as { message: string }).message).toBe(`refused Access-Accept from ${SERVER}: ${String(line?.obj.why)}`);
-      expect(log.lines.some((l) => l.msg === 'RADIUS Access-Accept'), address).toBe(false);
+      expect(
+        log.lines.some((l) => l.msg === 'RADIUS Access-Accept'),
+        address,
+      ).toBe(false);
     }
     // PAP and the other methods go through the same check.
     const pap = make({ code: RadiusCode.AccessAccept, attributes: () => [addressAttribute(Attr.FramedIpAddress, '169.254.1.1')] });

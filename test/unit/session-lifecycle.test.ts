@@ -198,7 +198,8 @@ describe('address policy at login (pool.allowedStaticRanges; never the server ow
     harness({
       allowedStaticRanges: ['198.18.5.0/24'],
       log,
-      authenticator: (_users, addresses) => new RadiusAuthenticator({ client: radiusAccepting(framed), nas: { nasIdentifier: 'portico' }, mppe: { required: true, keyLengths: [128] }, addresses, log }),
+      authenticator: (_users, addresses) =>
+        new RadiusAuthenticator({ client: radiusAccepting(framed), nas: { nasIdentifier: 'portico' }, mppe: { required: true, keyLengths: [128] }, addresses, log }),
     });
 
   it('a RADIUS Framed-IP-Address 127.0.0.1, 224.0.0.1, the TUN address or one outside the ranges refuses the login: no session, no route', async () => {
@@ -206,7 +207,7 @@ describe('address policy at login (pool.allowedStaticRanges; never the server ow
       ['127.0.0.1', 'is loopback (127.0.0.0/8)'],
       ['224.0.0.1', 'is multicast (224.0.0.0/4)'],
       ['198.18.100.1', "is the server's tunnel address (tun.address)"],
-      ['198.18.6.1', 'is outside the pool (198.18.100.10-198.18.100.11), the tunnel network 198.18.100.0/24 and pool.allowedStaticRanges (198.18.5.0/24)'],
+      ['198.18.6.1', 'is outside the pool (198.18.100.10-198.18.100.11), the tunnel network 198.18.100.0/28 and pool.allowedStaticRanges (198.18.5.0/24)'],
     ] as const) {
       const log = memoryLog();
       const h = await radiusHarness(framed, log);
@@ -216,7 +217,10 @@ describe('address policy at login (pool.allowedStaticRanges; never the server ow
       // The refusal as PPP reports it (E=691, the text cut at 200 characters); the log line has it whole.
       expect(h.failures, framed).toHaveLength(1);
       expect(h.failures[0]!.reason, framed).toBe(`E=691: refused Access-Accept from 192.0.2.5:1812: Framed-IP-Address ${framed} ${why}`.slice(0, 207));
-      expect(log.lines.find((l) => l.msg === 'RADIUS Access-Accept refused'), framed).toMatchObject({ level: 40, address: framed, why: `Framed-IP-Address ${framed} ${why}` });
+      expect(
+        log.lines.find((l) => l.msg === 'RADIUS Access-Accept refused'),
+        framed,
+      ).toMatchObject({ level: 40, address: framed, why: `Framed-IP-Address ${framed} ${why}` });
       expect([...h.tun.routes.keys()], framed).toEqual([]);
       expect(h.ups, framed).toEqual([]);
       await closeHarnesses();
@@ -246,7 +250,7 @@ describe('address policy at login (pool.allowedStaticRanges; never the server ow
     await expect(h.connect(0)).rejects.toThrow();
     const ended = await down;
     expect(ended).toMatchObject({ cause: 'address-refused', user: 'alice', address: null });
-    expect(ended.detail).toBe('static address 198.18.5.7 is outside the pool (198.18.100.10-198.18.100.11), the tunnel network 198.18.100.0/24 and pool.allowedStaticRanges (none)');
+    expect(ended.detail).toBe('static address 198.18.5.7 is outside the pool (198.18.100.10-198.18.100.11), the tunnel network 198.18.100.0/28 and pool.allowedStaticRanges (none)');
     const line = log.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('login refused: static address 198.18.5.7'));
     expect(line).toMatchObject({ level: 40, user: 'alice', address: '198.18.5.7', rule: 'outside' });
     expect([...h.tun.routes.keys()]).toEqual([]);

@@ -141,10 +141,7 @@ function checkAccepted(c: PorticoConfig): void {
   const tun = parseIpv4(c.tun.address);
   check(start <= end, 'accepted a pool that runs backwards');
   check(tun < start || tun > end, 'accepted a tunnel address inside the pool');
-  check(
-    !NEVER_ALLOWED.some((n) => start <= lastAddress(n.network) && end >= n.network.address),
-    'accepted a pool that overlaps an address never given to a client',
-  );
+  check(!NEVER_ALLOWED.some((n) => start <= lastAddress(n.network) && end >= n.network.address), 'accepted a pool that overlaps an address never given to a client');
   for (const range of c.pool.allowedStaticRanges) parseNetwork(range); // throws (a finding) if one slipped through
   check(c.auth.backend === 'local' || c.radius.servers.length > 0, 'accepted a RADIUS backend without servers');
   const host = c.admin.listen.replace(/:\d+$/, '');

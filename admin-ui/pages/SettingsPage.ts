@@ -68,8 +68,6 @@ export function mountSettingsPage(root: HTMLElement): void {
         ['Server name', s.serverName],
         ['Tunnel interface', `${s.tun.name} · ${s.tun.address} · MTU ${s.tun.mtu}`],
         ['Address pool', `${s.pool.start} – ${s.pool.end}`],
-        ['Static addresses', h('span', { id: 'static-addresses' }, list(s.staticAddresses.allowed), ' (', h('code', {}, 'pool.allowedStaticRanges'), `: ${list(s.pool.allowedStaticRanges)})`)],
-        ['Never given', h('span', { class: 'muted small' }, list(s.staticAddresses.never))],
         ['DNS', list(s.dns)],
         ['WINS', list(s.wins)],
       ]),
@@ -88,6 +86,15 @@ export function mountSettingsPage(root: HTMLElement): void {
         ['MRU', s.ppp.mru === null ? 'default' : String(s.ppp.mru)],
       ]),
       card('Limits', limitsTable(s.limits), { class: 'card wide' }),
+      // Where a static or RADIUS address may lie (config/AddressPolicy.ts): wide, the list of what is never given is long.
+      card(
+        'Static and RADIUS addresses',
+        [
+          ['May be given', h('span', { id: 'static-addresses' }, list(s.staticAddresses.allowed), ' (', h('code', {}, 'pool.allowedStaticRanges'), `: ${list(s.pool.allowedStaticRanges)})`)],
+          ['Never given', h('span', { class: 'muted small' }, list(s.staticAddresses.never))],
+        ],
+        { class: 'card wide' },
+      ),
       card('Console', [
         ['Listen', s.admin.listen],
         ['TLS', s.admin.tls ? 'on' : 'off'],

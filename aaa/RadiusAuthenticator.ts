@@ -4,6 +4,7 @@
 // authorization. The reply never weakens our own MPPE policy: a reply that forbids what the policy
 // requires refuses the login.
 import type { Logger } from 'pino';
+import type { AddressPolicy } from '../config/AddressPolicy.js';
 import type { AuthResult, BasicAuthResult, ChapMd5Request, ExtendedAuthenticator, MppeMasterKeys, MsChapV1Request, MsChapV2Request, PapRequest, SessionAuthorization } from '../ppp/Authenticator.js';
 import { getStartKeyV1 } from '../ppp/mppe/MppeKeys.js';
 import { Attr, MppeEncryptionPolicy, MsAttr, readInteger, readTaggedInteger, stringAttribute, textAttribute, TunnelType, VENDOR_MICROSOFT, vendorAttribute } from '../radius/Dictionary.js';
@@ -37,6 +38,8 @@ export interface RadiusAuthenticatorOptions {
   nas: NasIdentity;
   /** Our MPPE policy (config mppe.*): what a reply may not weaken. */
   mppe: { required: boolean; keyLengths: ReadonlyArray<40 | 56 | 128> };
+  /** Which Framed-IP-Address a reply may give (pool.allowedStaticRanges): another one refuses the login. */
+  addresses: AddressPolicy;
   /**
    * No server answered: 'reject' fails the login (E=691), 'throw' raises RadiusUnavailableError
    * so that a FallbackAuthenticator can ask the local store instead.
@@ -224,6 +227,11 @@ export class RadiusAuthenticator implements ExtendedAuthenticator, SessionAwareA
         const a = readInteger(framed) >>> 0;
         if (a !== FRAMED_IP_USER_CHOOSES && a !== FRAMED_IP_NAS_ASSIGNS && a !== 0) staticAddress = a;
       }
+      const refusal = staticAddress === undefined ? null : this.options.addresses.refusal(staticAddress);
+      if (staticAddress !== undefined && refusal) {
+        const address = dotted(staticAddress);
+        return this.refuse(reply, method, username, `Framed-IP-Address ${address} ${refusal.reason}`, { address, rule: refusal.rule });
+      }
       this.options.log.info(
         {
           user: username,
@@ -279,8 +287,8 @@ export class RadiusAuthenticator implements ExtendedAuthenticator, SessionAwareA
     return null;
   }
 
-  private refuse(reply: RadiusReply, method: string, username: string, why: string): Refusal {
-    this.options.log.warn({ user: username, method, server: reply.server, why }, 'RADIUS Access-Accept refused');
+  private refuse(reply: RadiusReply, method: string, username: string, why: string, fields: Record<string, string> = {}): Refusal {
+    this.options.log.warn({ user: username, method, server: reply.server, why, ...fields }, 'RADIUS Access-Accept refused');
     return { ok: false, errorCode: E_AUTHENTICATION_FAILURE, message: `refused Access-Accept from ${reply.server}: ${why}` };
   }
 }

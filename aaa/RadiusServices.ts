@@ -2,6 +2,7 @@
 // dead-time, BlastRADIUS policy), the user backend per auth.backend, accounting (queue + accountant)
 // and the Dynamic Authorization server (RFC 5176).
 import type { Logger } from 'pino';
+import type { AddressPolicy } from '../config/AddressPolicy.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
 import { DasServer } from '../radius/DasServer.js';
@@ -69,6 +70,7 @@ export class RadiusServices {
   private constructor(
     private readonly config: PorticoConfig,
     local: ExtendedAuthenticator,
+    addresses: AddressPolicy,
     private readonly log: Logger,
   ) {
     const r = config.radius;
@@ -95,6 +97,7 @@ export class RadiusServices {
         client: this.client,
         nas,
         mppe: { required: config.mppe.required, keyLengths: config.mppe.keyLengths },
+        addresses,
         onUnavailable: backend === 'radius-then-local' ? 'throw' : 'reject',
         log: authLog,
       });
@@ -125,9 +128,9 @@ export class RadiusServices {
   }
 
   /** Null when the configuration uses no RADIUS at all (no servers, no Dynamic Authorization). */
-  static create(config: PorticoConfig, deps: { local: ExtendedAuthenticator; log: Logger }): RadiusServices | null {
+  static create(config: PorticoConfig, deps: { local: ExtendedAuthenticator; addresses: AddressPolicy; log: Logger }): RadiusServices | null {
     if (config.radius.servers.length === 0 && !config.radius.das) return null;
-    return new RadiusServices(config, deps.local, deps.log);
+    return new RadiusServices(config, deps.local, deps.addresses, deps.log);
   }
 
   /** Accounting-On and session accounting, then the Disconnect/CoA listener; call before server.listen(). */

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { ntPasswordHash } from '../ppp/auth/MsChapCrypto.js';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import { privateFile } from '../config/DataDirectory.js';
+import type { AddressPolicy } from '../config/AddressPolicy.js';
 
 export interface UserRecord {
   name: string;
@@ -64,7 +65,11 @@ const USER_NAME = /^[^\s\\/:]{1,64}$/;
 export class UserStore {
   private readonly db: Database.Database;
 
-  constructor(dataDir: string) {
+  /** `addresses`: which static addresses may be stored (the login checks them again: the configuration may change). */
+  constructor(
+    dataDir: string,
+    private readonly addresses: AddressPolicy,
+  ) {
     this.db = new Database(privateFile(dataDir, 'portico.db'));
     this.db.pragma('journal_mode = WAL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS users (
@@ -84,7 +89,7 @@ export class UserStore {
   add(name: string, password: string, staticAddress?: string): void {
     this.checkName(name);
     this.checkPassword(password);
-    const address = staticAddress === undefined ? null : this.parseAddress(staticAddress);
+    const address = staticAddress === undefined ? null : this.allowedAddress(staticAddress);
     if (address !== null) this.checkAddressFree(address, name);
     try {
       this.db.prepare('INSERT INTO users (name, nt_hash, static_address) VALUES (?, ?, ?)').run(name, ntPasswordHash(password), address);
@@ -101,7 +106,7 @@ export class UserStore {
   }
 
   setStaticAddress(name: string, staticAddress: string | null): void {
-    const address = staticAddress === null ? null : this.parseAddress(staticAddress);
+    const address = staticAddress === null ? null : this.allowedAddress(staticAddress);
     if (address !== null) this.checkAddressFree(address, name);
     const r = this.db.prepare('UPDATE users SET static_address = ? WHERE name = ?').run(address, name);
     if (r.changes === 0) throw noUser(name);
@@ -165,12 +170,17 @@ export class UserStore {
     if (password.length < 1 || password.length > 256) throw new UserStoreError('password', '1-256 characters');
   }
 
-  private parseAddress(text: string): number {
+  /** The address in `text`, if it is one the policy allows. */
+  private allowedAddress(text: string): number {
+    let address: number;
     try {
-      return parseIpv4(text);
+      address = parseIpv4(text);
     } catch {
       throw new UserStoreError('staticAddress', `${JSON.stringify(text)} is not an IPv4 address`);
     }
+    const refusal = this.addresses.refusal(address);
+    if (refusal) throw new UserStoreError('staticAddress', `${text} ${refusal.reason}`);
+    return address;
   }
 
   private checkAddressFree(address: number, name: string): void {

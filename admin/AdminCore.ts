@@ -106,19 +106,38 @@ export interface AdminUserDirectory {
   delete(name: string): void;
 }
 
+/**
+ * One limit in force, by its configuration key ("pptp.maxConnections"): the settings page lists them all
+ * as they come, so a new limit needs only a new entry here.
+ */
+export interface AdminLimitView {
+  key: string;
+  value: number | boolean | string;
+  /** How the value reads: seconds, bytes or a rate per second; none: a count or a word. */
+  unit?: 's' | 'bytes' | '/s';
+  /** What the limit bounds, in a few words. */
+  what: string;
+  /** The value actually applied when the server lowered the configured one (the descriptor reserve). */
+  inForce?: number;
+}
+
 /** Configuration as shown to operators: everything but secrets. */
 export interface AdminSettingsView {
   listen: string;
   port: number;
   serverName: string;
   tun: { name: string; address: string; mtu: number };
-  pool: { start: string; end: string };
+  pool: { start: string; end: string; allowedStaticRanges: string[] };
+  /** Where a static or RADIUS address may lie, and what is never given (config/AddressPolicy.ts). */
+  staticAddresses: { allowed: string[]; never: string[] };
   dns: string[];
   wins: string[];
   auth: { backend: string; protocols: string[] };
   mppe: { required: boolean; keyLengths: number[]; mode: string };
   ppp: { lcpEchoInterval: number; lcpEchoFailure: number; mru: number | null };
   pptp: { echoInterval: number; maxCalls: number };
+  /** What one peer may hold (pptp.*, ppp.setupTimeout), in the order the page shows them. */
+  limits: AdminLimitView[];
   radius: {
     servers: Array<{ address: string; authPort: number; acctPort: number; shortSecret: boolean }>;
     requireMessageAuthenticator: boolean;

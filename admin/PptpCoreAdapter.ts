@@ -3,6 +3,8 @@
 import { EventEmitter } from 'node:events';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
+import type { AddressPolicy } from '../config/AddressPolicy.js';
+import { connectionLimits } from '../server/Limits.js';
 import type { DataDirectoryReport } from '../config/DataDirectory.js';
 import type { Logger } from 'pino';
 import type { DataPlanePort } from '../dataplane/DataPlane.js';
@@ -14,6 +16,7 @@ import {
   type AdminCore,
   type AdminBanList,
   type AdminCoreEvents,
+  type AdminLimitView,
   type AdminSessionView,
   type AdminSettingsView,
   type AdminUser,
@@ -31,6 +34,8 @@ export interface PptpCoreParts {
   config: PorticoConfig;
   /** Login throttling and its ban list (aaa/ThrottledAuthenticator.ts). */
   logins: LoginGuard;
+  /** The policy the user store and the logins apply to static addresses; the settings page shows it. */
+  addressPolicy: AddressPolicy;
   /** The RADIUS client's view of its servers, once RADIUS is wired; absent: "RADIUS: not configured". */
   radiusServers?: () => RadiusServerState[];
   /** What securing the data directory at start did (config/DataDirectory.ts), for the security audit. */
@@ -71,6 +76,32 @@ function view(s: SessionSummary): AdminSessionView {
   };
 }
 
+/** The limits one peer meets, by key, in the settings page's order; `maxConnections`: the one in force. */
+function limitsOf(config: PorticoConfig, maxConnections: number): AdminLimitView[] {
+  const p = config.pptp;
+  const t = config.auth.throttle;
+  return [
+    { key: 'pptp.maxConnections', value: p.maxConnections, what: 'control connections at once', ...(maxConnections !== p.maxConnections ? { inForce: maxConnections } : {}) },
+    { key: 'pptp.maxConnectionsPerAddress', value: p.maxConnectionsPerAddress, what: 'control connections from one address' },
+    { key: 'pptp.connectionsPerSecondPerAddress', value: p.connectionsPerSecondPerAddress, unit: '/s', what: 'new connections from one address (twice this at once)' },
+    { key: 'pptp.startTimeout', value: p.startTimeout, unit: 's', what: 'TCP accept to Start-Control-Connection-Request' },
+    { key: 'pptp.callGrace', value: p.callGrace, unit: 's', what: 'a connection without a call is stopped after this' },
+    { key: 'pptp.maxCalls', value: p.maxCalls, what: 'calls at once' },
+    { key: 'pptp.maxCallsPerConnection', value: p.maxCallsPerConnection, what: 'calls on one control connection' },
+    { key: 'pptp.maxUnauthenticatedCalls', value: p.maxUnauthenticatedCalls, what: 'calls not yet authenticated, overall' },
+    { key: 'pptp.maxUnauthenticatedCallsPerAddress', value: p.maxUnauthenticatedCallsPerAddress, what: 'calls not yet authenticated, from one address' },
+    { key: 'pptp.maxQueuedOutput', value: p.maxQueuedOutput, unit: 'bytes', what: 'queued to a client that does not read: past this it is not read, past four times closed' },
+    { key: 'ppp.setupTimeout', value: config.ppp.setupTimeout, unit: 's', what: 'call or renegotiation to the network phase; renegotiating never extends it' },
+    { key: 'auth.throttle.addressFailures', value: t.addressFailures, what: 'failed logins from one address before it waits' },
+    { key: 'auth.throttle.userAddressFailures', value: t.userAddressFailures, what: 'failed logins of one user from one address before that pair waits' },
+    { key: 'auth.throttle.userFailures', value: t.userFailures, what: "failed logins of one user from every address (but the user's own) before the name waits" },
+    { key: 'auth.throttle.firstDelay', value: t.firstDelay, unit: 's', what: 'the first wait; each further failure doubles it' },
+    { key: 'auth.throttle.maxDelay', value: t.maxDelay, unit: 's', what: 'the longest wait' },
+    { key: 'auth.throttle.forgetAfter', value: t.forgetAfter, unit: 's', what: 'a key without failures this long starts afresh' },
+    { key: 'auth.throttle.banAfter', value: t.banAfter, what: `refused logins within ${t.banWindow} s that ban an address for ${t.banDuration} s (0: no automatic bans)` },
+  ];
+}
+
 const STATUS: Record<UserStoreErrorKind, UserFieldError['status']> = { invalid: 400, unknown: 404, taken: 409 };
 
 /** A UserStore refusal as the form wants it: on its field, with the HTTP status of its kind. */
@@ -83,7 +114,7 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
   const { server, dataPlane, users, config } = parts;
   const events = new EventEmitter<AdminCoreEvents>();
   const startedAt = Date.now();
-  const tunAddress = config.tun.address;
+  const limitViews = limitsOf(config, connectionLimits(config).maxConnections);
   const poolStart = parseIpv4(config.pool.start);
   const poolEnd = parseIpv4(config.pool.end);
 
@@ -125,13 +156,11 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
       ...limits,
     };
   };
-  const checkStatic = (address: string | null | undefined) => {
-    if (address === tunAddress) throw new UserFieldError('staticAddress', `${address} is the server's own tunnel address`);
-  };
+  // The store refuses a static address the policy does not allow, naming the field (aaa/UserStore.ts). The
+  // address goes first: its refusals (the policy, another user's) are the likely ones, and nothing has changed yet.
   const applyChanges = (name: string, c: UserChanges) => {
-    checkStatic(c.staticAddress);
-    if (c.password !== undefined) users.setPassword(name, c.password);
     if (c.staticAddress !== undefined) users.setStaticAddress(name, c.staticAddress);
+    if (c.password !== undefined) users.setPassword(name, c.password);
     if (c.sessionTimeout !== undefined || c.idleTimeout !== undefined) {
       users.setLimits(name, {
         ...(c.sessionTimeout !== undefined ? { sessionTimeout: c.sessionTimeout } : {}),
@@ -155,7 +184,6 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
     get: (name) => toUser(name),
     add: (input: NewUser) => {
       try {
-        checkStatic(input.staticAddress);
         users.add(input.name, input.password, input.staticAddress ?? undefined);
         try {
           applyChanges(input.name, { enabled: input.enabled, sessionTimeout: input.sessionTimeout, idleTimeout: input.idleTimeout });
@@ -197,13 +225,15 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
     port: config.port,
     serverName: config.serverName,
     tun: { ...config.tun },
-    pool: { ...config.pool },
+    pool: { start: config.pool.start, end: config.pool.end, allowedStaticRanges: [...config.pool.allowedStaticRanges] },
+    staticAddresses: parts.addressPolicy.describe(),
     dns: [...config.dns],
     wins: [...config.wins],
     auth: { backend: config.auth.backend, protocols: [...config.auth.protocols] },
     mppe: { required: config.mppe.required, keyLengths: [...config.mppe.keyLengths], mode: config.mppe.mode },
     ppp: { lcpEchoInterval: config.ppp.lcpEchoInterval, lcpEchoFailure: config.ppp.lcpEchoFailure, mru: config.ppp.mru ?? null },
     pptp: { ...config.pptp },
+    limits: limitViews.map((l) => ({ ...l })),
     radius: {
       servers: config.radius.servers.map((s) => ({ address: s.address, authPort: s.authPort, acctPort: s.acctPort, shortSecret: s.secret.length < SHORT_SECRET })),
       requireMessageAuthenticator: config.radius.requireMessageAuthenticator,

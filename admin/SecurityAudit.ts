@@ -106,6 +106,15 @@ export function auditSettings(s: AdminSettingsView): SecurityAuditReport {
       message: `At start the data directory or files in it were readable beyond their owner (${s.dataDirectory.fixed.join(', ')}); the permissions were taken away. Whoever could read them may hold copies of the user database (NT hashes) and the console's password and token hashes: change local passwords and revoke API tokens if that was possible.`,
     });
   }
+  // Each static address outside the tunnel network gets a /32 route into the tunnel (config/AddressPolicy.ts).
+  const wide = s.pool.allowedStaticRanges.filter((r) => Number(r.split('/')[1]) < 16);
+  if (wide.length > 0) {
+    findings.push({
+      severity: 'medium',
+      setting: 'pool.allowedStaticRanges',
+      message: `${wide.join(', ')} ${wide.length > 1 ? 'are' : 'is'} wider than /16: a RADIUS reply, a console user or a write token can give a client any address there, and its route then takes that host's traffic into the tunnel. List only the networks static addresses come from.`,
+    });
+  }
   if (s.admin.metricsUsernames) {
     findings.push({ severity: 'low', setting: 'admin.metricsUsernames', message: 'Prometheus metrics carry user names: whoever can scrape /metrics sees who is connected.' });
   }

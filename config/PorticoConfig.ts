@@ -4,9 +4,19 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseIpv4 } from './Ipv4.js';
+import { formatNetwork, inNetwork, type Ipv4Network, lastAddress, NEVER_ALLOWED, networkEdges, parseNetwork, tunnelNetwork } from './AddressPolicy.js';
+import { formatIpv4, parseIpv4 } from './Ipv4.js';
 
 const ipv4 = z.ipv4();
+
+/** A.B.C.D/N without host bits (pool.allowedStaticRanges). */
+const ipv4Network = z.string().superRefine((text, ctx) => {
+  try {
+    parseNetwork(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
 
 function addressOrNull(text: string | undefined): number | null {
   try {
@@ -48,7 +58,15 @@ export const configSchema = z
       .strict()
       .prefault({}),
     pool: z
-      .object({ start: ipv4.default('10.99.0.10'), end: ipv4.default('10.99.0.250') })
+      .object({
+        start: ipv4.default('10.99.0.10'),
+        end: ipv4.default('10.99.0.250'),
+        /**
+         * Networks (A.B.C.D/N) a static address or a RADIUS Framed-IP-Address may lie in besides the pool and
+         * the tunnel network (tun.address with the pool); each such address gets a /32 route into the tunnel.
+         */
+        allowedStaticRanges: z.array(ipv4Network).max(64).default([]),
+      })
       .strict()
       .prefault({}),
     dns: z.array(ipv4).max(2).default([]),
@@ -254,6 +272,43 @@ export const configSchema = z
     if (start !== null && end !== null && tun !== null && tun >= start && tun <= end) ctx.addIssue({ code: 'custom', path: ['tun', 'address'], message: 'must lie outside the pool' });
     if (c.auth.throttle.maxDelay < c.auth.throttle.firstDelay)
       ctx.addIssue({ code: 'custom', path: ['auth', 'throttle', 'maxDelay'], message: `must not be below auth.throttle.firstDelay (${c.auth.throttle.firstDelay})` });
+    if (start !== null && end !== null && start <= end) {
+      // Addresses that are never a client's (config/AddressPolicy.ts) must not be handed out from the pool either.
+      for (const n of NEVER_ALLOWED) {
+        if (start <= lastAddress(n.network) && end >= n.network.address)
+          ctx.addIssue({ code: 'custom', path: ['pool', 'start'], message: `the pool ${c.pool.start}-${c.pool.end} overlaps ${formatNetwork(n.network)} (${n.what}), never a client's address` });
+      }
+      if (tun !== null) {
+        const tunnel = tunnelNetwork(c);
+        // The TUN gets this whole network as its route: a short one would swallow other routes (at /0, the default route).
+        if (tunnel.prefix < 8)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tun', 'address'],
+            message: `with the pool it spans ${formatNetwork(tunnel)}, routed into the tunnel as a whole: keep tun.address and the pool within one /8`,
+          });
+        else {
+          for (const edge of networkEdges(tunnel)) {
+            if (edge >= start && edge <= end)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['pool', edge === start ? 'start' : 'end'],
+                message: `the pool holds ${formatIpv4(edge)}, the ${edge === tunnel.address ? 'network' : 'broadcast'} address of the tunnel network ${formatNetwork(tunnel)}`,
+              });
+          }
+        }
+      }
+    }
+    c.pool.allowedStaticRanges.forEach((text, i) => {
+      let range: Ipv4Network;
+      try {
+        range = parseNetwork(text);
+      } catch {
+        return; // already an issue of its own
+      }
+      const inside = NEVER_ALLOWED.find((n) => n.network.prefix <= range.prefix && inNetwork(n.network, range.address));
+      if (inside) ctx.addIssue({ code: 'custom', path: ['pool', 'allowedStaticRanges', i], message: `${text} lies in ${formatNetwork(inside.network)} (${inside.what}), never a client's address` });
+    });
     if (c.auth.backend !== 'local' && c.radius.servers.length === 0) ctx.addIssue({ code: 'custom', path: ['radius', 'servers'], message: `auth.backend ${c.auth.backend} needs at least one server` });
     const host = c.admin.listen.replace(/:\d+$/, '');
     const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';

@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/PorticoConfig.js';
 import { formatIpv4 } from '../config/Ipv4.js';
+import { addressPolicyFor, interfaceAddresses } from '../config/AddressPolicy.js';
 import { UserStore, UserStoreError } from '../aaa/UserStore.js';
 import { DataDirectoryError, secureDataDirectory } from '../config/DataDirectory.js';
 
@@ -61,7 +62,8 @@ async function main(argv: string[]): Promise<void> {
   }
   if (verb !== 'user') fail(`unknown command ${verb}\n${USAGE}`);
 
-  const users = new UserStore(config.dataDir);
+  // --ip is checked against the same address policy as the server's (pool.allowedStaticRanges).
+  const users = new UserStore(config.dataDir, addressPolicyFor(config, interfaceAddresses()));
   try {
     switch (sub) {
       case 'add':

@@ -2,7 +2,8 @@
 // plane → session layer (with the PPP policy built here) → PPTP control listener. Everything else
 // receives what it needs through its constructor.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parseIpv4, coveringPrefixLength } from '../config/Ipv4.js';
+import { parseIpv4 } from '../config/Ipv4.js';
+import { addressPolicyFor, interfaceAddresses, tunnelNetwork } from '../config/AddressPolicy.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
 import { AddressBans } from '../aaa/AddressBans.js';
@@ -26,10 +27,12 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   if (config.auth.protocols.some((p) => p !== 'mschapv2')) log.warn({ protocols: config.auth.protocols }, 'weak authentication protocols allowed (MS-CHAPv1, CHAP-MD5, PAP)');
 
   const dataDirectory = secureDataDirectory(config.dataDir, log);
-  const users = new UserStore(config.dataDir);
-  const tunAddress = parseIpv4(config.tun.address);
+  // Static and RADIUS addresses: the pool, the tunnel network, pool.allowedStaticRanges; never the server's own.
+  const addressPolicy = addressPolicyFor(config, interfaceAddresses());
+  log.info(addressPolicy.describe(), 'static addresses');
+  const users = new UserStore(config.dataDir, addressPolicy);
   // The TUN's prefix covers the pool, so pool addresses need no route of their own.
-  const tunPrefix = coveringPrefixLength([tunAddress, parseIpv4(config.pool.start), parseIpv4(config.pool.end)]);
+  const { tunAddress, prefix: tunPrefix } = tunnelNetwork(config);
   const data = openDataPlane(config, parseIpv4(config.listen), tunAddress, tunPrefix, log);
   const { dataPlane, tun } = data;
   // The user backend. Each optional service below adds itself here and in `stoppers`.
@@ -37,7 +40,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   const stoppers: Array<() => Promise<void> | void> = [];
   // --- RADIUS wiring (authenticator) ---
   const { RadiusServices } = await import('../aaa/RadiusServices.js');
-  const radius = RadiusServices.create(config, { local: authenticator, log });
+  const radius = RadiusServices.create(config, { local: authenticator, addresses: addressPolicy, log });
   if (radius) {
     authenticator = radius.authenticator ?? authenticator;
     stoppers.push(() => radius.stop());
@@ -51,7 +54,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   authenticator = new ThrottledAuthenticator(authenticator, logins);
   const server = new SessionManager({
     dataPlane,
-    addresses: new TunnelAddresses({ poolStart: parseIpv4(config.pool.start), poolEnd: parseIpv4(config.pool.end), tunAddress, tunPrefix, routes: tun }),
+    addresses: new TunnelAddresses({ poolStart: parseIpv4(config.pool.start), poolEnd: parseIpv4(config.pool.end), tunAddress, tunPrefix, policy: addressPolicy, routes: tun }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
     limits: callLimits(config),
@@ -74,7 +77,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     const { createPptpAdminCore } = await import('../admin/PptpCoreAdapter.js');
     const { startAdmin } = await import('../admin/AdminConsole.js');
     const adminLog = log.child({ layer: 'admin' });
-    const adminCore = createPptpAdminCore({ server, dataPlane, users, config, dataDirectory, logins, log: adminLog, ...(radius ? { radiusServers: () => radius.serverStates() } : {}) });
+    const adminCore = createPptpAdminCore({ server, dataPlane, users, config, addressPolicy, dataDirectory, logins, log: adminLog, ...(radius ? { radiusServers: () => radius.serverStates() } : {}) });
     try {
       stoppers.push(await startAdmin(adminCore, config, adminLog));
     } catch (err) {

@@ -6,7 +6,7 @@ import type { LinkEnd } from '../ppp/PppLink.js';
 import type { CallEnd } from '../pptp/ControlConnection.js';
 
 /** What the session layer itself ends a session for. */
-export type SessionStop = 'admin-disconnect' | 'radius-disconnect' | 'session-timeout' | 'idle-timeout' | 'shutdown' | 'flood' | 'setup-timeout';
+export type SessionStop = 'admin-disconnect' | 'radius-disconnect' | 'session-timeout' | 'idle-timeout' | 'shutdown' | 'flood' | 'setup-timeout' | 'address-refused';
 
 /** The first of these that happens names the end: our own stop, else PPTP's clear, else PPP's verdict. */
 export type EndCause = SessionStop | CallEnd | LinkEnd;
@@ -22,6 +22,8 @@ const TERMINATE_CAUSE: Record<EndCause, TerminateCause> = {
   shutdown: 'nas-request',
   flood: 'user-error',
   'setup-timeout': 'user-error',
+  // The user store or RADIUS named an address the policy refuses: the user cannot be served here.
+  'address-refused': 'service-unavailable',
   // PPTP: the client hung up; or the connection under the call failed.
   'peer-call-clear': 'user-request',
   'peer-stop': 'user-request',
@@ -58,6 +60,7 @@ const TEXT: Record<EndCause, string> = {
   shutdown: 'server shutting down',
   flood: 'client kept sending beyond its budgets (MPPE key changes, control frames)',
   'setup-timeout': 'the network phase was not (back) up in time',
+  'address-refused': 'static address not allowed (outside pool.allowedStaticRanges, or never a client address)',
   'peer-call-clear': 'client hung up (Call-Clear-Request)',
   'peer-stop': 'client closed the control connection (Stop-Control-Connection-Request)',
   'transport-closed': 'control connection lost',

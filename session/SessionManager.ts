@@ -321,15 +321,21 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     else this.unauthenticatedPerAddress.delete(address);
   }
 
+  /** The session's address; null ends the link ('no-address', or 'address-refused' when the policy refused the static one). */
   private assignAddress(s: Session, staticAddress?: number): number | null {
     if (s.address !== null) return s.address; // IPCP renegotiation keeps the address
-    const address = this.options.addresses.allocate(staticAddress);
-    if (address === null) {
-      s.log.warn({ staticAddress: staticAddress === undefined ? undefined : formatIpv4(staticAddress) }, 'no address available');
+    const grant = this.options.addresses.allocate(staticAddress);
+    if (!grant.ok) {
+      const address = staticAddress === undefined ? undefined : formatIpv4(staticAddress);
+      if (grant.why === 'refused') {
+        const detail = `static address ${address} ${grant.refusal.reason}`;
+        s.log.warn({ user: s.username, address, rule: grant.refusal.rule, why: grant.refusal.reason }, `login refused: ${detail}`);
+        s.endWith('address-refused', detail);
+      } else s.log.warn({ staticAddress: address, why: grant.why }, 'no address available');
       return null;
     }
-    s.address = address;
-    return address;
+    s.address = grant.address;
+    return grant.address;
   }
 
   private armSessionTimer(s: Session): void {

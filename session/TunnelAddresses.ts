@@ -1,5 +1,8 @@
 // The tunnel addresses of live sessions: the pool and static addresses, and a host route for a
 // static address outside the TUN's own prefix (pool addresses are inside it, routed by the prefix).
+// A static address (the user store's, a RADIUS Framed-IP-Address) passes the address policy first,
+// at every login: no route is ever added for an address the policy refuses.
+import type { AddressPolicy, AddressRefusal } from '../config/AddressPolicy.js';
 import type { TunDevice } from '../io/TunDevice.js';
 import { AddressPool } from './AddressPool.js';
 
@@ -9,8 +12,13 @@ export interface TunnelAddressesOptions {
   /** The TUN's network: its address and prefix length. */
   tunAddress: number;
   tunPrefix: number;
+  /** Which static addresses may be given (pool.allowedStaticRanges and the addresses never given). */
+  policy: AddressPolicy;
   routes: Pick<TunDevice, 'addRoute' | 'delRoute'>;
 }
+
+/** An address for a session, or why there is none: the pool is used up, the static one is taken, or the policy refuses it. */
+export type AddressGrant = { ok: true; address: number } | { ok: false; why: 'exhausted' | 'taken' } | { ok: false; why: 'refused'; refusal: AddressRefusal };
 
 export class TunnelAddresses {
   private readonly pool: AddressPool;
@@ -24,15 +32,19 @@ export class TunnelAddresses {
     this.base = (options.tunAddress & this.mask) >>> 0;
   }
 
-  /** An address from the pool, or the static one when it is free; null when none can be had. */
-  allocate(staticAddress?: number): number | null {
+  /** An address from the pool, or the static one when the policy allows it and it is free. */
+  allocate(staticAddress?: number): AddressGrant {
+    if (staticAddress !== undefined) {
+      const refusal = this.options.policy.refusal(staticAddress);
+      if (refusal) return { ok: false, why: 'refused', refusal };
+    }
     const address = this.pool.allocate(staticAddress);
-    if (address === null) return null;
+    if (address === null) return { ok: false, why: staticAddress === undefined ? 'exhausted' : 'taken' };
     if ((address & this.mask) >>> 0 !== this.base && !this.hostRoutes.has(address)) {
       this.options.routes.addRoute(address, 32);
       this.hostRoutes.add(address);
     }
-    return address;
+    return { ok: true, address };
   }
 
   release(address: number): void {

@@ -1,6 +1,7 @@
-// Settings in force and health: pool, DNS/WINS, auth and MPPE policy, RADIUS servers and their
-// state, and the security audit card (weak settings by name + what PPTP cannot protect).
-import type { AdminHealth, AdminSettingsView, RadiusServerState } from '../../admin/AdminCore.js';
+// Settings in force and health: pool and static address ranges, DNS/WINS, auth and MPPE policy, every
+// limit by its key, RADIUS servers and their state, and the security audit card (weak settings by
+// name + what PPTP cannot protect).
+import type { AdminHealth, AdminLimitView, AdminSettingsView, RadiusServerState } from '../../admin/AdminCore.js';
 import type { SecurityAuditReport } from '../../admin/SecurityAudit.js';
 import { api } from '../ApiClient.js';
 import { bytes, count, duration } from '../Format.js';
@@ -14,6 +15,22 @@ function card(title: string, body: Node | Pairs, attrs: Record<string, string> =
 }
 
 const list = (items: string[]) => (items.length ? items.join(', ') : 'none');
+
+function limitValue(l: AdminLimitView): string {
+  const v = typeof l.value === 'number' ? count(l.value) : String(l.value);
+  const text = l.unit === 's' ? `${v} s` : l.unit === '/s' ? `${v} per second` : l.unit === 'bytes' && typeof l.value === 'number' ? `${v} bytes (${bytes(l.value)})` : v;
+  return l.inForce === undefined ? text : `${text} — ${count(l.inForce)} in force`;
+}
+
+/** Every limit by its configuration key, as the server reports them (read-only: they change in the config file). */
+function limitsTable(limits: AdminLimitView[]): HTMLElement {
+  return h(
+    'table',
+    { class: 'data', id: 'limits' },
+    h('thead', {}, h('tr', {}, ...['Key', 'Value', 'What it bounds'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, ...limits.map((l) => h('tr', { 'data-key': l.key }, h('td', {}, h('code', {}, l.key)), h('td', {}, limitValue(l)), h('td', {}, l.what)))),
+  );
+}
 const PROTOCOL_NAMES: Record<string, string> = { mschapv2: 'MS-CHAPv2', mschap: 'MS-CHAPv1', chap: 'CHAP-MD5', pap: 'PAP' };
 
 export function mountSettingsPage(root: HTMLElement): void {
@@ -63,12 +80,21 @@ export function mountSettingsPage(root: HTMLElement): void {
         ['Key lengths', list(s.mppe.keyLengths.map((b) => `${b}-bit`))],
         ['Mode', s.mppe.mode],
       ]),
-      card('Timers and limits', [
+      card('Timers', [
         ['LCP echo', s.ppp.lcpEchoInterval ? `every ${s.ppp.lcpEchoInterval} s, ${s.ppp.lcpEchoFailure} missed = down` : 'off'],
         ['PPTP echo', `every ${s.pptp.echoInterval} s`],
-        ['Max calls', count(s.pptp.maxCalls)],
         ['MRU', s.ppp.mru === null ? 'default' : String(s.ppp.mru)],
       ]),
+      card('Limits', limitsTable(s.limits), { class: 'card wide' }),
+      // Where a static or RADIUS address may lie (config/AddressPolicy.ts): wide, the list of what is never given is long.
+      card(
+        'Static and RADIUS addresses',
+        [
+          ['May be given', h('span', { id: 'static-addresses' }, list(s.staticAddresses.allowed), ' (', h('code', {}, 'pool.allowedStaticRanges'), `: ${list(s.pool.allowedStaticRanges)})`)],
+          ['Never given', h('span', { class: 'muted small' }, list(s.staticAddresses.never))],
+        ],
+        { class: 'card wide' },
+      ),
       card('Console', [
         ['Listen', s.admin.listen],
         ['TLS', s.admin.tls ? 'on' : 'off'],

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runAdminCommand } from '../../admin/AdminCli.js';
 import { AdminAccounts } from '../../admin/AdminAccounts.js';
 import type { AdminConfig } from '../../admin/AdminContext.js';
+import type { AdminCore } from '../../admin/AdminCore.js';
 import { openAdminDatabase } from '../../admin/AdminDatabase.js';
 import { createAdminServer, type AdminServer } from '../../admin/AdminServer.js';
 import { createPptpAdminCore } from '../../admin/PptpCoreAdapter.js';
@@ -20,6 +21,7 @@ import { clientKey, DEFAULT_BACKOFF, LoginThrottle } from '../../admin/LoginThro
 import { auditSettings } from '../../admin/SecurityAudit.js';
 import { StaticAssets } from '../../admin/StaticAssets.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
+import { addressPolicyFor } from '../../config/AddressPolicy.js';
 import type { DataPlane } from '../../dataplane/DataPlane.js';
 import type { SessionManager } from '../../session/SessionManager.js';
 import { UserStore } from '../../aaa/UserStore.js';
@@ -61,7 +63,8 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-async function harness(options: { admin?: Partial<AdminConfig['admin']>; dir?: string; core?: FakeAdminCore } = {}): Promise<Harness> {
+/** `adminCore`: serve this core (the real adapter, say) instead of `core`, which the test then leaves alone. */
+async function harness(options: { admin?: Partial<AdminConfig['admin']>; dir?: string; core?: FakeAdminCore; adminCore?: AdminCore } = {}): Promise<Harness> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'portico-admin-'));
   const logLines: string[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
@@ -70,7 +73,7 @@ async function harness(options: { admin?: Partial<AdminConfig['admin']>; dir?: s
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(1_800_000_000_000);
   const config: AdminConfig = { dataDir: dir, admin: { listen: '127.0.0.1:8080', enabled: true, metricsUsernames: false, ...options.admin } };
-  const server = await createAdminServer(core, config, log, { processMetrics: false, assets: testAssets(), sampleIntervalMs: 20 });
+  const server = await createAdminServer(options.adminCore ?? core, config, log, { processMetrics: false, assets: testAssets(), sampleIntervalMs: 20 });
   const created = logLines.map((l) => JSON.parse(l) as { msg: string }).find((l) => l.msg.startsWith('created console account'));
   const password = created?.msg.match(/with password (\S+) /)?.[1] ?? '';
   const bare = (o: InjectOptions) => server.app.inject(o);
@@ -752,7 +755,9 @@ describe('console accounts', () => {
 describe('PptpCoreAdapter over a real UserStore', () => {
   it('maps store refusals to fields, applies changed per-user limits to live sessions, ends sessions of disabled users', () => {
     const dir = mkdtempSync(join(tmpdir(), 'portico-adapter-'));
-    const users = new UserStore(dir);
+    const config = validateConfig({ tun: { address: '198.18.100.1' }, pool: { start: '198.18.100.10', end: '198.18.100.200' } });
+    const addressPolicy = addressPolicyFor(config, []);
+    const users = new UserStore(dir, addressPolicy);
     const calls: string[] = [];
     const live = [{ ...fakeSummary('dave', 7) }];
     const server = Object.assign(new EventEmitter(), {
@@ -768,13 +773,13 @@ describe('PptpCoreAdapter over a real UserStore', () => {
         return true;
       },
     });
-    const config = validateConfig({ tun: { address: '198.18.100.1' }, pool: { start: '198.18.100.10', end: '198.18.100.200' } });
     const core = createPptpAdminCore({
       server: server as unknown as SessionManager,
       dataPlane: { counters: { greMalformed: 1 } } as unknown as DataPlane,
       users,
       config,
       logins: new LoginGuard(loginThrottlePolicy(config), new AddressBans(banPolicy(config)), pino({ level: 'silent' })),
+      addressPolicy,
       log: pino({ level: 'silent' }),
     });
     expect(core.users.add({ name: 'dave', password: 'pw', staticAddress: '198.18.100.50', sessionTimeout: 3600 })).toMatchObject({
@@ -785,7 +790,18 @@ describe('PptpCoreAdapter over a real UserStore', () => {
     });
     expect(() => core.users.add({ name: 'DAVE', password: 'pw' })).toThrow(expect.objectContaining({ field: 'name', status: 409 }));
     expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.50' })).toThrow(expect.objectContaining({ field: 'staticAddress', status: 409 }));
-    expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.1' })).toThrow(expect.objectContaining({ field: 'staticAddress' }));
+    expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.1' })).toThrow(
+      expect.objectContaining({ field: 'staticAddress', status: 400, message: "198.18.100.1 is the server's tunnel address (tun.address)" }),
+    );
+    // The address policy (config/AddressPolicy.ts) through the console and the API: the field named, the reason given.
+    expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '127.0.0.1' })).toThrow(
+      expect.objectContaining({ field: 'staticAddress', status: 400, message: '127.0.0.1 is loopback (127.0.0.0/8)' }),
+    );
+    expect(() => core.users.update('dave', { staticAddress: '8.8.8.8' })).toThrow(
+      expect.objectContaining({ field: 'staticAddress', status: 400, message: expect.stringMatching(/^8\.8\.8\.8 is outside the pool/) }),
+    );
+    expect(core.users.get('dave')!.staticAddress).toBe('198.18.100.50');
+    expect(core.users.get('erin')).toBeNull();
     expect(() => core.users.add({ name: 'erin', password: 'x'.repeat(257) })).toThrow(expect.objectContaining({ field: 'password' }));
     // The store's field and kind, as they are: the message shown beside the field, the status of the kind.
     expect(() => core.users.add({ name: 'er in', password: 'pw' })).toThrow(
@@ -807,6 +823,109 @@ describe('PptpCoreAdapter over a real UserStore', () => {
     expect(core.health()).toMatchObject({ sessions: 1, pool: { size: 191, used: 1 }, dataPlane: { greMalformed: 1 } });
     expect(core.settings().radius.servers).toEqual([]);
     expect(core.radiusServers).toBeUndefined();
+    users.close();
+  });
+
+  it('settings show every limit by its configuration key and value, and where static addresses may lie; GET /api/settings carries them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-adapter-'));
+    const config = validateConfig({
+      tun: { address: '198.18.100.1' },
+      pool: { start: '198.18.100.10', end: '198.18.100.200', allowedStaticRanges: ['198.18.5.0/24'] },
+      dns: ['198.18.100.53'],
+      pptp: { maxConnectionsPerAddress: 8, callGrace: 45, maxQueuedOutput: 131072, maxUnauthenticatedCallsPerAddress: 4 },
+      ppp: { setupTimeout: 20 },
+    });
+    const addressPolicy = addressPolicyFor(config, []);
+    const users = new UserStore(dir, addressPolicy);
+    const server = Object.assign(new EventEmitter(), { listSessions: () => [], findSessions: () => [] });
+    const core = createPptpAdminCore({
+      server: server as unknown as SessionManager,
+      dataPlane: { counters: {} } as unknown as DataPlane,
+      users,
+      config,
+      logins: new LoginGuard(loginThrottlePolicy(config), new AddressBans(banPolicy(config)), pino({ level: 'silent' })),
+      addressPolicy,
+      log: pino({ level: 'silent' }),
+    });
+    const settings = core.settings();
+    // Every pptp.* key but the echo timer is a limit, ppp.setupTimeout too: a new key without an entry fails here.
+    const expected = [
+      ...Object.keys(config.pptp)
+        .filter((k) => k !== 'echoInterval')
+        .map((k) => `pptp.${k}`),
+      'ppp.setupTimeout',
+      // and every login-throttle key (the ban window and duration are told in banAfter's line)
+      ...Object.keys(config.auth.throttle)
+        .filter((k) => k !== 'banWindow' && k !== 'banDuration')
+        .map((k) => `auth.throttle.${k}`),
+    ];
+    expect(settings.limits.map((l) => l.key).sort()).toEqual(expected.sort());
+    expect(expected).toHaveLength(18);
+    for (const l of settings.limits) {
+      const value = l.key.split('.').reduce<unknown>((at, k) => (at as Record<string, unknown>)[k], config);
+      expect(l.value, l.key).toBe(value);
+      expect(l.what.length, l.key).toBeGreaterThan(5);
+    }
+    const limit = (key: string) => settings.limits.find((l) => l.key === key);
+    expect(limit('pptp.maxConnectionsPerAddress')).toMatchObject({ value: 8 });
+    expect(limit('pptp.callGrace')).toMatchObject({ value: 45, unit: 's' });
+    expect(limit('pptp.maxQueuedOutput')).toMatchObject({ value: 131072, unit: 'bytes' });
+    expect(limit('pptp.connectionsPerSecondPerAddress')).toMatchObject({ value: 10, unit: '/s' });
+    expect(limit('ppp.setupTimeout')).toMatchObject({ value: 20, unit: 's' });
+    expect(settings.pool).toEqual({ start: '198.18.100.10', end: '198.18.100.200', allowedStaticRanges: ['198.18.5.0/24'] });
+    expect(settings.staticAddresses.allowed).toEqual(['pool 198.18.100.10-198.18.100.200', 'tunnel network 198.18.100.0/24', '198.18.5.0/24']);
+    expect(settings.staticAddresses.never).toEqual(
+      expect.arrayContaining([
+        '127.0.0.0/8 (loopback)',
+        '224.0.0.0/4 (multicast)',
+        "198.18.100.1 (the server's tunnel address (tun.address))",
+        '198.18.100.53 (a DNS server given to clients (dns))',
+        '198.18.100.255 (broadcast address of the tunnel network)',
+      ]),
+    );
+    // The audit flags a range wider than /16 (anything there can be routed into a tunnel), not a narrow one.
+    expect(auditSettings(settings).findings.filter((f) => f.setting === 'pool.allowedStaticRanges')).toEqual([]);
+    const wide = auditSettings(fakeSettings({ pool: { start: '10.99.0.10', end: '10.99.0.250', allowedStaticRanges: ['198.18.5.0/24', '10.0.0.0/8'] } })).findings;
+    expect(wide.filter((f) => f.setting === 'pool.allowedStaticRanges')).toEqual([
+      { severity: 'medium', setting: 'pool.allowedStaticRanges', message: expect.stringMatching(/^10\.0\.0\.0\/8 is wider than \/16: /) },
+    ]);
+    // The allowed range is one the store takes; next to it is not.
+    users.add('frank', 'pw', '198.18.5.7');
+    expect(() => users.add('gina', 'pw', '198.18.6.7')).toThrow(expect.objectContaining({ field: 'staticAddress', kind: 'invalid' }));
+
+    const h = await harness({ adminCore: core });
+    const { cookie, csrf } = await login(h);
+    const body = (await h.inject({ url: '/api/settings', headers: { cookie } })).json() as { settings: typeof settings };
+    expect(body.settings.limits).toEqual(settings.limits);
+    expect(body.settings.staticAddresses).toEqual(settings.staticAddresses);
+    expect(body.settings.pool.allowedStaticRanges).toEqual(['198.18.5.0/24']);
+
+    // The REST API and a write token meet the same address policy, the field named (the store's refusal).
+    const token = (await h.inject({ method: 'POST', url: '/api/tokens', headers: { cookie, 'x-csrf-token': csrf }, payload: { name: 'provisioning', scope: 'write' } })).json() as { token: string };
+    const asToken = { authorization: `Bearer ${token.token}` };
+    const post = async (headers: Record<string, string>, payload: Record<string, unknown>) => {
+      const res = await h.inject({ method: 'POST', url: '/api/users', headers, payload });
+      return { status: res.statusCode, fields: (res.json() as { fields?: Record<string, string> }).fields ?? {} };
+    };
+    for (const headers of [{ cookie, 'x-csrf-token': csrf }, asToken]) {
+      expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '198.18.100.53' })).toEqual({
+        status: 400,
+        fields: { staticAddress: '198.18.100.53 is a DNS server given to clients (dns)' },
+      });
+      expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '239.1.1.1' })).toEqual({ status: 400, fields: { staticAddress: '239.1.1.1 is multicast (224.0.0.0/4)' } });
+      expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '192.0.2.1' })).toMatchObject({
+        status: 400,
+        fields: { staticAddress: expect.stringMatching(/^192\.0\.2\.1 is outside the pool/) },
+      });
+    }
+    expect(await post(asToken, { name: 'henry', password: 'pw', staticAddress: '198.18.5.9' })).toMatchObject({ status: 201 });
+    const patch = await h.inject({ method: 'PATCH', url: '/api/users/henry', headers: asToken, payload: { staticAddress: '127.0.0.53', password: 'new password' } });
+    expect(patch.statusCode).toBe(400);
+    expect((patch.json() as { fields: Record<string, string> }).fields).toEqual({ staticAddress: '127.0.0.53 is loopback (127.0.0.0/8)' });
+    // Nothing changed: the address is checked before the password is written.
+    expect(core.users.get('henry')).toMatchObject({ staticAddress: '198.18.5.9' });
+    expect(users.find('henry')!.ntHash.equals(users.find('frank')!.ntHash)).toBe(true); // both still 'pw'
+    expect(core.users.list().map((u) => u.name)).toEqual(['frank', 'henry']);
     users.close();
   });
 });

@@ -27,6 +27,8 @@ const PING_IP_BYTES = 84; // 56 data + ICMP 8 + IPv4 20
 
 const CONFIG = {
   ...BASE_CONFIG,
+  // alice's Framed-IP-Address 198.19.0.50 lies outside the tunnel network: the address policy needs it listed.
+  pool: { ...BASE_CONFIG.pool, allowedStaticRanges: ['198.19.0.0/24'] },
   auth: { backend: 'radius' },
   radius: {
     servers: [{ address: '127.0.0.1', authPort: 18121, acctPort: 18131, secret: SECRET }],

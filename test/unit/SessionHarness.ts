@@ -5,15 +5,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { LocalAuthenticator } from '../../aaa/LocalAuthenticator.js';
 import { UserStore } from '../../aaa/UserStore.js';
 import { ClientGre } from '../../bench/client/ClientGre.js';
 import { PptpClientSession } from '../../bench/client/PptpClientSession.js';
+import { type AddressPolicy, addressPolicyFor, tunnelNetwork } from '../../config/AddressPolicy.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
 import { DataPlane, type SessionBudgets } from '../../dataplane/DataPlane.js';
 import { MemoryGreSocket } from '../../io/MemoryGreSocket.js';
 import { MemoryTun } from '../../io/MemoryTun.js';
+import type { ExtendedAuthenticator } from '../../ppp/Authenticator.js';
 import { type ConnectionLimits, ControlListener } from '../../server/ControlListener.js';
 import { callLimits, connectionLimits } from '../../server/Limits.js';
 import { pppPolicy } from '../../server/PppPolicy.js';
@@ -36,6 +38,10 @@ export interface Harness {
   serverGre: MemoryGreSocket;
   clientGre: MemoryGreSocket[];
   users: UserStore;
+  /** The data directory of `users` (a test may open it again under another configuration). */
+  dir: string;
+  /** The address policy the store and the session layer apply (pool, tunnel network 198.18.100.0/28, allowedStaticRanges). */
+  addressPolicy: AddressPolicy;
   ups: SessionSummary[];
   downs: SessionEnded[];
   failures: AuthFailure[];
@@ -73,24 +79,33 @@ export interface HarnessOptions {
   limits?: Partial<CallLimits>;
   /** Control-connection limits instead of the configuration's defaults. */
   connections?: Partial<ConnectionLimits>;
+  /** pool.allowedStaticRanges (default none). */
+  allowedStaticRanges?: string[];
+  /** The user backend instead of the LocalAuthenticator over the harness's store (a RADIUS backend, say). */
+  authenticator?: (users: UserStore, addressPolicy: AddressPolicy) => ExtendedAuthenticator;
+  /** The server's logger (default: silent). */
+  log?: Logger;
 }
 
 export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'portico-lifecycle-'));
-  const users = new UserStore(dir);
+  const poolEnd = options.poolEnd ?? POOL.end;
+  const log = options.log ?? pino({ level: 'silent' });
+  const config = validateConfig({ listen: SERVER, tun: { address: '198.18.100.1' }, pool: { start: POOL.start, end: poolEnd, allowedStaticRanges: options.allowedStaticRanges ?? [] } });
+  const addressPolicy = addressPolicyFor(config, []);
+  // As main.ts: the TUN's network is the tunnel address with the pool (198.18.100.0/28).
+  const { tunAddress, prefix: tunPrefix } = tunnelNetwork(config);
+  const users = new UserStore(dir, addressPolicy);
   users.add('alice', PASSWORD);
   users.add('bob', PASSWORD);
   users.add('carol', PASSWORD);
-  const poolEnd = options.poolEnd ?? POOL.end;
-  const log = pino({ level: 'silent' });
-  const config = validateConfig({ listen: SERVER, tun: { address: '198.18.100.1' }, pool: { start: POOL.start, end: poolEnd } });
   const [serverGre, ...clientGre] = MemoryGreSocket.network([ip(SERVER), ...CLIENTS.map(ip)]);
   const tun = new MemoryTun();
   const dataPlane = new DataPlane(serverGre!, tun, log, undefined, options.budgets);
-  const authenticator = new LocalAuthenticator(users);
+  const authenticator = options.authenticator?.(users, addressPolicy) ?? new LocalAuthenticator(users);
   const sessions = new SessionManager({
     dataPlane,
-    addresses: new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(poolEnd), tunAddress: ip('198.18.100.1'), tunPrefix: 24, routes: tun }),
+    addresses: new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(poolEnd), tunAddress, tunPrefix, policy: addressPolicy, routes: tun }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
     limits: { ...callLimits(config), ...options.limits },
@@ -119,6 +134,8 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     serverGre: serverGre!,
     clientGre,
     users,
+    dir,
+    addressPolicy,
     ups,
     downs,
     failures,

@@ -24,7 +24,7 @@ describe('configuration', () => {
     const { config } = loadConfig(file);
     expect(config.listen).toBe('198.18.0.1');
     expect(config.tun.address).toBe('198.18.100.1');
-    expect(config.pool).toEqual({ start: '198.18.100.10', end: '198.18.100.200' });
+    expect(config.pool).toEqual({ start: '198.18.100.10', end: '198.18.100.200', allowedStaticRanges: [] });
     expect(config.dns).toEqual(['198.18.100.53', '198.18.100.54']);
   });
 

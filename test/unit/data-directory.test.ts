@@ -8,6 +8,8 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccountingQueue, accountingQueueFile } from '../../aaa/AccountingQueue.js';
 import { UserStore } from '../../aaa/UserStore.js';
+import { addressPolicyFor } from '../../config/AddressPolicy.js';
+import { validateConfig } from '../../config/PorticoConfig.js';
 import { openAdminDatabase } from '../../admin/AdminDatabase.js';
 import { DataDirectoryError, privateFile, secureDataDirectory } from '../../config/DataDirectory.js';
 
@@ -78,7 +80,7 @@ describe('secureDataDirectory', () => {
   it('then the stores opened in it create their databases with -wal and -shm, every one 0600', async () => {
     const dir = directory(0o755);
     secureDataDirectory(dir, quiet);
-    const users = new UserStore(dir);
+    const users = new UserStore(dir, addressPolicyFor(validateConfig({}), []));
     users.add('alice', 'alice-pass');
     const admin = openAdminDatabase(dir);
     admin.prepare('INSERT INTO events (at, type, message) VALUES (?, ?, ?)').run(Date.now(), 'test', 'written');
@@ -95,7 +97,7 @@ describe('secureDataDirectory', () => {
 
   it('the stores make their files 0600 even under a 022 umask (the database file is created first; SQLite gives -wal and -shm its mode)', () => {
     const dir = join(root, `d${++dirs}`, 'nested');
-    const users = new UserStore(dir);
+    const users = new UserStore(dir, addressPolicyFor(validateConfig({}), []));
     try {
       users.add('bob', 'bob-pass');
       expect(process.umask()).toBe(0o022);

@@ -9,6 +9,7 @@ import { AddressBans } from '../../aaa/AddressBans.js';
 import { LocalAuthenticator } from '../../aaa/LocalAuthenticator.js';
 import { LoginGuard, ThrottledAuthenticator } from '../../aaa/ThrottledAuthenticator.js';
 import { UserStore } from '../../aaa/UserStore.js';
+import { addressPolicyFor } from '../../config/AddressPolicy.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
 import type { AuthResult, BasicAuthResult, ChapMd5Request, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest } from '../../ppp/Authenticator.js';
 import { offeredAuthMethods, type AuthServerEvents } from '../../ppp/auth/AuthMethod.js';
@@ -297,7 +298,7 @@ describe('no oracle in the local store', () => {
 });
 
 function localStore(): { users: UserStore; local: LocalAuthenticator } {
-  const users = new UserStore(mkdtempSync(join(tmpdir(), 'portico-throttle-')));
+  const users = new UserStore(mkdtempSync(join(tmpdir(), 'portico-throttle-')), addressPolicyFor(validateConfig({}), []));
   users.add('alice', RIGHT);
   return { users, local: new LocalAuthenticator(users) };
 }

@@ -16,6 +16,7 @@ import { initialSessionKey } from '../../ppp/mppe/MppeKeys.js';
 import { linkAuthMethods, NO_MPPE_KEYS_REASON, PppLink, type PppLinkConfig, type PppNetworkInfo } from '../../ppp/PppLink.js';
 import { LocalAuthenticator } from '../../aaa/LocalAuthenticator.js';
 import { UserStore } from '../../aaa/UserStore.js';
+import { addressPolicyFor } from '../../config/AddressPolicy.js';
 
 const silent = pino({ level: 'silent' });
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
@@ -63,7 +64,7 @@ function fixedRandom(id: number, challenge: Buffer) {
 }
 
 function localStore(users: Array<[string, string]>): { users: UserStore; local: LocalAuthenticator } {
-  const store = new UserStore(mkdtempSync(join(tmpdir(), 'portico-auth-')));
+  const store = new UserStore(mkdtempSync(join(tmpdir(), 'portico-auth-')), addressPolicyFor(validateConfig({}), []));
   for (const [name, pw] of users) store.add(name, pw);
   return { users: store, local: new LocalAuthenticator(store) };
 }

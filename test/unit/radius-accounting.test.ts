@@ -293,6 +293,7 @@ describe('Accountant', () => {
       shutdown: 10, // NAS-Request
       flood: 17,
       'setup-timeout': 17,
+      'address-refused': 15, // Service-Unavailable: the static address the store or RADIUS named is not allowed
       'peer-call-clear': 1, // User-Request
       'peer-stop': 1,
       'transport-closed': 2, // Lost-Carrier

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { addressPolicyFor } from '../../config/AddressPolicy.js';
+import { parseIpv4 } from '../../config/Ipv4.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
 import type { AuthResult, BasicAuthResult, ExtendedAuthenticator, MsChapV2Request } from '../../ppp/Authenticator.js';
 import { getStartKeyV1 } from '../../ppp/mppe/MppeKeys.js';
@@ -38,6 +40,12 @@ const SEND_KEY = Buffer.from('8B7CDC149B993A1BA118CB153F56DCCB', 'hex');
 const RECV_KEY = Buffer.from('D5F0E9521E3EA9589645E86051C82226', 'hex');
 const SUCCESS = 'S=407a5589115fd0d6209f510fe9c04566932cda56';
 const CONTEXT: AuthSessionContext = { sessionId: '18c0ffee-002a', callId: 42, peer: '203.0.113.7', local: '198.18.0.1' };
+
+/** Tunnel 198.18.100.1 with the pool .10-.200; Framed-IP-Address may also lie in 198.19.0.0/24. */
+const ADDRESSES = addressPolicyFor(
+  validateConfig({ tun: { address: '198.18.100.1' }, pool: { start: '198.18.100.10', end: '198.18.100.200', allowedStaticRanges: ['198.19.0.0/24'] }, dns: ['198.19.0.53'] }),
+  [],
+);
 
 type Reply = { code: number; attributes: (requestAuthenticator: Buffer) => RadiusAttribute[] };
 
@@ -76,6 +84,7 @@ function make(answer: Reply | Error, opts: Partial<RadiusAuthenticatorOptions> =
     client,
     nas: { nasIdentifier: 'portico-test', nasIpAddress: '192.0.2.1' },
     mppe: { required: true, keyLengths: [128] },
+    addresses: ADDRESSES,
     log,
     ...opts,
   });
@@ -185,6 +194,45 @@ describe('RadiusAuthenticator: MS-CHAPv2', () => {
     expect(r.ok).toBe(true);
     expect(r.staticAddress).toBeUndefined();
     expect(r.authorization).toEqual({ source: `radius ${SERVER}` });
+  });
+
+  it('a Framed-IP-Address the address policy refuses refuses the login (E=691), with a log line naming the address and why', async () => {
+    const refused: Array<[string, string, RegExp]> = [
+      ['127.0.0.1', 'loopback', /^Framed-IP-Address 127\.0\.0\.1 is loopback \(127\.0\.0\.0\/8\)$/],
+      ['224.0.0.1', 'multicast', /^Framed-IP-Address 224\.0\.0\.1 is multicast \(224\.0\.0\.0\/4\)$/],
+      ['198.18.100.1', 'server', /^Framed-IP-Address 198\.18\.100\.1 is the server's tunnel address \(tun\.address\)$/],
+      ['198.19.0.53', 'server', /^Framed-IP-Address 198\.19\.0\.53 is a DNS server given to clients \(dns\)$/],
+      [
+        '8.8.8.8',
+        'outside',
+        /^Framed-IP-Address 8\.8\.8\.8 is outside the pool \(198\.18\.100\.10-198\.18\.100\.200\), the tunnel network 198\.18\.100\.0\/24 and pool\.allowedStaticRanges \(198\.19\.0\.0\/24\)$/,
+      ],
+      ['198.20.0.50', 'outside', /is outside the pool/],
+    ];
+    for (const [address, rule, why] of refused) {
+      const { bound, log } = make(v2Accept([addressAttribute(Attr.FramedIpAddress, address)]));
+      const r = await bound.verifyMsChapV2(v2Request());
+      expect(r, address).toMatchObject({ ok: false, errorCode: 691 });
+      const line = log.lines.find((l) => l.msg === 'RADIUS Access-Accept refused');
+      expect(line?.level, address).toBe('warn');
+      expect(line?.obj, address).toMatchObject({ user: 'alice', method: 'MS-CHAPv2', address, rule });
+      expect(line?.obj.why, address).toMatch(why);
+      expect((r as { message: string }).message).toBe(`refused Access-Accept from ${SERVER}: ${String(line?.obj.why)}`);
+      expect(
+        log.lines.some((l) => l.msg === 'RADIUS Access-Accept'),
+        address,
+      ).toBe(false);
+    }
+    // PAP and the other methods go through the same check.
+    const pap = make({ code: RadiusCode.AccessAccept, attributes: () => [addressAttribute(Attr.FramedIpAddress, '169.254.1.1')] });
+    expect(await pap.bound.verifyPap({ username: 'alice', password: Buffer.from('secret') })).toMatchObject({ ok: false, errorCode: 691 });
+    expect(pap.log.lines.find((l) => l.msg === 'RADIUS Access-Accept refused')?.obj).toMatchObject({ address: '169.254.1.1', rule: 'link-local' });
+    // Inside the pool, the tunnel network or an allowed range: granted.
+    for (const address of ['198.18.100.10', '198.18.100.200', '198.18.100.5', '198.19.0.1', '198.19.0.255']) {
+      const { bound } = make(v2Accept([addressAttribute(Attr.FramedIpAddress, address)]));
+      const r = await bound.verifyMsChapV2(v2Request());
+      expect(r, address).toMatchObject({ ok: true, staticAddress: parseIpv4(address) });
+    }
   });
 
   it('Access-Reject: E= from MS-CHAP-Error, else 691 with the Reply-Message', async () => {
@@ -361,7 +409,7 @@ describe('RadiusServices', () => {
         },
       });
       const log = createLogger('info', sink);
-      const services = RadiusServices.create({ ...relaxed, dataDir: dir }, { local: new FakeLocal(), log })!;
+      const services = RadiusServices.create({ ...relaxed, dataDir: dir }, { local: new FakeLocal(), addresses: ADDRESSES, log })!;
       expect(services.authenticator).toBeInstanceOf(RadiusAuthenticator);
       await services.stop();
       await new Promise((r) => setTimeout(r, 20));
@@ -376,13 +424,13 @@ describe('RadiusServices', () => {
     const dir = mkdtempSync(join(tmpdir(), 'portico-radius-services-'));
     try {
       const log = createLogger('silent' as 'info', new Writable({ write: (_c, _e, cb) => cb() }));
-      const fallback = RadiusServices.create(validateConfig({ ...base, dataDir: dir, auth: { backend: 'radius-then-local' } }), { local: new FakeLocal(), log })!;
+      const fallback = RadiusServices.create(validateConfig({ ...base, dataDir: dir, auth: { backend: 'radius-then-local' } }), { local: new FakeLocal(), addresses: ADDRESSES, log })!;
       expect(fallback.authenticator).toBeInstanceOf(FallbackAuthenticator);
       await fallback.stop();
-      const local = RadiusServices.create(validateConfig({ ...base, dataDir: dir, auth: { backend: 'local' } }), { local: new FakeLocal(), log })!;
+      const local = RadiusServices.create(validateConfig({ ...base, dataDir: dir, auth: { backend: 'local' } }), { local: new FakeLocal(), addresses: ADDRESSES, log })!;
       expect(local.authenticator).toBeNull(); // accounting only
       await local.stop();
-      expect(RadiusServices.create(validateConfig({ dataDir: dir }), { local: new FakeLocal(), log })).toBeNull();
+      expect(RadiusServices.create(validateConfig({ dataDir: dir }), { local: new FakeLocal(), addresses: ADDRESSES, log })).toBeNull();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

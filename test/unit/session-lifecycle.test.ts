@@ -1,17 +1,24 @@
 // The session layer as one unit, without root (SessionHarness: the server as main.ts wires it, over
 // the in-memory GRE socket and TUN, and the load generator's client). Each test follows a session
 // from the call to its end cause.
-import { pino } from 'pino';
+import { randomBytes } from 'node:crypto';
+import { type Logger, pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Accountant } from '../../aaa/Accountant.js';
+import { type RadiusAccessClient, RadiusAuthenticator } from '../../aaa/RadiusAuthenticator.js';
+import { UserStore } from '../../aaa/UserStore.js';
+import { addressPolicyFor } from '../../config/AddressPolicy.js';
 import { DynamicAuthorization } from '../../aaa/DynamicAuthorization.js';
 import { createPptpAdminCore } from '../../admin/PptpCoreAdapter.js';
 import { formatIpv4 } from '../../config/Ipv4.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
-import { Attr, readInteger } from '../../radius/Dictionary.js';
-import { findAttribute, RadiusCode, type RadiusAttribute } from '../../radius/RadiusPacket.js';
+import { ntPasswordHash, verifyMsChapV2 } from '../../ppp/auth/MsChapCrypto.js';
+import { addressAttribute, Attr, MsAttr, readInteger, readText, VENDOR_MICROSOFT, vendorAttribute } from '../../radius/Dictionary.js';
+import { RadiusReply } from '../../radius/RadiusClient.js';
+import { encryptMppeKey } from '../../radius/RadiusCrypto.js';
+import { findAttribute, findVendorAttribute, RadiusCode, type RadiusAttribute } from '../../radius/RadiusPacket.js';
 import type { EndCause } from '../../session/EndCause.js';
-import { CLIENTS, closeHarnesses, harness, ping, POOL, SERVER, until } from './SessionHarness.js';
+import { CLIENTS, closeHarnesses, harness, PASSWORD, ping, POOL, SERVER, until } from './SessionHarness.js';
 import { AddressBans } from '../../aaa/AddressBans.js';
 import { LoginGuard } from '../../aaa/ThrottledAuthenticator.js';
 import { banPolicy, loginThrottlePolicy } from '../../server/Limits.js';
@@ -107,6 +114,7 @@ describe('session lifecycle over the in-memory GRE socket and TUN', () => {
       dataPlane: { counters: {} } as never,
       users: h.users,
       config,
+      addressPolicy: h.addressPolicy,
       logins: new LoginGuard(loginThrottlePolicy(config), new AddressBans(banPolicy(config)), silent),
       log: silent,
     });
@@ -154,5 +162,121 @@ describe('session lifecycle over the in-memory GRE socket and TUN', () => {
     await expect(h.connect(2, 'bob')).rejects.toThrow();
     expect((await down).cause).toBe('no-address');
     expect(h.sessions.sessionCount).toBe(2);
+  });
+});
+
+const RADIUS_SECRET = 'unit-secret-lifecycle';
+
+/**
+ * A RADIUS server in a function: checks the MS-CHAPv2 response against PASSWORD as FreeRADIUS would (RFC 2548
+ * §2.3) and accepts with MS-CHAP2-Success, the MPPE keys (§2.4.2-§2.4.3) and Framed-IP-Address `framed`.
+ */
+function radiusAccepting(framed: string): RadiusAccessClient {
+  return {
+    access: async (attributes: RadiusAttribute[]) => {
+      const username = readText(findAttribute(attributes, Attr.UserName)!);
+      const challenge = findVendorAttribute(attributes, VENDOR_MICROSOFT, MsAttr.ChapChallenge)!.value;
+      const response = findVendorAttribute(attributes, VENDOR_MICROSOFT, MsAttr.Chap2Response)!.value; // Ident · Flags · Peer-Challenge · Reserved(8) · NT-Response
+      const verdict = verifyMsChapV2(ntPasswordHash(PASSWORD), challenge, response.subarray(2, 18), username, response.subarray(26, 50));
+      const ra = randomBytes(16);
+      if (!verdict) return new RadiusReply(RadiusCode.AccessReject, 1, [], '192.0.2.5:1812', ra, RADIUS_SECRET);
+      return new RadiusReply(
+        RadiusCode.AccessAccept,
+        1,
+        [
+          vendorAttribute(VENDOR_MICROSOFT, MsAttr.Chap2Success, Buffer.concat([Buffer.of(response[0]!), Buffer.from(verdict.authenticatorResponse, 'latin1')])),
+          vendorAttribute(VENDOR_MICROSOFT, MsAttr.MppeSendKey, encryptMppeKey(verdict.masterSendKey, RADIUS_SECRET, ra, 0x8001)),
+          vendorAttribute(VENDOR_MICROSOFT, MsAttr.MppeRecvKey, encryptMppeKey(verdict.masterRecvKey, RADIUS_SECRET, ra, 0x8002)),
+          addressAttribute(Attr.FramedIpAddress, framed),
+        ],
+        '192.0.2.5:1812',
+        ra,
+        RADIUS_SECRET,
+      );
+    },
+  };
+}
+
+/** A real pino logger that keeps each line's message and fields. */
+function memoryLog(): Logger & { lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return Object.assign(log, { lines });
+}
+
+describe('address policy at login (pool.allowedStaticRanges; never the server own, loopback, multicast, ...)', () => {
+  const radiusHarness = (framed: string, log = memoryLog()) =>
+    harness({
+      allowedStaticRanges: ['198.18.5.0/24'],
+      log,
+      authenticator: (_users, addresses) =>
+        new RadiusAuthenticator({ client: radiusAccepting(framed), nas: { nasIdentifier: 'portico' }, mppe: { required: true, keyLengths: [128] }, addresses, log }),
+    });
+
+  it('a RADIUS Framed-IP-Address 127.0.0.1, 224.0.0.1, the TUN address or one outside the ranges refuses the login: no session, no route', async () => {
+    for (const [framed, why] of [
+      ['127.0.0.1', 'is loopback (127.0.0.0/8)'],
+      ['224.0.0.1', 'is multicast (224.0.0.0/4)'],
+      ['198.18.100.1', "is the server's tunnel address (tun.address)"],
+      ['198.18.6.1', 'is outside the pool (198.18.100.10-198.18.100.11), the tunnel network 198.18.100.0/28 and pool.allowedStaticRanges (198.18.5.0/24)'],
+    ] as const) {
+      const log = memoryLog();
+      const h = await radiusHarness(framed, log);
+      const down = h.nextDown();
+      await expect(h.connect(0), framed).rejects.toThrow();
+      expect((await down).cause, framed).toBe('auth-failed');
+      // The refusal as PPP reports it (E=691, the text cut at 200 characters); the log line has it whole.
+      expect(h.failures, framed).toHaveLength(1);
+      expect(h.failures[0]!.reason, framed).toBe(`E=691: refused Access-Accept from 192.0.2.5:1812: Framed-IP-Address ${framed} ${why}`.slice(0, 207));
+      expect(
+        log.lines.find((l) => l.msg === 'RADIUS Access-Accept refused'),
+        framed,
+      ).toMatchObject({ level: 40, address: framed, why: `Framed-IP-Address ${framed} ${why}` });
+      expect([...h.tun.routes.keys()], framed).toEqual([]);
+      expect(h.ups, framed).toEqual([]);
+      await closeHarnesses();
+    }
+  });
+
+  it('a RADIUS Framed-IP-Address in pool.allowedStaticRanges: the session is up with it and a /32 route, removed at the end', async () => {
+    const h = await radiusHarness('198.18.5.7');
+    const c = await h.connect(0);
+    expect(formatIpv4(c.session.address)).toBe('198.18.5.7');
+    expect(h.ups[0]).toMatchObject({ user: 'alice', address: '198.18.5.7' });
+    expect([...h.tun.routes.keys()]).toEqual(['198.18.5.7/32']);
+    const down = h.nextDown();
+    c.session.stop();
+    expect((await down).cause).toBe('peer-call-clear');
+    expect([...h.tun.routes.keys()]).toEqual([]);
+  });
+
+  it('a stored static address the configuration no longer allows is refused at login (address-refused), with a log line naming it', async () => {
+    const log = memoryLog();
+    const h = await harness({ log });
+    // Stored while 198.18.5.0/24 was allowed; the running configuration allows only the pool and the tunnel network.
+    const before = new UserStore(h.dir, addressPolicyFor(validateConfig({ tun: { address: '198.18.100.1' }, pool: { ...POOL, allowedStaticRanges: ['198.18.5.0/24'] } }), []));
+    before.setStaticAddress('alice', '198.18.5.7');
+    before.close();
+    const down = h.nextDown();
+    await expect(h.connect(0)).rejects.toThrow();
+    const ended = await down;
+    expect(ended).toMatchObject({ cause: 'address-refused', user: 'alice', address: null });
+    expect(ended.detail).toBe('static address 198.18.5.7 is outside the pool (198.18.100.10-198.18.100.11), the tunnel network 198.18.100.0/28 and pool.allowedStaticRanges (none)');
+    const line = log.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('login refused: static address 198.18.5.7'));
+    expect(line).toMatchObject({ level: 40, user: 'alice', address: '198.18.5.7', rule: 'outside' });
+    expect([...h.tun.routes.keys()]).toEqual([]);
+    // The pool is untouched: bob still gets the first pool address.
+    const b = await h.connect(1, 'bob');
+    expect(formatIpv4(b.session.address)).toBe(POOL.start);
+  });
+
+  it('a stored static address inside the allowed ranges still works: inside the tunnel network without a route, outside it with a /32', async () => {
+    const h = await harness({ allowedStaticRanges: ['198.18.5.0/24'] });
+    h.users.setStaticAddress('alice', '198.18.100.7');
+    h.users.setStaticAddress('bob', '198.18.5.8');
+    const [a, b] = await Promise.all([h.connect(0), h.connect(1, 'bob')]);
+    expect([formatIpv4(a.session.address), formatIpv4(b.session.address)]).toEqual(['198.18.100.7', '198.18.5.8']);
+    expect([...h.tun.routes.keys()]).toEqual(['198.18.5.8/32']);
+    expect(() => h.users.setStaticAddress('carol', '198.18.100.1')).toThrow(expect.objectContaining({ field: 'staticAddress', problem: "198.18.100.1 is the server's tunnel address (tun.address)" }));
   });
 });

@@ -4,13 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserStore, UserStoreError } from '../../aaa/UserStore.js';
 import { LocalAuthenticator } from '../../aaa/LocalAuthenticator.js';
+import { addressPolicyFor } from '../../config/AddressPolicy.js';
+import { validateConfig } from '../../config/PorticoConfig.js';
 import { generateNtResponse, ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
 
+/** Tunnel network 198.18.100.0/24 (pool .10-.200), plus 198.18.5.0/24 for static addresses. */
+const CONFIG = validateConfig({ tun: { address: '198.18.100.1' }, pool: { start: '198.18.100.10', end: '198.18.100.200', allowedStaticRanges: ['198.18.5.0/24'] }, dns: ['198.18.5.53'] });
+
 function store() {
   const dir = mkdtempSync(join(tmpdir(), 'portico-users-'));
-  return { dir, users: new UserStore(dir) };
+  return { dir, users: new UserStore(dir, addressPolicyFor(CONFIG, [])) };
 }
 
 describe('UserStore', () => {

@@ -5,13 +5,14 @@
 // Documented: loadConfig throws ConfigError only, naming the key ("  key.path: problem" lines) or the
 // file ("is not valid YAML", "cannot read"). Invariants: any other exception type is a finding; an
 // accepted configuration validates again to the same value and satisfies the cross-key rules (pool
-// not backwards, tunnel address outside the pool, RADIUS servers when the backend needs them, TLS on a
-// non-loopback console).
+// not backwards, tunnel address outside the pool, pool clear of addresses never given to a client,
+// RADIUS servers when the backend needs them, TLS on a non-loopback console).
 
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { lastAddress, NEVER_ALLOWED, parseNetwork } from '../../../config/AddressPolicy.js';
 import { parseIpv4 } from '../../../config/Ipv4.js';
 import { ConfigError, loadConfig, type PorticoConfig, validateConfig } from '../../../config/PorticoConfig.js';
 import type { Prng } from '../Prng.js';
@@ -33,6 +34,7 @@ const MENU_ENTRIES: ReadonlyArray<readonly [string, readonly unknown[]]> = Objec
   'tun.queueLength': [16, 15, 1000, 65536, 65537, 'auto'],
   'pool.start': IPS,
   'pool.end': IPS,
+  'pool.allowedStaticRanges': [[], ['198.18.5.0/24'], ['198.18.5.1/24'], ['127.0.0.0/8'], ['0.0.0.0/0'], ['198.18.5.0/33'], ['x'], '198.18.5.0/24', [5]],
   dns: [[], ['198.18.0.53'], ['1.1.1.1', '8.8.8.8', '9.9.9.9'], ['x'], '1.1.1.1', [5]],
   wins: [[], ['198.18.0.54'], [null]],
   'auth.backend': ['local', 'radius', 'radius-then-local', 'ldap', 1],
@@ -139,6 +141,8 @@ function checkAccepted(c: PorticoConfig): void {
   const tun = parseIpv4(c.tun.address);
   check(start <= end, 'accepted a pool that runs backwards');
   check(tun < start || tun > end, 'accepted a tunnel address inside the pool');
+  check(!NEVER_ALLOWED.some((n) => start <= lastAddress(n.network) && end >= n.network.address), 'accepted a pool that overlaps an address never given to a client');
+  for (const range of c.pool.allowedStaticRanges) parseNetwork(range); // throws (a finding) if one slipped through
   check(c.auth.backend === 'local' || c.radius.servers.length > 0, 'accepted a RADIUS backend without servers');
   const host = c.admin.listen.replace(/:\d+$/, '');
   const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';

@@ -11,9 +11,11 @@ export const SERVER_IP = '198.18.0.1';
 export const CLIENT_IP = '198.18.0.2';
 export const BENCH_USER = 'bench';
 export const BENCH_PASSWORD = 'bench-password';
-// dist/, whether this runs compiled (dist/bench/) or from source under vitest (bench/, for test/load).
-const DIST = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/' : '..', import.meta.url));
+// dist/ of the repository, whether this file runs compiled (dist/bench/BenchLab.js, the benches) or from
+// its source (bench/BenchLab.ts, the load tests under vitest): the processes it starts run compiled.
+const DIST = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/' : '../', import.meta.url));
 export const CLI = join(DIST, 'server', 'cli.js');
+const REPO = join(DIST, '..');
 export const LOAD_GENERATOR = join(DIST, 'bench', 'client', 'LoadGenerator.js');
 
 function run(cmd: string, args: string[]): string {
@@ -37,7 +39,18 @@ export interface ServerOptions {
   nodeFlags?: string[];
   /** Extra top-level YAML lines for the config (e.g. `auth:` and `radius:` for the FreeRADIUS setup rate). */
   extraConfig?: string[];
+  /**
+   * Which of the server's defaults the config overrides. 'bench' (the default; the throughput benches):
+   * the per-address limits lifted for the one-address load generator, LCP echo off unless
+   * lcpEchoInterval, a 120 s setup timeout, maxCalls. 'per-address': only the per-address limits
+   * lifted, every other limit and timer the server's own (the soak). 'none': the server's defaults
+   * (clients from addresses of their own: the flood test).
+   */
+  overrides?: 'bench' | 'per-address' | 'none';
 }
+
+/** The per-address limits (meant for an attacker) lifted for one address opening thousands of connections. */
+const PER_ADDRESS_LIFTED = 'maxConnectionsPerAddress: 65000, connectionsPerSecondPerAddress: 10000, maxUnauthenticatedCallsPerAddress: 65000';
 
 /** PORTICO_BENCH_NODE_FLAGS: more node flags for the server (e.g. --perf-basic-prof for perf, --import of bench/EventLoopSpin.js). */
 export function benchNodeFlags(): string[] {
@@ -50,7 +63,7 @@ export class BenchLab {
   readonly dir: string;
   readonly configFile: string;
   server: ChildProcess | null = null;
-  private logFile: string;
+  readonly logFile: string;
 
   constructor(tag: string) {
     const id = `${tag}-${process.pid}`;
@@ -86,17 +99,23 @@ export class BenchLab {
     }
   }
 
+  /** The config file; `pool` only with the 'bench' overrides (the others keep the server's default pool). */
   writeConfig(o: ServerOptions, pool = { start: '10.100.0.10', end: '10.100.63.250' }): void {
+    const overrides = o.overrides ?? 'bench';
     const yaml = [
       `listen: ${SERVER_IP}`,
       `dataDir: ${this.dir}`,
       `tun: { name: pbtun0, address: 10.99.0.1, mtu: 1500${o.tunQueueLength !== undefined ? `, queueLength: ${o.tunQueueLength}` : ''} }`,
-      `pool: { start: ${pool.start}, end: ${pool.end} }`,
+      ...(overrides === 'bench'
+        ? [
+            `pool: { start: ${pool.start}, end: ${pool.end} }`,
+            `ppp: { lcpEchoInterval: ${o.lcpEchoInterval ?? 0}, setupTimeout: 120 }`,
+            // The load generator is one address opening thousands of connections at once: the per-address
+            // limits (meant for an attacker) are lifted; the overall ones are raised to the bench's scale.
+            `pptp: { maxCalls: ${o.maxCalls ?? 20000}, maxConnections: 65000, maxUnauthenticatedCalls: 65000, ${PER_ADDRESS_LIFTED} }`,
+          ]
+        : [...(o.lcpEchoInterval !== undefined ? [`ppp: { lcpEchoInterval: ${o.lcpEchoInterval} }`] : []), ...(overrides === 'per-address' ? [`pptp: { ${PER_ADDRESS_LIFTED} }`] : [])]),
       `mppe: { mode: ${o.mppeMode ?? 'prefer-stateless'} }`,
-      `ppp: { lcpEchoInterval: ${o.lcpEchoInterval ?? 0}, setupTimeout: 120 }`,
-      // The load generator is one address opening thousands of connections at once: the per-address
-      // limits (meant for an attacker) are lifted; the overall ones stay.
-      `pptp: { maxCalls: ${o.maxCalls ?? 20000}, maxConnections: 65000, maxConnectionsPerAddress: 65000, connectionsPerSecondPerAddress: 10000, maxUnauthenticatedCalls: 65000, maxUnauthenticatedCallsPerAddress: 65000 }`,
       'admin: { enabled: false }',
       `log: { level: ${o.logLevel ?? 'info'} }`,
       ...(o.dataPlaneThreads !== undefined ? [`dataPlane: { threads: ${o.dataPlaneThreads} }`] : []),
@@ -108,6 +127,14 @@ export class BenchLab {
     this.userAdded = true;
   }
   private userAdded = false;
+
+  /** Compiles bench/client/IcmpPinger.c into the lab's folder; returns the program's path. */
+  buildIcmpPinger(): string {
+    const bin = join(this.dir, 'icmp-pinger');
+    const r = spawnSync('cc', ['-O2', '-Wall', '-o', bin, join(REPO, 'bench', 'client', 'IcmpPinger.c')], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cannot build the ICMP pinger: ${r.stderr}`);
+    return bin;
+  }
 
   /** A command in a namespace, synchronously; returns stdout. */
   exec(ns: string, args: string[]): string {
@@ -121,6 +148,11 @@ export class BenchLab {
 
   get vethServer(): string {
     return `pb${process.pid % 100000}s`;
+  }
+
+  /** One more address on the client namespace's veth (198.18.0.0/24), so that clients can come from addresses of their own. */
+  addClientAddress(address: string): void {
+    this.exec(this.clientNs, ['ip', 'addr', 'add', `${address}/24`, 'dev', `pb${process.pid % 100000}c`]);
   }
 
   /** Starts `portico serve` in the server namespace and waits for its "Portico ready" line. */

@@ -14,8 +14,6 @@
 //                 syscalls (sendmmsg, which carries the packet through veth into the server's socket
 //                 queue; TUN write, which carries the reply up to the pinger's socket)
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BenchLab, LOAD_GENERATOR, SERVER_IP, benchNodeFlags } from './BenchLab.js';
 import { emitFigure } from './Figures.js';
 
@@ -54,7 +52,7 @@ export async function latencyBench(): Promise<void> {
     lab.up();
     lab.writeConfig({});
     await lab.startServer({ cpu: 0, nodeFlags: benchNodeFlags() });
-    const pinger = buildPinger(lab.dir);
+    const pinger = lab.buildIcmpPinger();
     const lg = lab.spawnClient([process.execPath, LOAD_GENERATOR, '--mode', 'tunnel', '--sessions', '1', '--tunnel-peer', TUN_ADDRESS, '--reflect', REFLECT_ADDRESS], 1);
     const events = lg.events[Symbol.asyncIterator]();
     const next = async (name: string): Promise<Record<string, unknown>> => {
@@ -144,14 +142,6 @@ function stats(xs: number[]): PathStats {
   const v = [...xs].sort((a, b) => a - b);
   const at = (p: number) => (v.length === 0 ? NaN : v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))]!);
   return { n: v.length, p50: at(50), p90: at(90), p99: at(99), max: v.length ? v[v.length - 1]! : NaN };
-}
-
-function buildPinger(dir: string): string {
-  const src = fileURLToPath(new URL('../../bench/client/IcmpPinger.c', import.meta.url));
-  const bin = join(dir, 'icmp-pinger');
-  const r = spawnSync('cc', ['-O2', '-Wall', '-o', bin, src], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`cannot build the ICMP pinger: ${r.stderr}`);
-  return bin;
 }
 
 function fmt(s: PathStats): string {

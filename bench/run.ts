@@ -5,6 +5,7 @@ import { greIoBench } from './GreIoBench.js';
 import { latencyBench } from './LatencyBench.js';
 import { sessionsBench } from './SessionsBench.js';
 import { setupRateBench } from './SetupRateBench.js';
+import { soakBench } from './SoakBench.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   'gre-io': greIoBench,
@@ -13,6 +14,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   dataplane: dataplaneBench,
   'dataplane-cpu': dataplaneCpuBench,
   latency: latencyBench,
+  soak: soakBench,
 };
 
 const wanted = process.argv.slice(2);

@@ -115,7 +115,22 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     log.info({ eventLoop }, 'event loop delay');
     // The session list only for a modest number: with thousands, one synchronous dump stalls every session.
     const count = server.sessionCount;
-    log.info({ sessionCount: count, stuck: server.stuckSessions(), ...(count <= 1000 ? { sessions: server.listSessions() } : {}), counters: dataPlane.counters }, 'status');
+    // `held`: Call IDs, addresses and routes as the allocators count them (0 with no session, else a leak).
+    log.info(
+      { sessionCount: count, held: server.held, memory: memoryFigures(), stuck: server.stuckSessions(), ...(count <= 1000 ? { sessions: server.listSessions() } : {}), counters: dataPlane.counters },
+      'status',
+    );
     loopDelay.reset(); // after the dump: a big status line must not count in the next interval
   });
+}
+
+/**
+ * The process's memory in KiB for the status dump. Under `node --expose-gc` (the soak) garbage is
+ * collected first, so that heap figures of two dumps compare live objects, not collection timing.
+ */
+function memoryFigures(): { rssKiB: number; heapUsedKiB: number; heapTotalKiB: number; externalKiB: number; arrayBuffersKiB: number } {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  const kib = (bytes: number) => Math.round(bytes / 1024);
+  return { rssKiB: kib(m.rss), heapUsedKiB: kib(m.heapUsed), heapTotalKiB: kib(m.heapTotal), externalKiB: kib(m.external), arrayBuffersKiB: kib(m.arrayBuffers) };
 }

@@ -138,6 +138,14 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     return this.sessions.size;
   }
 
+  /**
+   * What the live sessions hold: Call IDs, tunnel addresses and host routes as their allocators count
+   * them. With no session left all are 0; anything else is a leak (the status dump; the soak checks it).
+   */
+  get held(): { callIds: number; addresses: number; hostRoutes: number } {
+    return { callIds: this.callIds.size, ...this.options.addresses.held };
+  }
+
   /** Call IDs of the sessions flagged stuck (DeliveryWatch). */
   stuckSessions(): number[] {
     return [...this.sessions.values()].filter((s) => s.delivery.stuck).map((s) => s.callId);

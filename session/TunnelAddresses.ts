@@ -47,6 +47,11 @@ export class TunnelAddresses {
     return { ok: true, address };
   }
 
+  /** Addresses held by sessions now, and the host routes added for them (the status dump; the soak checks both return to 0). */
+  get held(): { addresses: number; hostRoutes: number } {
+    return { addresses: this.pool.size.used, hostRoutes: this.hostRoutes.size };
+  }
+
   release(address: number): void {
     if (this.hostRoutes.delete(address)) this.options.routes.delRoute(address, 32);
     this.pool.release(address);

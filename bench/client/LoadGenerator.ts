@@ -15,6 +15,14 @@
 //            Echo requests to --reflect (also routed into the TUN) are answered here, without the
 //            server or MPPE: the cost of one TUN hop through this process, for reference.
 //            stdin "stats" prints {"event":"stats",...} and resets them; SIGTERM ends.
+//   churn  — N session setups and teardowns, at most C handshakes in flight: each session is
+//            cleared (Call-Clear-Request, TCP close) as soon as it is up and a new one takes its
+//            place (the soak). Prints only {"event":"result",...}.
+//   flood  — bring one session up, then send worst-case MPPE frames on its call for --hold seconds
+//            as fast as this process can (see runFlood), and go on after the server has ended the
+//            session (an attacker does). {"event":"flooding"} when it starts.
+// Every connection and GRE packet comes from --local, so that several generators in one namespace
+// are several clients.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
@@ -129,6 +137,8 @@ function ramp(): Promise<number> {
   });
 }
 
+if (values.mode === 'churn') await runChurn();
+
 const seconds = await ramp();
 const rampCpu = process.cpuUsage();
 setupMs.sort((a, b) => a - b);
@@ -181,11 +191,6 @@ if (values.mode === 'setup') {
     echoRttMsMax: rtts.length ? rtts[rtts.length - 1] : NaN,
   });
 } else if (values.mode === 'keys') {
-  /** The sequence number the session's next GRE payload packet would carry (its sequencer starts at 1). */
-  function nextGreSeq(s: PptpClientSession): number {
-    // biome-ignore lint/complexity/useLiteralKeys: reads a private field of the client on purpose (the bench's own code)
-    return (s['sequencer'].counters.sent + 1) >>> 0;
-  }
   // One line per session: callId peerCallId address sendKeyHex recvKeyHex stateless nextGreSeq.
   // nextGreSeq: the blaster carries on the call's GRE numbering where the handshake left it; the
   // server refuses numbers it has already accepted (RFC 2637 §4.3), so restarting at 1 would cost
@@ -201,6 +206,126 @@ if (values.mode === 'setup') {
   setInterval(() => {}, 1 << 30);
 } else if (values.mode === 'tunnel') {
   await runTunnel();
+} else if (values.mode === 'flood') {
+  await runFlood();
+}
+
+/** The sequence number the session's next GRE payload packet would carry (its sequencer starts at 1). */
+function nextGreSeq(s: PptpClientSession): number {
+  // biome-ignore lint/complexity/useLiteralKeys: reads a private field of the client on purpose (the bench's own code)
+  return (s['sequencer'].counters.sent + 1) >>> 0;
+}
+
+/** Setups and teardowns: C handshakes in flight, each session cleared once up; exits with the result. */
+async function runChurn(): Promise<never> {
+  const seconds = await new Promise<number>((resolve) => {
+    const next = () => {
+      while (inFlight < concurrency && started < N) {
+        const s = new PptpClientSession(
+          {
+            server: values.server!,
+            serverAddr,
+            port: Number(values.port),
+            username: values.user!,
+            password: values.password!,
+            localAddress: values.local!,
+            // Our Call IDs only tell our sessions apart in ClientGre: round-robin, C of them live at a time.
+            callId: (started % 0xffff) + 1,
+            stateless: values.stateless === '1',
+            setupTimeoutMs: 30_000,
+            lcpEager: values.lcp === 'eager',
+          },
+          gre,
+          {
+            up: (sess) => {
+              setupMs.push(sess.upAt - sess.startedAt);
+              sess.stop();
+              up++;
+              done();
+            },
+            failed: (_sess, reason) => {
+              const key = reason.replace(/\d+/g, 'N');
+              failures.set(key, (failures.get(key) ?? 0) + 1);
+              failed++;
+              done();
+            },
+          },
+        );
+        started++;
+        inFlight++;
+        s.start();
+      }
+    };
+    const done = () => {
+      inFlight--;
+      if (up + failed === N) resolve((performance.now() - t0) / 1000);
+      else next();
+    };
+    t0 = performance.now();
+    next();
+  });
+  setupMs.sort((a, b) => a - b);
+  // The last sessions' Call-Clear-Requests and TCP FINs leave before we exit.
+  await new Promise((r) => setTimeout(r, 500));
+  gre.close();
+  const cpu = process.cpuUsage();
+  emit({
+    event: 'result',
+    sessions: N,
+    up,
+    failed,
+    seconds,
+    rate: up / seconds,
+    setupMsP50: percentile(setupMs, 50),
+    setupMsP99: percentile(setupMs, 99),
+    failures: Object.fromEntries(failures),
+    gre: gre.counters,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  });
+  process.exit(0);
+}
+
+/**
+ * Worst-case frames on the first session's call for --hold seconds: stateless MPPE (A and D set on
+ * every frame, RFC 3078 §3.1) whose coherency count is each time 2048 ahead of the previous one, the
+ * most a receiver accepts (RFC 3078 §7.1 and Linux: a jump of 1..2048 is a loss, more is a late
+ * packet), so each frame asks for 2047 catch-up key changes (SHA-1 + RC4 setup each). The body is
+ * junk: the cost is paid before decryption can tell. The GRE numbering carries on from the handshake
+ * (the server refuses numbers it has seen), one frame after the other, 256 per sendmmsg.
+ */
+async function runFlood(): Promise<void> {
+  const s = sessions.find((x) => x.isUp);
+  if (!s) {
+    emit({ event: 'result', error: 'no session up', failures: Object.fromEntries(failures) });
+    process.exit(1);
+  }
+  const frameLen = 4 + 2 + 100; // FF 03 00 FD | MPPE header | body
+  let seq = nextGreSeq(s);
+  let cc = 0xfff; // the server's receiver starts one step behind count 0
+  let sent = 0;
+  emit({ event: 'flooding', callId: s.callId, peerCallId: s.peerCallId });
+  const t0 = performance.now();
+  const endAt = t0 + Number(values.hold) * 1000;
+  while (performance.now() < endAt) {
+    for (let k = 0; k < 256; k++) {
+      const start = gre.slotFor();
+      const buf = gre.buffer;
+      cc = (cc + 2048) & 0xfff;
+      buf.writeUInt32BE(0xff0300fd, start);
+      buf[start + 4] = 0x90 | (cc >> 8); // A (flushed) | D (encrypted) | count high bits
+      buf[start + 5] = cc & 0xff;
+      buf.fill(0x5a, start + 6, start + frameLen);
+      gre.commit(start, frameLen, s.peerCallId, seq, -1, serverAddr);
+      seq = (seq + 1) >>> 0;
+      sent++;
+    }
+    gre.flush();
+    // One turn of the event loop: the session's control connection (the server's Echo-Requests, its
+    // Call-Disconnect-Notify) is still served.
+    await new Promise((r) => setImmediate(r));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await finish({ framesSent: sent, floodSeconds: seconds, framesPerSecond: sent / seconds, sessionEnded: !s.isUp });
 }
 
 /** ICMP echo identity (id << 16 | seq) of the IPv4 packet at buf[off, off+len), or -1. */

@@ -8,10 +8,11 @@
 // failed" lines with the backend's reason, not "throttled") are at most 5 in any second after the
 // first 20; alice's login completes; the console answers and counts the throttled logins; the
 // server's RSS grows by less than 100 MiB. Figures are printed for the closing note. Needs root and
-// the built server and generator (`npm test` builds both: tsc -p tsconfig.bench.json); run under the lab lock:
+// the built server and generator (./LoadBuild.ts); run under the lab lock:
 // flock /tmp/portico-lab.lock npx vitest run test/load/login-flood.test.ts
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { buildLoadGenerator } from './LoadBuild.js';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BenchLab, CLI, CLIENT_IP, LOAD_GENERATOR, SERVER_IP } from '../../bench/BenchLab.js';
 
@@ -33,7 +34,7 @@ interface LogLine {
 let lab: BenchLab;
 
 beforeAll(() => {
-  if (!existsSync(LOAD_GENERATOR)) throw new Error(`${LOAD_GENERATOR} missing: npm test builds it (tsc -p tsconfig.bench.json)`);
+  buildLoadGenerator();
   lab = new BenchLab('lflood');
   lab.up();
   lab.exec(lab.clientNs, ['ip', 'addr', 'add', `${ATTACKER_IP}/24`, 'dev', lab.vethServer.replace(/s$/, 'c')]);

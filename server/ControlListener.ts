@@ -36,6 +36,11 @@ export interface ControlListenerOptions {
 
 /** Addresses whose connection rate is tracked at once; the oldest is forgotten beyond this. */
 const RATE_TABLE_SIZE = 65536;
+/**
+ * After our FIN, how long the peer has to take what is queued and close its side before the socket is
+ * cut: a peer that never reads or never closes would otherwise keep its slot past every limit in time.
+ */
+const CLOSE_LINGER_MS = 2000;
 
 export class ControlListener {
   private readonly server: Server;
@@ -114,7 +119,10 @@ export class ControlListener {
             socket.destroy();
           } else if (socket.writableLength > maxQueued && !socket.isPaused()) socket.pause();
         },
-        close: () => socket.end(),
+        close: () => {
+          socket.end();
+          setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+        },
         peerAddress: peer,
       },
       this.calls,

@@ -23,6 +23,8 @@
 //            session (an attacker does). {"event":"flooding"} when it starts.
 // Every connection and GRE packet comes from --local, so that several generators in one namespace
 // are several clients.
+//   ping   — bring one session up, send --pings ICMP echo requests through it to --tunnel-peer
+//            (the server's kernel answers at its TUN address), report the round trips and end.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
@@ -51,6 +53,8 @@ const { values } = parseArgs({
     tun: { type: 'string', default: 'pbctun0' },
     'tunnel-peer': { type: 'string', default: '10.99.0.1' },
     reflect: { type: 'string', default: '10.99.0.2' },
+    pings: { type: 'string', default: '5' },
+    'ping-interval-ms': { type: 'string', default: '200' },
   },
 });
 
@@ -208,6 +212,8 @@ if (values.mode === 'setup') {
   await runTunnel();
 } else if (values.mode === 'flood') {
   await runFlood();
+} else if (values.mode === 'ping') {
+  await runPing();
 }
 
 /** The sequence number the session's next GRE payload packet would carry (its sequencer starts at 1). */
@@ -336,6 +342,15 @@ function icmpEchoKey(buf: Buffer, off: number, len: number, type: number): numbe
   return ((buf[off + ihl + 4]! << 24) | (buf[off + ihl + 5]! << 16) | (buf[off + ihl + 6]! << 8) | buf[off + ihl + 7]!) >>> 0;
 }
 
+/** RFC 1071 Internet checksum of buf[start, end) (its checksum field zeroed by the caller). */
+function internetChecksum(buf: Buffer, start: number, end: number): number {
+  let sum = 0;
+  for (let i = start; i + 1 < end; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
+  if ((end - start) & 1) sum += buf[end - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
 /** Turns the ICMP echo request at buf[off, off+len) into its reply in place (addresses swapped). */
 function answerEcho(buf: Buffer, off: number, len: number): void {
   const src = buf.readUInt32BE(off + 12);
@@ -344,11 +359,57 @@ function answerEcho(buf: Buffer, off: number, len: number): void {
   const icmp = off + (buf[off]! & 0x0f) * 4;
   buf[icmp] = 0;
   buf.writeUInt16BE(0, icmp + 2);
-  let sum = 0;
-  for (let i = icmp; i + 1 < off + len; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
-  if ((off + len - icmp) & 1) sum += buf[off + len - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  buf.writeUInt16BE(~sum & 0xffff, icmp + 2);
+  buf.writeUInt16BE(internetChecksum(buf, icmp, off + len), icmp + 2);
+}
+
+/** An IPv4 ICMP echo request (RFC 792) from `src` to `dst` with 56 octets of data, as ping sends. */
+function icmpEchoRequest(src: number, dst: number, id: number, seq: number): Buffer {
+  const p = Buffer.alloc(20 + 8 + 56);
+  p[0] = 0x45;
+  p.writeUInt16BE(p.length, 2);
+  p[8] = 64;
+  p[9] = 1;
+  p.writeUInt32BE(src, 12);
+  p.writeUInt32BE(dst, 16);
+  p.writeUInt16BE(internetChecksum(p, 0, 20), 10);
+  p[20] = 8;
+  p.writeUInt16BE(id, 24);
+  p.writeUInt16BE(seq, 26);
+  p.writeUInt16BE(internetChecksum(p, 20, p.length), 22);
+  return p;
+}
+
+/** One session through which --pings echo requests go to --tunnel-peer, one every --ping-interval-ms. */
+async function runPing(): Promise<void> {
+  const s = sessions.find((x) => x.isUp);
+  if (!s) {
+    emit({ event: 'result', error: 'no session up', failures: Object.fromEntries(failures) });
+    process.exit(1);
+  }
+  const peer = parseIpv4(values['tunnel-peer']!);
+  const id = process.pid & 0xffff;
+  const sentAt = new Map<number, number>();
+  const pingRtts: number[] = [];
+  onData = (_sess, buf, off, len) => {
+    const k = icmpEchoKey(buf, off, len, 0);
+    const t = sentAt.get(k);
+    if (t === undefined) return;
+    sentAt.delete(k);
+    pingRtts.push(performance.now() - t);
+  };
+  const count = Number(values.pings);
+  for (let seq = 1; seq <= count; seq++) {
+    sentAt.set(((id << 16) | seq) >>> 0, performance.now());
+    s.sendIp(icmpEchoRequest(s.address, peer, id, seq));
+    await new Promise((r) => setTimeout(r, Number(values['ping-interval-ms'])));
+  }
+  for (let waited = 0; sentAt.size > 0 && waited < 2000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  pingRtts.sort((a, b) => a - b);
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  await finish({
+    address: formatIpv4(s.address),
+    pings: { sent: count, received: pingRtts.length, rttMsAvg: round(pingRtts.reduce((a, b) => a + b, 0) / pingRtts.length), rttMsMax: round(pingRtts[pingRtts.length - 1] ?? Number.NaN) },
+  });
 }
 
 async function runTunnel(): Promise<void> {

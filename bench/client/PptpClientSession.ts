@@ -6,22 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { GreSequencer } from '../../gre/GreSequencer.js';
-import {
-  ControlMessageType,
-  ControlStreamReassembler,
-  OutgoingCallResult,
-  PPTP_PROTOCOL_VERSION,
-  StartControlResult,
-  decodeControlMessage,
-  encodeControlMessage,
-  type ControlMessage,
-} from '../../pptp/ControlMessage.js';
+import { ControlMessageType, ControlStreamReassembler, OutgoingCallResult, StartControlResult, decodeControlMessage, encodeControlMessage, type ControlMessage } from '../../pptp/ControlMessage.js';
 import { generateAuthenticatorResponse, generateNtResponse, hashNtPasswordHash, ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';
 import { ControlCode, encodeControlPacket, encodeOptions, parseControlPacket, parseOptions, type ConfigOption } from '../../ppp/ControlPacket.js';
 import { MppeDecryptor, MppeEncryptor } from '../../ppp/mppe/MppeCipher.js';
 import { getAsymmetricStartKey, getMasterKey } from '../../ppp/mppe/MppeKeys.js';
 import { PppProtocol } from '../../ppp/PppProtocol.js';
 import type { ClientGre, GreReceiver } from './ClientGre.js';
+import { outgoingCallRequest, startControlConnectionRequest } from './ControlRequests.js';
 
 const CHAP_MSCHAPV2 = 0x81;
 const LCP_MAGIC = 5;
@@ -129,16 +121,7 @@ export class PptpClientSession implements GreReceiver {
     this.socket = sock;
     sock.setNoDelay(true);
     sock.on('connect', () => {
-      this.sendControl({
-        type: ControlMessageType.StartControlConnectionRequest,
-        protocolVersion: PPTP_PROTOCOL_VERSION,
-        framingCapabilities: 1,
-        bearerCapabilities: 1,
-        maxChannels: 0,
-        firmwareRevision: 1,
-        hostName: 'portico-bench',
-        vendor: 'portico-bench',
-      });
+      this.sendControl(startControlConnectionRequest({ hostName: 'portico-bench', vendor: 'portico-bench' }));
     });
     sock.on('data', (chunk) => {
       try {
@@ -191,20 +174,7 @@ export class PptpClientSession implements GreReceiver {
         if (msg.resultCode !== StartControlResult.Success) return this.fail(`SCCRP result ${msg.resultCode}`);
         // Registered now: the server's first LCP frame may overtake its OCRP (GRE vs TCP); it is kept.
         this.gre.register(this.opts.callId, this);
-        this.sendControl({
-          type: ControlMessageType.OutgoingCallRequest,
-          callId: this.opts.callId,
-          callSerialNumber: this.opts.callId,
-          minBps: 300,
-          maxBps: 100_000_000,
-          bearerType: 3,
-          framingType: 3,
-          recvWindowSize: 64,
-          processingDelay: 0,
-          phoneNumberLength: 0,
-          phoneNumber: '',
-          subaddress: Buffer.alloc(64),
-        });
+        this.sendControl(outgoingCallRequest(this.opts.callId));
         return;
       case ControlMessageType.OutgoingCallReply:
         if (msg.resultCode !== OutgoingCallResult.Connected) return this.fail(`OCRP result ${msg.resultCode}/${msg.errorCode}`);

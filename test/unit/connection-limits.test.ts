@@ -3,6 +3,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlMessageType as T, type ControlMessage, ControlStreamReassembler, decodeControlMessage, encodeControlMessage } from '../../pptp/ControlMessage.js';
+import { outgoingCallRequest, startControlConnectionRequest } from '../../bench/client/ControlRequests.js';
 import { CLIENTS, closeHarnesses, type Harness, harness, SERVER, until } from './SessionHarness.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
 import { connectionLimits, DESCRIPTOR_RESERVE } from '../../server/Limits.js';
@@ -30,32 +31,8 @@ async function raw(h: Harness, from = ATTACKER): Promise<{ socket: Socket; messa
   return { socket, messages, closed: () => closed };
 }
 
-const sccrq = () =>
-  encodeControlMessage({
-    type: T.StartControlConnectionRequest,
-    protocolVersion: 0x0100,
-    framingCapabilities: 1,
-    bearerCapabilities: 1,
-    maxChannels: 0,
-    firmwareRevision: 0,
-    hostName: '',
-    vendor: 'x',
-  });
-const ocrq = (callId: number) =>
-  encodeControlMessage({
-    type: T.OutgoingCallRequest,
-    callId,
-    callSerialNumber: callId,
-    minBps: 300,
-    maxBps: 100_000_000,
-    bearerType: 3,
-    framingType: 3,
-    recvWindowSize: 64,
-    processingDelay: 0,
-    phoneNumberLength: 0,
-    phoneNumber: '',
-    subaddress: Buffer.alloc(64),
-  });
+const sccrq = () => encodeControlMessage(startControlConnectionRequest());
+const ocrq = (callId: number) => encodeControlMessage(outgoingCallRequest(callId));
 const results = (messages: ControlMessage[]) => messages.flatMap((m) => (m.type === T.OutgoingCallReply ? [m.resultCode] : []));
 
 describe('limits per peer', () => {
@@ -87,6 +64,31 @@ describe('limits per peer', () => {
     await until('StopCCRQ', () => idle.messages.some((m) => m.type === T.StopControlConnectionRequest), 2000);
     expect(idle.messages.map((m) => m.type)).toEqual([T.StartControlConnectionReply, T.StopControlConnectionRequest]);
     idle.socket.destroy();
+  });
+
+  it('a peer that neither reads nor closes its side: its connection is cut after the linger time, its slot free again', async () => {
+    const h = await harness({ connections: { startTimeoutMs: 300, maxConnectionsPerAddress: 1, connectionsPerSecondPerAddress: 100 } });
+    // allowHalfOpen: our FIN (start timeout) does not close this side; paused: nothing queued to it is read.
+    const stubborn = connect({ host: SERVER, port: h.port, localAddress: ATTACKER, allowHalfOpen: true });
+    stubborn.pause();
+    stubborn.on('error', () => {});
+    try {
+      await new Promise((resolve) => stubborn.once('connect', resolve));
+      await new Promise((r) => setTimeout(r, 500)); // past the start timeout: the server has sent its FIN
+      const refused = await raw(h);
+      await new Promise((r) => setTimeout(r, 100));
+      const refusedClosed = refused.closed();
+      refused.socket.destroy();
+      expect(refusedClosed).toBe(true); // the stubborn connection still holds the address's one slot
+      await new Promise((r) => setTimeout(r, 2100)); // past the server's linger after its FIN
+      const accepted = await raw(h);
+      await new Promise((r) => setTimeout(r, 50));
+      const acceptedClosed = accepted.closed();
+      accepted.socket.destroy();
+      expect(acceptedClosed).toBe(false);
+    } finally {
+      stubborn.destroy();
+    }
   });
 
   it('calls per connection and calls not yet authenticated per address: refused (General Error); another address unaffected', async () => {

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ControlFormatError, type ControlMessage, ControlMessageType, ControlStreamReassembler, controlMessageLength, decodeControlMessage, encodeControlMessage } from '../../pptp/ControlMessage.js';
 import { type CallHandler, type CallRequestInfo, ControlConnection, type ControlConnectionOptions, type ControlTransport } from '../../pptp/ControlConnection.js';
 import { CallIdAllocator } from '../../pptp/CallIdAllocator.js';
+import { outgoingCallRequest, startControlConnectionRequest } from '../../bench/client/ControlRequests.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const zeros = (n: number) => '00'.repeat(n);
@@ -320,32 +321,8 @@ class FakeHandler implements CallHandler {
   }
 }
 
-const sccrq = (version = 0x0100) =>
-  encodeControlMessage({
-    type: T.StartControlConnectionRequest,
-    protocolVersion: version,
-    framingCapabilities: 1,
-    bearerCapabilities: 1,
-    maxChannels: 0,
-    firmwareRevision: 0,
-    hostName: '',
-    vendor: 'Microsoft',
-  });
-const ocrq = (callId: number, serial = 1) =>
-  encodeControlMessage({
-    type: T.OutgoingCallRequest,
-    callId,
-    callSerialNumber: serial,
-    minBps: 300,
-    maxBps: 100_000_000,
-    bearerType: 3,
-    framingType: 3,
-    recvWindowSize: 64,
-    processingDelay: 0,
-    phoneNumberLength: 0,
-    phoneNumber: '',
-    subaddress: Buffer.alloc(64),
-  });
+const sccrq = (version = 0x0100) => encodeControlMessage(startControlConnectionRequest({ protocolVersion: version, firmwareRevision: 0, vendor: 'Microsoft' }));
+const ocrq = (callId: number, serial = 1) => encodeControlMessage(outgoingCallRequest(callId, { callSerialNumber: serial }));
 const ccrq = (callId: number) => encodeControlMessage({ type: T.CallClearRequest, callId });
 const echoRq = (identifier: number) => encodeControlMessage({ type: T.EchoRequest, identifier });
 const stopRq = (reason = 1) => encodeControlMessage({ type: T.StopControlConnectionRequest, reason });

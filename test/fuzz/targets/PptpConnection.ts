@@ -7,6 +7,7 @@
 // comes at most once; every call that went live is cleared exactly once by the end; and the same
 // stream cut into any TCP reads gives the same trace (events and written octets) and the same state.
 
+import { outgoingCallRequest, startControlConnectionRequest } from '../../../bench/client/ControlRequests.js';
 import { type CallHandler, type CallRequestInfo, ControlConnection } from '../../../pptp/ControlConnection.js';
 import { ControlMessageType, decodeControlMessage, encodeControlMessage } from '../../../pptp/ControlMessage.js';
 import { checkNoWarning, recorder, timers } from '../Helpers.js';
@@ -156,32 +157,10 @@ export function checkEveryBoundary(stream: Buffer, pairs = false): number {
   return runs + 1;
 }
 
+// pptp-linux's values (the lab's trace).
 const SCCRQ = (version = 0x0100) =>
-  encodeControlMessage({
-    type: T.StartControlConnectionRequest,
-    protocolVersion: version,
-    framingCapabilities: 3,
-    bearerCapabilities: 3,
-    maxChannels: 0xffff,
-    firmwareRevision: 1,
-    hostName: 'local',
-    vendor: 'cananian',
-  });
-const OCRQ = (callId: number) =>
-  encodeControlMessage({
-    type: T.OutgoingCallRequest,
-    callId,
-    callSerialNumber: 1,
-    minBps: 2400,
-    maxBps: 10_000_000,
-    bearerType: 3,
-    framingType: 3,
-    recvWindowSize: 64,
-    processingDelay: 0,
-    phoneNumberLength: 0,
-    phoneNumber: '',
-    subaddress: Buffer.alloc(64),
-  });
+  encodeControlMessage(startControlConnectionRequest({ protocolVersion: version, framingCapabilities: 3, bearerCapabilities: 3, maxChannels: 0xffff, hostName: 'local', vendor: 'cananian' }));
+const OCRQ = (callId: number) => encodeControlMessage(outgoingCallRequest(callId, { callSerialNumber: 1, minBps: 2400, maxBps: 10_000_000 }));
 const SLI = (callId: number) => encodeControlMessage({ type: T.SetLinkInfo, peerCallId: callId, sendAccm: 0xffffffff, recvAccm: 0xffffffff });
 const ECHO = (id: number) => encodeControlMessage({ type: T.EchoRequest, identifier: id });
 const CCRQ = (callId: number) => encodeControlMessage({ type: T.CallClearRequest, callId });

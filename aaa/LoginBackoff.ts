@@ -2,8 +2,10 @@
 // failures a key waits before its next attempt is even checked, and each further failure doubles
 // the wait up to a ceiling. The console keys it by client address (admin/LoginThrottle.ts), the VPN
 // logins by address, by user at address and by user (aaa/ThrottledAuthenticator.ts).
-// An attempt counts as a failure from the moment it starts (a burst of parallel guesses cannot all
-// slip in before the first verdict); a correct login clears its key or takes its attempt back.
+// The console counts an attempt as a failure from the moment it starts (begin: a burst of parallel
+// guesses cannot all slip in before the first verdict; a correct login clears its key); the VPN
+// logins count failures at their verdict (fail), their parallel attempts being bounded by the calls
+// an address may hold unauthenticated.
 // Memory stays bounded whatever the attacker sends: at most `maxEntries` keys, the least recently
 // failed forgotten first (forgetting only ever lets a key try sooner, it never refuses anyone).
 
@@ -49,11 +51,21 @@ export class LoginBackoff {
 
   /**
    * One attempt of `name`: the seconds to wait (refused, nothing counted), or 0 when it may go
-   * ahead — then it counts as a failure until succeed() or forgive() takes it back.
+   * ahead — then it counts as a failure until succeed() clears the key.
    */
   begin(name: string): number {
     const wait = this.retryAfter(name);
     if (wait > 0) return wait;
+    this.fail(name);
+    return 0;
+  }
+
+  /**
+   * One failure of `name`, counted at its verdict: for callers whose parallel attempts are bounded
+   * elsewhere (the VPN logins: by the calls an address may hold unauthenticated), so that logins in
+   * flight are not failures.
+   */
+  fail(name: string): void {
     const key = this.keyOf(name);
     const now = Date.now();
     const failures = (this.current(key)?.failures ?? 0) + 1;
@@ -63,25 +75,11 @@ export class LoginBackoff {
     this.entries.delete(key);
     this.makeRoom(now);
     this.entries.set(key, { failures, lastFailure: now, until: now + delay });
-    return 0;
   }
 
   /** A correct password: the key starts afresh. */
   succeed(name: string): void {
     this.entries.delete(this.keyOf(name));
-  }
-
-  /**
-   * A correct password that must not wipe the key's other failures (an address shared by many users,
-   * where one success says nothing of the other attempts): only this attempt is taken back.
-   */
-  forgive(name: string): void {
-    const key = this.keyOf(name);
-    const r = this.entries.get(key);
-    if (!r) return;
-    r.failures -= 1;
-    if (r.failures <= 0) this.entries.delete(key);
-    else if (r.failures < this.policy.failuresBeforeWait) r.until = 0;
   }
 
   private current(key: string): Backoff | undefined {

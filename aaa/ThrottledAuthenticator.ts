@@ -4,7 +4,9 @@
 // protocol's failure (E=691, "too many failed logins; retry in N s" where the protocol carries a
 // text) and one log line a minute at most, however many follow.
 //
-// Three back-offs (aaa/LoginBackoff.ts), each an attempt counted from its start:
+// Three back-offs (aaa/LoginBackoff.ts), each counting failures at their verdict (logins in flight are
+// not failures: many users behind one NAT may log in at once; parallel guesses are bounded by
+// pptp.maxUnauthenticatedCallsPerAddress, one verdict per call's authentication):
 //  - per source address: one host guessing many names (or one) is slowed after `address` failures;
 //  - per user name at one address: a user mistyping from home waits after a few failures, and a guesser
 //    of that name from elsewhere changes nothing for them;
@@ -14,8 +16,8 @@
 // bound, and not even by that from an address where they logged in before (remembered `trustMs`): a
 // guesser cannot fill the real user's own (user, address) count, and one guessing address fills the
 // global one only slowly because its own address back-off stops it first.
-// A correct password clears its (user, address) count and takes its own attempt back from the
-// address and user counts (an address shared by many users, a NAT, keeps its other failures).
+// A correct password clears its (user, address) count; the address and user counts keep their
+// failures (an address shared by many users, a NAT, is not cleared by one user's success).
 // Refused logins also count towards a temporary ban of the address (aaa/AddressBans.ts).
 import type { Logger } from 'pino';
 import type { AuthResult, BasicAuthResult, ChapMd5Request, ExtendedAuthenticator, MsChapV1Request, MsChapV2Request, PapRequest } from '../ppp/Authenticator.js';
@@ -95,24 +97,20 @@ export class LoginGuard {
       this.bans.loginRefused(peer);
       return this.throttled(user, peer, method, wait, 'too many failed logins');
     }
-    this.byAddress.begin(peer);
-    this.byUserAtAddress.begin(pair);
-    if (!trusted) this.byUser.begin(user);
     return { user, peer, pair, trusted };
   }
 
-  /** The backend's verdict: granted, refused, or none (it failed: the attempt is taken back, the peer is not to blame). */
+  /** The backend's verdict: granted, refused, or none (it failed: nothing counted, the peer is not to blame). */
   settle(attempt: Attempt, verdict: 'granted' | 'refused' | 'none'): void {
     if (verdict === 'refused') {
       this.bans.loginRefused(attempt.peer);
-      return;
-    }
-    if (verdict === 'granted') {
+      this.byAddress.fail(attempt.peer);
+      this.byUserAtAddress.fail(attempt.pair);
+      if (!attempt.trusted) this.byUser.fail(attempt.user);
+    } else if (verdict === 'granted') {
       this.byUserAtAddress.succeed(attempt.pair);
       this.trust(attempt.pair);
-    } else this.byUserAtAddress.forgive(attempt.pair);
-    this.byAddress.forgive(attempt.peer);
-    if (!attempt.trusted) this.byUser.forgive(attempt.user);
+    }
   }
 
   private throttled(user: string, peer: string, method: string, wait: number, why: string): Refusal {

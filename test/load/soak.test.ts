@@ -38,7 +38,7 @@ describe('soak: 5 000 session setups and teardowns against the real server', () 
   it('gives back every descriptor, route, Call ID and address, with memory bounded', async () => {
     const fresh = await probe.settled();
     const warm = await churn(lab, WARM_UP);
-    expect(warm.failed).toBe(0);
+    expect(warm.failures).toEqual({});
     const baseline = await probe.settled();
     const r = await churn(lab, SETUPS);
     const after = await probe.settled();

@@ -15,6 +15,8 @@ import { callLimits, connectionLimits, DESCRIPTOR_RESERVE, descriptorLimit } fro
 import { pppPolicy } from './PppPolicy.js';
 import { UserStore } from '../aaa/UserStore.js';
 import { secureDataDirectory } from '../config/DataDirectory.js';
+import { claimInstance } from './InstanceLock.js';
+import { checkConsoleCertificate } from './StartupChecks.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
   const log = createLogger(config.log.level);
@@ -23,7 +25,10 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   if (config.mppe.keyLengths.some((b) => b < 128)) log.warn({ keyLengths: config.mppe.keyLengths }, 'weak MPPE key lengths allowed');
   if (config.auth.protocols.some((p) => p !== 'mschapv2')) log.warn({ protocols: config.auth.protocols }, 'weak authentication protocols allowed (MS-CHAPv1, CHAP-MD5, PAP)');
 
+  // Refusals first, before the TUN, the databases, the admin account or a port (one line each, no stack trace).
+  checkConsoleCertificate(config);
   const dataDirectory = secureDataDirectory(config.dataDir, log);
+  const instance = await claimInstance(config);
   const users = new UserStore(config.dataDir);
   const tunAddress = parseIpv4(config.tun.address);
   // The TUN's prefix covers the pool, so pool addresses need no route of their own.
@@ -66,7 +71,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     try {
       stoppers.push(await startAdmin(adminCore, config, adminLog));
     } catch (err) {
-      // The VPN keeps serving without its console (port taken, unreadable certificate).
+      // The VPN keeps serving without its console (port taken; an unreadable certificate was refused at start).
       log.error({ err, listen: config.admin.listen }, 'admin console not started');
     }
   }
@@ -84,6 +89,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     for (const stop of stoppers.reverse()) await stop();
     await data.close();
     users.close();
+    await instance.release();
     log.flush();
     setTimeout(() => process.exit(0), 100).unref();
   };

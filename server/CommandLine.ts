@@ -293,9 +293,9 @@ async function passwordFor(user: string, values: Partial<Record<OptionName, stri
 
 function parseArgsProblem(err: unknown, command: Command): string {
   const e = err as { code?: string; message?: string };
-  const option = /'(-[^']*)'/.exec(e.message ?? '')?.[1];
+  const option = /'(--?[\w-]+)/.exec(e.message ?? '')?.[1];
   if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `${command.name}: unknown option ${option ?? ''}`.trimEnd();
-  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${command.name}: ${option ?? 'an option'} ${/argument missing/.test(e.message ?? '') ? 'needs a value' : 'takes no value'}`;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${command.name}: ${option ?? 'an option'} ${/argument missing|ambiguous/.test(e.message ?? '') ? 'needs a value' : 'takes no value'}`;
   return `${command.name}: ${e.message ?? String(err)}`;
 }
 

@@ -8,45 +8,19 @@
 //   gone (or is another process under a reused PID: a container restarts as PID 1 again). Two instances
 //   taking over one stale file at the same instant could both win; the TUN lock covers the usual case.
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { StartupRefusal } from './StartupChecks.js';
 
 export const PID_FILE = 'portico.pid';
 
-/** What this instance holds; release() at a clean stop (a crash releases the socket, and leaves a stale PID file). */
+/** A claim this instance holds; release() at a clean stop (a crash releases the socket, and leaves a stale PID file). */
 export interface InstanceClaim {
   release(): Promise<void>;
 }
 
-/** Claims config.tun.name then config.dataDir (a directory that exists), or throws StartupRefusal naming the holder. */
-export async function claimInstance(config: { tun: { name: string }; dataDir: string }): Promise<InstanceClaim> {
-  const socket = await claimTunName(config.tun.name, config.dataDir);
-  let pidFile: string;
-  try {
-    pidFile = claimDataDir(config.dataDir);
-  } catch (err) {
-    await closeServer(socket);
-    throw err;
-  }
-  const mine = identity(process.pid);
-  return {
-    release: async () => {
-      try {
-        if (readFileSync(pidFile, 'utf8') === mine) unlinkSync(pidFile);
-      } catch {
-        // already gone
-      }
-      await closeServer(socket);
-    },
-  };
-}
-
-export function tunSocketName(tunName: string): string {
-  return `\0portico-tun-${tunName}`;
-}
-
-async function claimTunName(name: string, dataDir: string): Promise<Server> {
+/** Claims the TUN name for this process, or throws StartupRefusal naming the holder. `dataDir` is told to a second instance. */
+export async function claimTunName(name: string, dataDir: string): Promise<InstanceClaim> {
   const server = createServer((peer) => peer.end(`${JSON.stringify({ pid: process.pid, dataDir })}\n`));
   server.unref(); // held for the process's life, never what keeps it alive
   try {
@@ -57,13 +31,17 @@ async function claimTunName(name: string, dataDir: string): Promise<Server> {
         resolve();
       });
     });
-    return server;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     const holder = await askHolder(tunSocketName(name));
     const who = holder ? `another Portico (PID ${holder.pid}, dataDir ${holder.dataDir})` : 'another process';
     throw new StartupRefusal(`tun.name ${name} is in use by ${who}; stop it or give this instance another tun.name`);
   }
+  return { release: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+export function tunSocketName(tunName: string): string {
+  return `\0portico-tun-${tunName}`;
 }
 
 /** The holder's answer, or null when it gives none within a second. */
@@ -92,7 +70,8 @@ function askHolder(path: string): Promise<{ pid: number; dataDir: string } | nul
   });
 }
 
-function claimDataDir(dataDir: string): string {
+/** Claims an existing data directory with DATADIR/portico.pid, or throws StartupRefusal naming the live holder. */
+export function claimDataDir(dataDir: string): InstanceClaim {
   const path = join(dataDir, PID_FILE);
   const mine = identity(process.pid);
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -103,7 +82,15 @@ function claimDataDir(dataDir: string): string {
       } finally {
         closeSync(fd);
       }
-      return path;
+      return {
+        release: async () => {
+          try {
+            if (readFileSync(path, 'utf8') === mine) unlinkSync(path);
+          } catch {
+            // already gone
+          }
+        },
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -127,7 +114,7 @@ function claimDataDir(dataDir: string): string {
 }
 
 /** "PID STARTTIME BOOTID": the same PID after a reboot or a reuse is another process. */
-function identity(pid: number): string {
+export function identity(pid: number): string {
   return `${pid} ${startTime(pid) ?? '-'} ${bootId()}`;
 }
 
@@ -160,6 +147,3 @@ function bootId(): string {
   }
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}

@@ -15,7 +15,7 @@ import { callLimits, connectionLimits, DESCRIPTOR_RESERVE, descriptorLimit } fro
 import { pppPolicy } from './PppPolicy.js';
 import { UserStore } from '../aaa/UserStore.js';
 import { secureDataDirectory } from '../config/DataDirectory.js';
-import { claimInstance } from './InstanceLock.js';
+import { claimDataDir, claimTunName } from './InstanceLock.js';
 import { checkConsoleCertificate } from './StartupChecks.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
@@ -27,8 +27,10 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
 
   // Refusals first, before the TUN, the databases, the admin account or a port (one line each, no stack trace).
   checkConsoleCertificate(config);
+  // One instance per TUN name and data directory (server/InstanceLock.ts).
+  const claims = [await claimTunName(config.tun.name, config.dataDir)];
   const dataDirectory = secureDataDirectory(config.dataDir, log);
-  const instance = await claimInstance(config);
+  claims.push(claimDataDir(config.dataDir));
   const users = new UserStore(config.dataDir);
   const tunAddress = parseIpv4(config.tun.address);
   // The TUN's prefix covers the pool, so pool addresses need no route of their own.
@@ -89,7 +91,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     for (const stop of stoppers.reverse()) await stop();
     await data.close();
     users.close();
-    await instance.release();
+    for (const claim of claims) await claim.release();
     log.flush();
     setTimeout(() => process.exit(0), 100).unref();
   };

@@ -289,8 +289,11 @@ function describeIssues(issues: readonly Issue[], document: unknown): ConfigProb
     const key = keyOf(issue.path);
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(issue.path);
+      const hint = known.length ? ` (known here: ${known.join(', ')})` : '';
       for (const name of issue.keys) {
-        problems.push({ key: issue.path.length ? `${key}.${name}` : name, problem: `unknown key${known.length ? ` (known here: ${known.join(', ')})` : ''}` });
+        // A name that is not a plain word ("mode:stateless", a missing space) is quoted after its parent's key.
+        if (/^[\w-]+$/.test(name)) problems.push({ key: issue.path.length ? `${key}.${name}` : name, problem: `unknown key${hint}` });
+        else problems.push({ key, problem: `unknown key ${JSON.stringify(name)}${hint}` });
       }
       continue;
     }

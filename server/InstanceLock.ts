@@ -146,4 +146,3 @@ function bootId(): string {
     return '-';
   }
 }
-

@@ -34,7 +34,15 @@ function config(extra: Record<string, unknown> = {}): { file: string; dataDir: s
   const dataDir = join(dir, 'data');
   const file = join(dir, 'portico.yaml');
   // Ports of its own: a failed case must not hold the next one's.
-  const base = { listen: '127.0.0.1', port: 17230 + files, admin: { listen: `127.0.0.1:${18080 + files}` }, dataDir, tun: { name: 'ptcli0', address: '198.18.120.1' }, pool: { start: '198.18.120.10', end: '198.18.120.20' }, dataPlane: { threads: 1 } };
+  const base = {
+    listen: '127.0.0.1',
+    port: 17230 + files,
+    admin: { listen: `127.0.0.1:${18080 + files}` },
+    dataDir,
+    tun: { name: 'ptcli0', address: '198.18.120.1' },
+    pool: { start: '198.18.120.10', end: '198.18.120.20' },
+    dataPlane: { threads: 1 },
+  };
   writeFileSync(file, JSON.stringify({ ...base, ...extra }), { mode: 0o644 });
   return { file, dataDir };
 }
@@ -97,7 +105,17 @@ describe('portico serve start-up', () => {
     expect(existsSync(sameTun.dataDir)).toBe(false);
 
     const sameDir = join(root, `s${++files}.yaml`);
-    writeFileSync(sameDir, JSON.stringify({ listen: '127.0.0.1', port: 17299, admin: { listen: '127.0.0.1:18099' }, dataDir: first.dataDir, tun: { name: 'ptcli1', address: '198.18.121.1' }, pool: { start: '198.18.121.10', end: '198.18.121.20' } }));
+    writeFileSync(
+      sameDir,
+      JSON.stringify({
+        listen: '127.0.0.1',
+        port: 17299,
+        admin: { listen: '127.0.0.1:18099' },
+        dataDir: first.dataDir,
+        tun: { name: 'ptcli1', address: '198.18.121.1' },
+        pool: { start: '198.18.121.10', end: '198.18.121.20' },
+      }),
+    );
     const c = serve(sameDir);
     expect(await c.exited).toBe(2);
     expect(c.stderr()).toBe(
@@ -118,7 +136,11 @@ describe('portico serve start-up', () => {
   }, 60_000);
 
   it('an unreadable console certificate refuses the start before the TUN exists', async () => {
-    const { file } = config({ tun: { name: 'ptcli2', address: '198.18.122.1' }, pool: { start: '198.18.122.10', end: '198.18.122.20' }, admin: { tls: { cert: `${root}/none.pem`, key: `${root}/none.key` } } });
+    const { file } = config({
+      tun: { name: 'ptcli2', address: '198.18.122.1' },
+      pool: { start: '198.18.122.10', end: '198.18.122.20' },
+      admin: { tls: { cert: `${root}/none.pem`, key: `${root}/none.key` } },
+    });
     const r = serve(file);
     expect(await r.exited).toBe(2);
     expect(r.stderr()).toBe(`portico: config: ${file} (--config)\nportico: admin.tls.cert: cannot read ${root}/none.pem (no such file); fix the path or set admin.enabled: false\n`);
@@ -144,10 +166,12 @@ describe('portico serve start-up', () => {
     const unwritable = config({ dataDir: readOnly });
     const r = asNobody('user', 'list', '--config', unwritable.file);
     expect(await r.exited).toBe(2);
-    expect(r.stderr()).toBe(`portico: config: ${unwritable.file} (--config)\nportico: dataDir ${readOnly} is not writable (EACCES: permission denied): give its owner (uid ${NOBODY}) write permission on it\n`);
+    expect(r.stderr()).toBe(
+      `portico: config: ${unwritable.file} (--config)\nportico: dataDir ${readOnly} is not writable (EACCES: permission denied): give its owner (uid ${NOBODY}) write permission on it\n`,
+    );
   });
 
-  it('SIGTERM to `npm start` stops the server: it is npm\'s child, not an orphan holding the ports and the TUN', async () => {
+  it("SIGTERM to `npm start` stops the server: it is npm's child, not an orphan holding the ports and the TUN", async () => {
     const { file, dataDir } = config({ tun: { name: 'ptcli3', address: '198.18.123.1' }, pool: { start: '198.18.123.10', end: '198.18.123.20' } });
     const npm = run('ip', ['netns', 'exec', NS, 'npm', 'start', '--', '--config', file]);
     await until('npm start', () => ready(npm) || npm.child.exitCode !== null, 90_000);

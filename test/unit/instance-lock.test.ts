@@ -69,7 +69,9 @@ describe('instance lock', () => {
     const other = await otherProcess();
     const pidFile = join(a.dataDir, PID_FILE);
     writeFileSync(pidFile, identity(other.pid!));
-    expect(await refusal(Promise.resolve().then(() => claimDataDir(a.dataDir)))).toBe(`dataDir ${a.dataDir} is in use by another Portico (PID ${other.pid}, ${pidFile}); stop it or give this instance another dataDir`);
+    expect(await refusal(Promise.resolve().then(() => claimDataDir(a.dataDir)))).toBe(
+      `dataDir ${a.dataDir} is in use by another Portico (PID ${other.pid}, ${pidFile}); stop it or give this instance another dataDir`,
+    );
     const exited = new Promise((r) => other.once('exit', r));
     other.kill('SIGKILL');
     await exited;
@@ -85,7 +87,6 @@ describe('instance lock', () => {
     writeFileSync(join(a.dataDir, PID_FILE), `${pid} 1 ${boot}`);
     await claimDataDir(a.dataDir).release();
   });
-
 });
 
 describe('console certificate (admin.tls)', () => {

@@ -16,7 +16,7 @@ import { pppPolicy } from './PppPolicy.js';
 import { UserStore } from '../aaa/UserStore.js';
 import { secureDataDirectory } from '../config/DataDirectory.js';
 import { claimDataDir, claimTunName } from './InstanceLock.js';
-import { checkConsoleCertificate } from './StartupChecks.js';
+import { checkConsoleCertificate, checkPorts } from './StartupChecks.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
   const log = createLogger(config.log.level);
@@ -31,6 +31,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   const claims = [await claimTunName(config.tun.name, config.dataDir)];
   const dataDirectory = secureDataDirectory(config.dataDir, log);
   claims.push(claimDataDir(config.dataDir));
+  await checkPorts(config);
   const users = new UserStore(config.dataDir);
   const tunAddress = parseIpv4(config.tun.address);
   // The TUN's prefix covers the pool, so pool addresses need no route of their own.
@@ -73,7 +74,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     try {
       stoppers.push(await startAdmin(adminCore, config, adminLog));
     } catch (err) {
-      // The VPN keeps serving without its console (port taken; an unreadable certificate was refused at start).
+      // The VPN keeps serving without its console (its port and certificate were checked at start; this is the rare rest).
       log.error({ err, listen: config.admin.listen }, 'admin console not started');
     }
   }

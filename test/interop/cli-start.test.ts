@@ -147,6 +147,26 @@ describe('portico serve start-up', () => {
     expect(tunExists('ptcli2')).toBe(false);
   });
 
+  it('a port in use or an address not of this host refuses the start before the TUN exists', async () => {
+    const tun = { name: 'ptcli4', address: '198.18.124.1' };
+    const pool = { start: '198.18.124.10', end: '198.18.124.20' };
+    const taken = config({ tun, pool });
+    const port = 17230 + files;
+    const holder = run('ip', ['netns', 'exec', NS, process.execPath, '-e', `require('net').createServer().listen(${port}, '127.0.0.1', () => console.log('listening'))`]);
+    await until('the port holder', () => holder.stdout().includes('listening'), 5000);
+    const clash = serve(taken.file);
+    expect(await clash.exited).toBe(2);
+    expect(clash.stderr()).toBe(`portico: config: ${taken.file} (--config)\nportico: port: 127.0.0.1:${port} is in use by another program (another PPTP server or Portico?)\n`);
+    holder.child.kill('SIGTERM');
+    expect(tunExists('ptcli4')).toBe(false);
+
+    const elsewhere = config({ tun, pool, listen: '198.18.0.1' });
+    const r = serve(elsewhere.file);
+    expect(await r.exited).toBe(2);
+    expect(r.stderr()).toBe(`portico: config: ${elsewhere.file} (--config)\nportico: listen: 198.18.0.1 is not an address of this host (EADDRNOTAVAIL)\n`);
+    expect(tunExists('ptcli4')).toBe(false);
+  });
+
   it('a data directory a non-root user cannot create or write names the path', async () => {
     const parent = join(root, 'root-owned');
     mkdirSync(parent, { mode: 0o755 });

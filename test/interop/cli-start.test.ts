@@ -15,6 +15,8 @@ const NOBODY = 65534;
 const root = mkdtempSync(join(tmpdir(), 'portico-cli-t-'));
 chmodSync(root, 0o755); // readable by the non-root case
 const started: ChildProcess[] = [];
+/** Servers found by PID (npm's child): ended by PID should a case fail half-way. */
+const serverPids: number[] = [];
 
 beforeAll(() => {
   spawnSync('ip', ['netns', 'del', NS]);
@@ -23,6 +25,7 @@ beforeAll(() => {
 });
 afterAll(() => {
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const pid of serverPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   spawnSync('ip', ['netns', 'del', NS]);
   rmSync(root, { recursive: true, force: true });
 });
@@ -197,6 +200,7 @@ describe('portico serve start-up', () => {
     await until('npm start', () => ready(npm) || npm.child.exitCode !== null, 90_000);
     expect(ready(npm), `${npm.stdout()}${npm.stderr()}`).toBe(true);
     const serverPid = Number(readFileSync(join(dataDir, 'portico.pid'), 'utf8').split(' ')[0]);
+    serverPids.push(serverPid);
     expect(serverPid).not.toBe(npm.child.pid);
     const stat = readFileSync(`/proc/${serverPid}/stat`, 'utf8');
     expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(npm.child.pid); // the parent is npm, no shell between

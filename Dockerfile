@@ -22,4 +22,5 @@ COPY package.json ./
 VOLUME /var/lib/portico
 EXPOSE 1723/tcp
 ENTRYPOINT ["node", "dist/server/cli.js"]
-CMD ["serve", "--config", "/etc/portico/portico.yaml"]
+# /etc/portico/portico.yaml when mounted, else the embedded defaults (portico help: discovery).
+CMD ["serve"]

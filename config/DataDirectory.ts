@@ -5,7 +5,7 @@
 // nothing created later (SQLite's -wal and -shm files included) is readable by group or other, creates
 // the directory or takes group/other permissions off it and its entries (each fix logged), and refuses
 // a directory another user owns. privateFile is how the stores create their files, 0600 whatever the umask.
-import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, type Stats, statSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
@@ -42,7 +42,11 @@ export function secureDataDirectory(dir: string, log: DataDirectoryLog): DataDir
 
   let stat = statOrNull(dir);
   if (stat === null) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new DataDirectoryError(`dataDir ${dir} cannot be created (${reason(e)}): run Portico as root or as the owner of its parent, or set dataDir to a directory this user may write`);
+    }
     report.created = true;
     stat = statSync(dir);
   }
@@ -55,6 +59,12 @@ export function secureDataDirectory(dir: string, log: DataDirectoryLog): DataDir
   }
   // An existing directory keeps whatever mode it had.
   if ((stat.mode & GROUP_OTHER) !== 0) takeAway(dir, stat.mode, 0o700, report);
+  try {
+    // SQLite would say only "unable to open database file", without the path.
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (e) {
+    throw new DataDirectoryError(`dataDir ${dir} is not writable (${reason(e)}): give its owner (uid ${stat.uid}) write permission on it`);
+  }
 
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
@@ -89,6 +99,12 @@ function takeAway(path: string, mode: number, to: number, report: DataDirectoryR
     throw new DataDirectoryError(`${path} is ${octal(mode)} (readable beyond its owner) and could not be changed to ${octal(to)}: ${(e as Error).message}`);
   }
   report.fixed.push(`${path}: ${octal(mode)} → ${octal(to)}`);
+}
+
+/** "EACCES: permission denied" from a Node error, without the syscall and path it repeats. */
+function reason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code ? `${err.code}: ${err.message.replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '')}` : String(e);
 }
 
 function statOrNull(path: string): Stats | null {

@@ -34,6 +34,12 @@ function addressOrNull(text: string | undefined): number | null {
  */
 export const DEFAULT_TUN_QUEUE_LENGTH = 1000;
 
+/**
+ * The TUN's prefix (tun.address with the pool) may be no wider than this: 65 536 addresses are more than
+ * pptp.maxCalls can use, and a wider network swallows other routes (and costs memory: the pool is an array).
+ */
+export const MIN_TUNNEL_PREFIX = 16;
+
 /** One Host value: a DNS name, an IPv4 address or a bracketed IPv6 address, optionally with :port (admin.allowedHosts). */
 const CONSOLE_HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
@@ -280,12 +286,13 @@ export const configSchema = z
       }
       if (tun !== null) {
         const tunnel = tunnelNetwork(c);
-        // The TUN gets this whole network as its route: a short one would swallow other routes (at /0, the default route).
-        if (tunnel.prefix < 8)
+        // The TUN gets this whole network as its route: a pool far from tun.address would route a /8 or
+        // more (another LAN, at /0 the default route) into the tunnel.
+        if (tunnel.prefix < MIN_TUNNEL_PREFIX)
           ctx.addIssue({
             code: 'custom',
-            path: ['tun', 'address'],
-            message: `with the pool it spans ${formatNetwork(tunnel)}, routed into the tunnel as a whole: keep tun.address and the pool within one /8`,
+            path: ['pool'],
+            message: `${c.pool.start}-${c.pool.end} lies outside tun.address ${c.tun.address}'s /${MIN_TUNNEL_PREFIX}: together they span ${formatNetwork(tunnel)}, all of it routed into the tunnel; put the pool next to tun.address`,
           });
         else {
           for (const edge of networkEdges(tunnel)) {
@@ -317,20 +324,140 @@ export const configSchema = z
 
 export type PorticoConfig = z.infer<typeof configSchema>;
 
-export class ConfigError extends Error {}
+/** One refused key: `key` is the dotted path ("tun.address", "radius.servers.0.secret"). */
+export interface ConfigProblem {
+  key: string;
+  problem: string;
+}
+
+/**
+ * The configuration cannot be used. `problems` lists each refused key (empty when the file itself could
+ * not be read or parsed); the message is "SOURCE is invalid:" and one "  key: problem" line each.
+ */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly problems: readonly ConfigProblem[] = [],
+  ) {
+    super(message);
+  }
+}
 
 /** Validates a parsed document; the message lists every problem as `key.path: problem`. */
 export function validateConfig(document: unknown, source = 'config'): PorticoConfig {
   const result = configSchema.safeParse(document ?? {});
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const key = issue.path.length ? issue.path.join('.') : '(top level)';
-    return `  ${key}: ${issue.message}`;
-  });
-  throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+  const problems = describeIssues(result.error.issues, document);
+  throw new ConfigError(`${source} is invalid:\n${problems.map((p) => `  ${p.key}: ${p.problem}`).join('\n')}`, problems);
 }
 
-/** Loads FILE, or ./portico.yaml when present, or the embedded defaults. */
+type Issue = z.core.$ZodIssue;
+
+/**
+ * zod's issues in the words of the file: one problem per key (a wrong type hides the checks that ran on
+ * it anyway: `dns: 198.18.100.53` is "a list", not also "Too big: expected string to have <=2
+ * characters"), unknown keys named one by one with the keys allowed there.
+ */
+function describeIssues(issues: readonly Issue[], document: unknown): ConfigProblem[] {
+  const keyOf = (path: readonly PropertyKey[]) => (path.length ? path.map(String).join('.') : '(top level)');
+  const wrongType = new Set(issues.filter((i) => i.code === 'invalid_type').map((i) => keyOf(i.path)));
+  const problems: ConfigProblem[] = [];
+  for (const issue of issues) {
+    const key = keyOf(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeys(issue.path);
+      const hint = known.length ? ` (known here: ${known.join(', ')})` : '';
+      for (const name of issue.keys) {
+        // A name that is not a plain word ("mode:stateless", a missing space) is quoted after its parent's key.
+        if (/^[\w-]+$/.test(name)) problems.push({ key: issue.path.length ? `${key}.${name}` : name, problem: `unknown key${hint}` });
+        else problems.push({ key, problem: `unknown key ${JSON.stringify(name)}${hint}` });
+      }
+      continue;
+    }
+    if (wrongType.has(key) && issue.code !== 'invalid_type') continue;
+    const value = valueAt(document, issue.path);
+    if (issue.code === 'invalid_type')
+      problems.push({ key, problem: `expected ${noun(issue.expected)}, got ${shown(value)}${issue.expected === 'array' && value !== undefined ? ` (write [${String(value)}])` : ''}` });
+    else if (issue.code === 'invalid_format' && issue.format === 'ipv4') {
+      const prefix = typeof value === 'string' && /^[\d.]+\/\d+$/.test(value);
+      const text = typeof value === 'string' ? JSON.stringify(value) : shown(value);
+      problems.push({
+        key,
+        problem: prefix
+          ? `${text} is not an IPv4 address: write it without /N (the TUN's prefix is the smallest network holding tun.address and the pool)`
+          : `${text} is not an IPv4 address (A.B.C.D)`,
+      });
+    } else problems.push({ key, problem: issue.message });
+  }
+  return problems;
+}
+
+function noun(type: string): string {
+  return ({ array: 'a list', object: 'a mapping (key: value)', string: 'a string', number: 'a number', boolean: 'true or false' } as Record<string, string>)[type] ?? type;
+}
+
+function shown(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function valueAt(document: unknown, path: readonly PropertyKey[]): unknown {
+  let at = document;
+  for (const step of path) {
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<PropertyKey, unknown>)[step as string];
+  }
+  return at;
+}
+
+/** The keys the schema allows at `path` (an object's), for "unknown key" messages. */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  let schema: z.core.$ZodType | undefined = configSchema;
+  for (const step of [...path, null]) {
+    // Through default/prefault/optional/pipe wrappers to the object or array inside.
+    for (;;) {
+      const def = schema?._zod.def as { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType } | undefined;
+      if (def?.innerType) schema = def.innerType;
+      else if (def?.type === 'pipe' && def.in) schema = def.in;
+      else break;
+    }
+    if (step === null || schema === undefined) break;
+    const def = schema._zod.def as { type: string; shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType };
+    schema = def.type === 'object' ? def.shape?.[String(step)] : def.type === 'array' ? def.element : undefined;
+  }
+  const def = schema?._zod.def as { type: string; shape?: Record<string, unknown> } | undefined;
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+}
+
+/** The system-wide configuration file, the third place looked at (after --config and PORTICO_CONFIG). */
+export const SYSTEM_CONFIG = '/etc/portico/portico.yaml';
+
+/** Which configuration a command uses, and why (printed on every command: "config: PATH (from --config)"). */
+export interface ConfigChoice {
+  /** The file, or null for the embedded defaults. */
+  path: string | null;
+  /** How it was chosen: '--config', 'PORTICO_CONFIG', 'system file', 'current directory' or 'no file found'. */
+  from: string;
+}
+
+/**
+ * Discovery: --config FILE, then $PORTICO_CONFIG, then /etc/portico/portico.yaml, then ./portico.yaml,
+ * else the embedded defaults. A file named by --config or PORTICO_CONFIG must exist (a typo must not
+ * fall through to another store); the other two are used when present.
+ */
+export function chooseConfig(flag: string | undefined, env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): ConfigChoice {
+  if (flag !== undefined) return { path: flag, from: '--config' };
+  const fromEnv = env.PORTICO_CONFIG;
+  if (fromEnv) return { path: fromEnv, from: 'PORTICO_CONFIG' };
+  if (exists(SYSTEM_CONFIG)) return { path: SYSTEM_CONFIG, from: 'system file' };
+  if (exists('portico.yaml')) return { path: 'portico.yaml', from: 'current directory' };
+  return { path: null, from: 'no file found' };
+}
+
+/** Loads FILE, or ./portico.yaml when present, or the embedded defaults (commands use chooseConfig first). */
 export function loadConfig(file?: string): { config: PorticoConfig; source: string } {
   const path = file ?? (existsSync('portico.yaml') ? 'portico.yaml' : undefined);
   if (!path) return { config: validateConfig({}, 'embedded defaults'), source: 'embedded defaults' };
@@ -338,13 +465,14 @@ export function loadConfig(file?: string): { config: PorticoConfig; source: stri
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read ${path}: ${(err as Error).message}`);
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(`cannot read ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}`);
   }
   let document: unknown;
   try {
     document = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${path} is not valid YAML: ${(err as Error).message}`);
+    throw new ConfigError(`${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   return { config: validateConfig(document, path), source: path };
 }

@@ -18,6 +18,8 @@ import { banPolicy, callLimits, connectionLimits, DESCRIPTOR_RESERVE, descriptor
 import { pppPolicy } from './PppPolicy.js';
 import { UserStore } from '../aaa/UserStore.js';
 import { secureDataDirectory } from '../config/DataDirectory.js';
+import { claimDataDir, claimTunName } from './InstanceLock.js';
+import { checkConsoleCertificate, checkPorts } from './StartupChecks.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
   const log = createLogger(config.log.level);
@@ -26,7 +28,13 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   if (config.mppe.keyLengths.some((b) => b < 128)) log.warn({ keyLengths: config.mppe.keyLengths }, 'weak MPPE key lengths allowed');
   if (config.auth.protocols.some((p) => p !== 'mschapv2')) log.warn({ protocols: config.auth.protocols }, 'weak authentication protocols allowed (MS-CHAPv1, CHAP-MD5, PAP)');
 
+  // Refusals first, before the TUN, the databases, the admin account or a port (one line each, no stack trace).
+  checkConsoleCertificate(config);
+  // One instance per TUN name and data directory (server/InstanceLock.ts).
+  const claims = [await claimTunName(config.tun.name, config.dataDir)];
   const dataDirectory = secureDataDirectory(config.dataDir, log);
+  claims.push(claimDataDir(config.dataDir));
+  await checkPorts(config);
   // Static and RADIUS addresses: the pool, the tunnel network, pool.allowedStaticRanges; never the server's own.
   const addressPolicy = addressPolicyFor(config, interfaceAddresses());
   log.info(addressPolicy.describe(), 'static addresses');
@@ -81,7 +89,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     try {
       stoppers.push(await startAdmin(adminCore, config, adminLog));
     } catch (err) {
-      // The VPN keeps serving without its console (port taken, unreadable certificate).
+      // The VPN keeps serving without its console (its port and certificate were checked at start; this is the rare rest).
       log.error({ err, listen: config.admin.listen }, 'admin console not started');
     }
   }
@@ -99,6 +107,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     for (const stop of stoppers.reverse()) await stop();
     await data.close();
     users.close();
+    for (const claim of claims) await claim.release();
     log.flush();
     setTimeout(() => process.exit(0), 100).unref();
   };

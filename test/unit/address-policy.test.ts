@@ -148,7 +148,7 @@ describe('pool.allowedStaticRanges and the pool in the configuration', () => {
     for (const [ranges, message] of bad) expect(() => validateConfig({ pool: { allowedStaticRanges: ranges } }), String(ranges)).toThrow(message);
   });
 
-  it('a pool that overlaps a never-allowed range, holds the tunnel network edges, or a tunnel network wider than /8 is refused', () => {
+  it('a pool that overlaps a never-allowed range, holds the tunnel network edges, or a tunnel network wider than /16 is refused', () => {
     expect(() => validateConfig({ tun: { address: '127.0.0.1' }, pool: { start: '127.0.0.10', end: '127.0.0.20' } })).toThrow(
       /pool\.start: the pool 127\.0\.0\.10-127\.0\.0\.20 overlaps 127\.0\.0\.0\/8 \(loopback\)/,
     );
@@ -160,10 +160,11 @@ describe('pool.allowedStaticRanges and the pool in the configuration', () => {
       /pool\.end: the pool holds 10\.99\.0\.255, the broadcast address of the tunnel network 10\.99\.0\.0\/24/,
     );
     expect(() => validateConfig({ tun: { address: '10.0.0.1' }, pool: { start: '192.168.0.10', end: '192.168.0.20' } })).toThrow(
-      /tun\.address: with the pool it spans 0\.0\.0\.0\/0, routed into the tunnel as a whole: keep tun\.address and the pool within one \/8/,
+      /pool: 192\.168\.0\.10-192\.168\.0\.20 lies outside tun\.address 10\.0\.0\.1's \/16: together they span 0\.0\.0\.0\/0, all of it routed into the tunnel/,
     );
-    // Within one /8 is fine, and so is a pool that ends just below the broadcast address.
-    expect(validateConfig({ tun: { address: '10.0.0.1' }, pool: { start: '10.200.0.10', end: '10.200.0.20' } }).pool.start).toBe('10.200.0.10');
+    expect(() => validateConfig({ tun: { address: '10.0.0.1' }, pool: { start: '10.200.0.10', end: '10.200.0.20' } })).toThrow(/pool: .* together they span 10\.0\.0\.0\/8/);
+    // Within one /16 is fine, and so is a pool that ends just below the broadcast address.
+    expect(validateConfig({ tun: { address: '10.0.0.1' }, pool: { start: '10.0.200.10', end: '10.0.200.20' } }).pool.start).toBe('10.0.200.10');
     expect(validateConfig({ tun: { address: '10.99.0.1' }, pool: { start: '10.99.0.2', end: '10.99.0.254' } }).pool.end).toBe('10.99.0.254');
   });
 });

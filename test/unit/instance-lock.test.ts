@@ -1,0 +1,114 @@
+// One instance per TUN name and data directory (server/InstanceLock.ts) and the console certificate
+// check (server/StartupChecks.ts): the exact lines a second instance or a broken admin.tls gives.
+// Root-free: abstract unix sockets and files in a temporary directory. Other holders are child
+// processes of this test (a PID that is not ours), ended by PID.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../config/PorticoConfig.js';
+import { claimDataDir, claimTunName, identity, PID_FILE } from '../../server/InstanceLock.js';
+import { checkConsoleCertificate, StartupRefusal } from '../../server/StartupChecks.js';
+
+const root = mkdtempSync(join(tmpdir(), 'portico-lock-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+/** A unique TUN name (abstract socket names are per network namespace: this machine's) and a fresh data directory. */
+function instance(): { tun: { name: string }; dataDir: string } {
+  const dataDir = join(root, `d${++n}`);
+  mkdirSync(dataDir);
+  return { tun: { name: `plk${process.pid % 10000}x${n}` }, dataDir };
+}
+
+async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(StartupRefusal);
+    return (err as Error).message;
+  }
+  throw new Error('not refused');
+}
+
+/** A process that is not us and stays until killed. */
+async function otherProcess(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  children.push(child);
+  await new Promise((r) => setTimeout(r, 200));
+  return child;
+}
+
+describe('instance lock', () => {
+  it('a second claim of the same TUN name is refused, naming the holder; release frees it', async () => {
+    const a = instance();
+    const claim = await claimTunName(a.tun.name, a.dataDir);
+    expect(await refusal(claimTunName(a.tun.name, '/elsewhere'))).toBe(
+      `tun.name ${a.tun.name} is in use by another Portico (PID ${process.pid}, dataDir ${a.dataDir}); stop it or give this instance another tun.name`,
+    );
+    await claim.release();
+    await (await claimTunName(a.tun.name, '/elsewhere')).release();
+  });
+
+  it('a clean release removes the PID file', async () => {
+    const a = instance();
+    const claim = claimDataDir(a.dataDir);
+    expect(readFileSync(join(a.dataDir, PID_FILE), 'utf8')).toBe(identity(process.pid));
+    await claim.release();
+    expect(existsSync(join(a.dataDir, PID_FILE))).toBe(false);
+  });
+
+  it('a data directory whose PID file names a live process is refused; a gone one is stale', async () => {
+    const a = instance();
+    const other = await otherProcess();
+    const pidFile = join(a.dataDir, PID_FILE);
+    writeFileSync(pidFile, identity(other.pid!));
+    expect(await refusal(Promise.resolve().then(() => claimDataDir(a.dataDir)))).toBe(
+      `dataDir ${a.dataDir} is in use by another Portico (PID ${other.pid}, ${pidFile}); stop it or give this instance another dataDir`,
+    );
+    const exited = new Promise((r) => other.once('exit', r));
+    other.kill('SIGKILL');
+    await exited;
+    const claim = claimDataDir(a.dataDir);
+    expect(readFileSync(pidFile, 'utf8')).toBe(identity(process.pid));
+    await claim.release();
+  });
+
+  it('a live PID with another start time is a reused PID: stale (a restarted container is PID 1 again)', async () => {
+    const a = instance();
+    const other = await otherProcess();
+    const [pid, , boot] = identity(other.pid!).split(' ');
+    writeFileSync(join(a.dataDir, PID_FILE), `${pid} 1 ${boot}`);
+    await claimDataDir(a.dataDir).release();
+  });
+});
+
+describe('console certificate (admin.tls)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-tls-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyFile = join(dir, 'key.pem');
+  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const config = (cert: string, key = keyFile) => validateConfig({ admin: { tls: { cert, key } } });
+
+  it('a missing certificate refuses the start, naming the key and the path', () => {
+    expect(() => checkConsoleCertificate(config(join(dir, 'missing.pem')))).toThrow(
+      new StartupRefusal(`admin.tls.cert: cannot read ${dir}/missing.pem (no such file); fix the path or set admin.enabled: false`),
+    );
+  });
+
+  it('a file that is not a certificate', () => {
+    expect(() => checkConsoleCertificate(config(keyFile))).toThrow(new StartupRefusal(`admin.tls.cert: ${keyFile} is not a PEM certificate`));
+  });
+
+  it('no TLS, or a disabled console: nothing to check', () => {
+    expect(() => checkConsoleCertificate(validateConfig({}))).not.toThrow();
+    expect(() => checkConsoleCertificate(validateConfig({ admin: { enabled: false, tls: { cert: '/nonexistent', key: '/nonexistent' } } }))).not.toThrow();
+  });
+});

@@ -41,6 +41,15 @@ const RATE_TABLE_SIZE = 65536;
  * cut: a peer that never reads or never closes would otherwise keep its slot past every limit in time.
  */
 const CLOSE_LINGER_MS = 2000;
+/**
+ * What a control connection is read at: a client sends a few messages a minute (the largest, an
+ * Outgoing-Call-Request, is 168 octets), so more is a flood, most cheaply of Echo-Requests that each
+ * cost an answer (RFC 2637 §2.6). Past the budget the socket is not read until the budget has earned
+ * what was read, and the peer's data waits in the kernel's buffers, which the kernel bounds: the work
+ * and the memory a connection can cost are bounded whatever it sends.
+ */
+const READ_BURST = 64 * 1024;
+const READ_PER_SECOND = 16 * 1024;
 
 export class ControlListener {
   private readonly server: Server;
@@ -130,8 +139,23 @@ export class ControlListener {
     );
     this.connections.set(connection, { peer, log });
     log.debug('control connection opened');
-    socket.on('data', (chunk) => connection.feed(chunk));
-    socket.on('drain', () => socket.resume());
+    // Read again once the output has drained and the read budget has refilled, whichever is later.
+    const readBudget = new TokenBucket(READ_BURST, READ_PER_SECOND);
+    let heldUntil = 0;
+    const resumeIfDue = () => {
+      if (!socket.destroyed && Date.now() >= heldUntil && socket.writableLength <= maxQueued) socket.resume();
+    };
+    socket.on('data', (chunk) => {
+      connection.feed(chunk);
+      if (readBudget.take(chunk.length) || socket.destroyed) return;
+      if (heldUntil === 0) log.warn({ bytesPerSecond: READ_PER_SECOND }, 'control connection sends more than a client does: read throttled (further holds are not logged)');
+      // The chunk read is paid for by waiting the time the budget takes to earn it.
+      const holdMs = Math.ceil((chunk.length * 1000) / READ_PER_SECOND);
+      heldUntil = Date.now() + holdMs;
+      socket.pause();
+      setTimeout(resumeIfDue, holdMs).unref();
+    });
+    socket.on('drain', resumeIfDue);
     socket.on('error', (err) => log.debug({ err: err.message }, 'control socket error'));
     socket.on('close', () => {
       this.connections.delete(connection);

@@ -91,6 +91,24 @@ describe('limits per peer', () => {
     }
   });
 
+  it('an Echo-Request flood is read at a bounded rate: a burst, then about 16 KiB a second; another address still logs in', async () => {
+    const h = await harness();
+    const c = await raw(h);
+    c.socket.write(sccrq());
+    await until('the Start-Control-Connection-Reply', () => c.messages.length === 1);
+    // 40 000 Echo-Requests (16 octets each, 640 KB) at once; each read one is answered.
+    const echo = encodeControlMessage({ type: T.EchoRequest, identifier: 7 });
+    c.socket.write(Buffer.concat(Array.from({ length: 40_000 }, () => echo)));
+    await new Promise((r) => setTimeout(r, 2000));
+    const answered = c.messages.filter((m) => m.type === T.EchoReply).length;
+    // 4 096 at once (64 KiB), then 1 024 a second (a chunk read beyond the budget is paid for by
+    // waiting): about 6 000 after 2 s, far from 40 000.
+    expect(answered).toBeGreaterThan(4000);
+    expect(answered).toBeLessThan(10_000);
+    await h.connect(1, 'bob');
+    c.socket.destroy();
+  });
+
   it('calls per connection and calls not yet authenticated per address: refused (General Error); another address unaffected', async () => {
     const h = await harness({ limits: { maxCallsPerConnection: 2, maxUnauthenticatedCallsPerAddress: 3 } });
     const one = await raw(h);

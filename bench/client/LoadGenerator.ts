@@ -85,47 +85,48 @@ let t0 = 0;
 /** Decrypted IPv4 packets of every session (tunnel mode). */
 let onData: ((s: PptpClientSession, buf: Buffer, off: number, len: number) => void) | null = null;
 
+/** One client session's settings from the command line. */
+function sessionOptions(callId: number): ConstructorParameters<typeof PptpClientSession>[0] {
+  return {
+    server: values.server!,
+    serverAddr,
+    port: Number(values.port),
+    // The control connection leaves from --local too (GRE does already): one namespace may hold several client addresses.
+    localAddress: values.local!,
+    username: values.user!,
+    password: values.password!,
+    callId,
+    stateless: values.stateless === '1',
+    setupTimeoutMs: 30_000,
+    lcpEager: values.lcp === 'eager',
+  };
+}
+
 function ramp(): Promise<number> {
   return new Promise((resolve) => {
     const next = () => {
       while (inFlight < concurrency && started < N) {
-        const s = new PptpClientSession(
-          {
-            server: values.server!,
-            serverAddr,
-            port: Number(values.port),
-            // The control connection leaves from --local too (GRE does already): one namespace may hold several client addresses.
-            localAddress: values.local!,
-            username: values.user!,
-            password: values.password!,
-            callId: started + 1,
-            stateless: values.stateless === '1',
-            setupTimeoutMs: 30_000,
-            lcpEager: values.lcp === 'eager',
+        const s = new PptpClientSession(sessionOptions(started + 1), gre, {
+          up: (sess) => {
+            up++;
+            inFlight--;
+            setupMs.push(sess.upAt - sess.startedAt);
+            check();
           },
-          gre,
-          {
-            up: (sess) => {
-              up++;
-              inFlight--;
-              setupMs.push(sess.upAt - sess.startedAt);
-              check();
-            },
-            failed: (sess, reason) => {
-              const key = reason.replace(/\d+/g, 'N');
-              failures.set(key, (failures.get(key) ?? 0) + 1);
-              if (sess.upAt > 0) {
-                droppedAfterUp++;
-                return;
-              }
-              failed++;
-              inFlight--;
-              check();
-            },
-            echoRtt: (_s, ms) => rtts.push(ms),
-            data: (sess, buf, off, len) => onData?.(sess, buf, off, len),
+          failed: (sess, reason) => {
+            const key = reason.replace(/\d+/g, 'N');
+            failures.set(key, (failures.get(key) ?? 0) + 1);
+            if (sess.upAt > 0) {
+              droppedAfterUp++;
+              return;
+            }
+            failed++;
+            inFlight--;
+            check();
           },
-        );
+          echoRtt: (_s, ms) => rtts.push(ms),
+          data: (sess, buf, off, len) => onData?.(sess, buf, off, len),
+        });
         sessions.push(s);
         started++;
         inFlight++;
@@ -228,19 +229,8 @@ async function runChurn(): Promise<never> {
     const next = () => {
       while (inFlight < concurrency && started < N) {
         const s = new PptpClientSession(
-          {
-            server: values.server!,
-            serverAddr,
-            port: Number(values.port),
-            username: values.user!,
-            password: values.password!,
-            localAddress: values.local!,
-            // Our Call IDs only tell our sessions apart in ClientGre: round-robin, C of them live at a time.
-            callId: (started % 0xffff) + 1,
-            stateless: values.stateless === '1',
-            setupTimeoutMs: 30_000,
-            lcpEager: values.lcp === 'eager',
-          },
+          // Our Call IDs only tell our sessions apart in ClientGre: round-robin, C of them live at a time.
+          sessionOptions((started % 0xffff) + 1),
           gre,
           {
             up: (sess) => {

@@ -11,7 +11,7 @@ import { UserStore } from '../../aaa/UserStore.js';
 import { ClientGre } from '../../bench/client/ClientGre.js';
 import { PptpClientSession } from '../../bench/client/PptpClientSession.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
-import { DataPlane, type SessionBudgets } from '../../dataplane/DataPlane.js';
+import { DataPlane, type DataPlanePort, type SessionBudgets } from '../../dataplane/DataPlane.js';
 import { MemoryGreSocket } from '../../io/MemoryGreSocket.js';
 import { MemoryTun } from '../../io/MemoryTun.js';
 import { type ConnectionLimits, ControlListener } from '../../server/ControlListener.js';
@@ -31,6 +31,7 @@ export interface Harness {
   /** The control listener's port on SERVER. */
   port: number;
   sessions: SessionManager;
+  listener: ControlListener;
   tun: MemoryTun;
   /** The server's GRE socket (`sent` holds copies of what it sent) and each client's. */
   serverGre: MemoryGreSocket;
@@ -73,6 +74,8 @@ export interface HarnessOptions {
   limits?: Partial<CallLimits>;
   /** Control-connection limits instead of the configuration's defaults. */
   connections?: Partial<ConnectionLimits>;
+  /** What the session layer gets instead of the one-thread DataPlane itself (a wrapper around it). */
+  wrapDataPlane?: (plane: DataPlane) => DataPlanePort;
 }
 
 export async function harness(options: HarnessOptions = {}): Promise<Harness> {
@@ -89,7 +92,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const dataPlane = new DataPlane(serverGre!, tun, log, undefined, options.budgets);
   const authenticator = new LocalAuthenticator(users);
   const sessions = new SessionManager({
-    dataPlane,
+    dataPlane: options.wrapDataPlane ? options.wrapDataPlane(dataPlane) : dataPlane,
     addresses: new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(poolEnd), tunAddress: ip('198.18.100.1'), tunPrefix: 24, routes: tun }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
@@ -115,6 +118,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const h: Harness = {
     port,
     sessions,
+    listener,
     tun,
     serverGre: serverGre!,
     clientGre,

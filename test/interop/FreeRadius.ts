@@ -2,10 +2,11 @@
 // detail files read back as records.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { INTEROP } from './Lab.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const FREERADIUS = join(INTEROP, 'radius', 'freeradius.sh');
+// Not imported from Lab.ts: that module reads PORTICO_TEST_NETNS when loaded, after the test has set it.
+const FREERADIUS = join(dirname(fileURLToPath(import.meta.url)), '..', 'lab', 'radius', 'freeradius.sh');
 
 /** FreeRADIUS inside `netns` with its files in `runDir` (`start` also wipes its detail files). */
 export function freeradius(netns: string, runDir: string, cmd: 'start' | 'stop', env: Record<string, string> = {}): void {

@@ -185,8 +185,22 @@ describe('crash safety: kill -9 and SIGTERM with three live sessions of the real
       expect(log).toMatch(/rcvd \[LCP TermReq id=0x[0-9a-f]+ "server shutting down"\]/);
       expect(log.match(/local {2}IP address 198\.18\.100\.\d+/g)?.length ?? 0).toBe(3); // before the kill, after it, after the SIGTERM
     }
-    const cdn = pptp.match(/Call disconnect notification received/gi) ?? [];
-    expect(cdn.length).toBeGreaterThanOrEqual(SESSIONS);
-    console.log(`client: each of ${SESSIONS} pppd logged the LCP Terminate-Request; pptp-linux logged ${cdn.length} Call-Disconnect-Notify`);
+    // pptp-linux logs each CDN and its result: 3 (Admin Shutdown) is ours at the SIGTERM; the client's own
+    // hang-ups at the end get 4 (Request). Then our Stop-Control-Connection-Request. One process per
+    // control connection, their lines interleaved: grouped by process id.
+    const byProcess = new Map<string, string[]>();
+    for (const line of pptp.split('\n')) {
+      const m = /pptp\[(\d+)\]: (.*)$/.exec(line);
+      if (m) byProcess.set(m[1]!, [...(byProcess.get(m[1]!) ?? []), m[2]!]);
+    }
+    const stoppedByUs = [...byProcess.values()].filter((lines) => {
+      const cdn = lines.findIndex((l) => l.includes('Call disconnect notification received'));
+      const after = lines.slice(cdn);
+      return cdn >= 0 && after.some((l) => l.includes("Result code is 3 'Administrative Shutdown'")) && after.some((l) => l.includes('Received Stop Control Connection Request.'));
+    });
+    expect(stoppedByUs, pptp).toHaveLength(SESSIONS);
+    console.log(
+      `client: each of ${SESSIONS} pppd logged the LCP Terminate-Request; ${stoppedByUs.length} pptp-linux control connections logged a Call-Disconnect-Notify (Administrative Shutdown), then a Stop-Control-Connection-Request`,
+    );
   }, 300_000);
 });

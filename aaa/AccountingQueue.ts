@@ -4,10 +4,16 @@
 // strictly one at a time in the order they were made: per session (Start before Interim before
 // Stop) and overall (Accounting-Off before the next Accounting-On). A failed attempt waits with
 // exponential back-off; Acct-Delay-Time (RFC 2866 §5.2) tells the server how late a record is.
+//
+// The same file keeps what a Stop needs of every session whose Start is queued and whose Stop is not
+// (OpenSession: written with the Start, rewritten with each Interim-Update, deleted in the same
+// transaction that queues the Stop), and when the server was last known alive. After a kill -9 the
+// next start finds those sessions there and queues their Stops (Accountant: NAS-Reboot); as the
+// Stop and the deletion commit together, a crash at any moment gives each session exactly one Stop.
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { privateFile } from '../config/DataDirectory.js';
-import { Attr, integerAttribute } from '../radius/Dictionary.js';
+import { AcctStatusType, Attr, integerAttribute } from '../radius/Dictionary.js';
 import { decodePacket, encodePacket, isVendorAttribute, RadiusCode, RadiusFormatError, type RadiusAttribute } from '../radius/RadiusPacket.js';
 
 /** The part of RadiusClient the queue needs; resolves on an Accounting-Response, rejects otherwise. */
@@ -35,6 +41,24 @@ export interface QueuedRecord {
   attempts: number;
 }
 
+/**
+ * What the Stop of a session needs when the process that ran it is gone: its identity (Acct-Session-Id,
+ * User-Name, NAS-Port, Calling-Station-Id, Framed-IP-Address, Class) and the last counters read.
+ */
+export interface OpenSession {
+  sessionId: string;
+  user: string | null;
+  callId: number;
+  peer: string;
+  address: string | null;
+  classes: Buffer[];
+  /** Network phase up (the Start). */
+  upAt: number;
+  counters: { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number };
+  /** When the counters were read (the Start's or the latest Interim-Update's time). */
+  at: number;
+}
+
 const ACCOUNTING_FILE = 'accounting.db';
 
 /** Where the queue lives inside the data directory (its own file: no lock contention with the user store). */
@@ -58,6 +82,12 @@ export class AccountingQueue {
   private readonly remove: Database.Statement;
   private readonly bump: Database.Statement;
   private readonly count: Database.Statement;
+  private readonly keepOpen: Database.Statement;
+  private readonly forgetOpen: Database.Statement;
+  private readonly allOpen: Database.Statement;
+  private readonly setAlive: Database.Statement;
+  private readonly getAlive: Database.Statement;
+  private readonly store: (sessionId: string, statusType: number, createdAt: number, body: Buffer, open: OpenSession | undefined) => void;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private timer: NodeJS.Timeout | null = null;
@@ -82,11 +112,27 @@ export class AccountingQueue {
       attempts INTEGER NOT NULL DEFAULT 0,
       attributes BLOB NOT NULL
     )`);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS open_sessions (
+      session_id TEXT PRIMARY KEY,
+      state TEXT NOT NULL
+    )`);
+    this.db.exec('CREATE TABLE IF NOT EXISTS nas_alive (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)');
     this.insert = this.db.prepare('INSERT INTO accounting_queue (session_id, status_type, created_at, attributes) VALUES (?, ?, ?, ?)');
     this.head = this.db.prepare('SELECT * FROM accounting_queue ORDER BY seq LIMIT 1');
     this.remove = this.db.prepare('DELETE FROM accounting_queue WHERE seq = ?');
     this.bump = this.db.prepare('UPDATE accounting_queue SET attempts = attempts + 1 WHERE seq = ?');
     this.count = this.db.prepare('SELECT count(*) AS n FROM accounting_queue');
+    this.keepOpen = this.db.prepare('INSERT INTO open_sessions (session_id, state) VALUES (?, ?) ON CONFLICT (session_id) DO UPDATE SET state = excluded.state');
+    this.forgetOpen = this.db.prepare('DELETE FROM open_sessions WHERE session_id = ?');
+    this.allOpen = this.db.prepare('SELECT session_id, state FROM open_sessions ORDER BY rowid');
+    this.setAlive = this.db.prepare('INSERT INTO nas_alive (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at');
+    this.getAlive = this.db.prepare('SELECT at FROM nas_alive WHERE id = 1');
+    // One transaction: the record and the open-session row it starts, renews or ends commit together.
+    this.store = this.db.transaction((sessionId: string, statusType: number, createdAt: number, body: Buffer, open: OpenSession | undefined) => {
+      this.insert.run(sessionId, statusType, createdAt, body);
+      if (statusType === AcctStatusType.Stop) this.forgetOpen.run(sessionId);
+      else if (open !== undefined) this.keepOpen.run(sessionId, encodeOpenSession(open));
+    });
     const pending = this.size;
     if (pending > 0) options.log.info({ pending }, 'accounting records left from before the restart: sending them first');
   }
@@ -110,14 +156,46 @@ export class AccountingQueue {
   /**
    * Stores one Accounting-Request (without Acct-Delay-Time: the queue adds it when sending) and
    * returns at once; the record goes out after every older one. RadiusFormatError if it cannot be encoded.
+   * `open` (with a Start or Interim-Update) is what the session's Stop would need now; a Stop forgets it.
    */
-  enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], createdAt = Date.now()): void {
+  enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], createdAt = Date.now(), open?: OpenSession): void {
     if (this.closed) throw new Error('accounting queue closed');
     const kept = attributes.filter((a) => isVendorAttribute(a) || a.type !== Attr.AcctDelayTime);
     // The attribute list is stored as a RADIUS packet body: the codec that sends it also checks it here.
     const body = encodePacket({ code: RadiusCode.AccountingRequest, identifier: 0, authenticator: Buffer.alloc(16), attributes: kept });
-    this.insert.run(sessionId, statusType, createdAt, body);
+    this.store(sessionId, statusType, createdAt, body, open);
     this.kick();
+  }
+
+  /** Runs `work` (enqueues) as one transaction: one disk sync for all its records, all or none of them kept. */
+  atomically(work: () => void): void {
+    this.db.transaction(work)();
+  }
+
+  /** Sessions with a Start queued (or sent) and no Stop: at start, those an unclean stop left open. */
+  openSessions(): OpenSession[] {
+    const out: OpenSession[] = [];
+    for (const r of this.allOpen.all() as Array<{ session_id: string; state: string }>) {
+      try {
+        out.push(decodeOpenSession(r.state));
+      } catch (e) {
+        // Cannot happen for rows we wrote; a damaged one must not stop the server from starting.
+        this.options.log.error({ sessionId: r.session_id, err: errorText(e) }, 'open-session record unreadable, discarded');
+        this.forgetOpen.run(r.session_id);
+      }
+    }
+    return out;
+  }
+
+  /** Records that the server is alive at `at` (one row: bounded writes, see Accountant). */
+  markAlive(at: number): void {
+    if (this.closed) return;
+    this.setAlive.run(at);
+  }
+
+  /** The last markAlive time, from this run or the one before; null if never. */
+  lastAlive(): number | null {
+    return (this.getAlive.get() as { at: number } | undefined)?.at ?? null;
   }
 
   /** Start (or resume after a restart) sending. Idempotent. */
@@ -212,6 +290,15 @@ export class AccountingQueue {
       this.options.log.debug({ seq: row.seq, sessionId: row.session_id, statusType: row.status_type, delaySec: delay }, 'accounting record acknowledged');
     }
   }
+}
+
+function encodeOpenSession(s: OpenSession): string {
+  return JSON.stringify({ ...s, classes: s.classes.map((c) => c.toString('base64')) });
+}
+
+function decodeOpenSession(text: string): OpenSession {
+  const o = JSON.parse(text) as Omit<OpenSession, 'classes'> & { classes: string[] };
+  return { ...o, classes: o.classes.map((c) => Buffer.from(c, 'base64')) };
 }
 
 function errorText(e: unknown): string {

@@ -16,9 +16,6 @@ import type { SessionManager } from '../session/SessionManager.js';
 import { DynamicAuthorization } from './DynamicAuthorization.js';
 import type { NasIdentity } from './NasAttributes.js';
 
-/** How long stopping waits for queued accounting (Stops, Accounting-Off) to be acknowledged. */
-const STOP_DRAIN_MS = 1500;
-
 /** Configuration choices that weaken RADIUS security, in words for the log and the panel. */
 export function radiusSecurityWarnings(config: PorticoConfig): string[] {
   const warnings: string[] = [];
@@ -175,14 +172,18 @@ export class RadiusServices {
     }
   }
 
-  /** After PptpServer.stop(): Stops for what is left and Accounting-Off, a short wait for them, then close. */
-  async stop(): Promise<void> {
+  /**
+   * After the sessions have ended: Stops for what is left and Accounting-Off, a wait of at most `timeoutMs`
+   * for the queue to be acknowledged, then close. What is not acknowledged by then is sent at the next start.
+   */
+  async stop(timeoutMs = 1500): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    const until = Date.now() + timeoutMs;
     await this.das?.close();
     this.accountant?.stop();
     if (this.queue) {
-      const delivered = await this.queue.drain(STOP_DRAIN_MS);
+      const delivered = await this.queue.drain(Math.max(0, until - Date.now()));
       if (!delivered) this.log.warn({ pending: this.queue.size }, 'accounting not all acknowledged before stopping: the rest is sent at the next start');
     }
     this.client?.close();

@@ -157,6 +157,8 @@ export interface AdminHealth {
   pool: { size: number; used: number };
   /** Data-plane drop counters (malformed GRE, unknown calls, ...). */
   dataPlane: Record<string, number>;
+  /** Data-plane threads restarted after a failure (their sessions ended: dataplane-failure). */
+  dataPlaneThreadRestarts: number;
   memory: { rssBytes: number; heapUsedBytes: number };
 }
 

@@ -89,6 +89,15 @@ export class AdminMetrics {
         }
       },
     });
+    new Counter({
+      name: 'portico_dataplane_thread_restarts_total',
+      help: 'Data-plane threads restarted after a failure; the sessions they carried were ended (dataplane-failure).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(core.health().dataPlaneThreadRestarts);
+      },
+    });
     new Gauge({
       name: 'portico_pool_addresses',
       help: 'Addresses of the pool, by state.',

@@ -283,6 +283,7 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
         sessions: live.length,
         pool: { size: poolEnd - poolStart + 1, used },
         dataPlane: { ...dataPlane.counters },
+        dataPlaneThreadRestarts: dataPlane.threadRestarts,
         memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
       };
     },

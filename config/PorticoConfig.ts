@@ -50,6 +50,12 @@ export const configSchema = z
     port: z.number().int().min(1).max(65535).default(1723),
     dataDir: z.string().min(1).default('/var/lib/portico'),
     serverName: z.string().min(1).max(63).default('portico'),
+    /**
+     * Seconds from SIGTERM/SIGINT to exit: clients get LCP Terminate, Call-Disconnect-Notify and
+     * Stop-Control-Connection, accounting its Stops and Accounting-Off, within this even if a peer or the
+     * RADIUS server does not answer (what accounting could not deliver is sent at the next start).
+     */
+    shutdownTimeout: z.number().min(1).max(120).default(5),
     tun: z
       .object({
         name: z

@@ -117,6 +117,13 @@ export interface DataPlanePort {
   mppeResetRequested(session: DataSession): void;
   /** Drop reasons summed over every thread. */
   readonly counters: DataPlaneCounters;
+  /**
+   * `listener` gets the sessions a failed data-plane thread carried: their MPPE and GRE state died with
+   * it, so they must end. The data plane has already forgotten them. A plane in the main thread never fails alone.
+   */
+  onSessionsLost(listener: (sessions: DataSession[]) => void): void;
+  /** Data-plane threads restarted after a failure. */
+  readonly threadRestarts: number;
   close(): void;
 }
 
@@ -197,6 +204,11 @@ export class DataPlane implements DataPlanePort {
     this.syncReadStats();
     return this.drops;
   }
+
+  /** This plane runs in the caller's thread: it fails only with the process, never loses sessions alone. */
+  onSessionsLost(_listener: (sessions: DataSession[]) => void): void {}
+
+  readonly threadRestarts = 0;
 
   /** Copies the native readers' counts (kept outside JS) into the drop counters. */
   syncReadStats(): void {

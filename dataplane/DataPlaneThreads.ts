@@ -6,10 +6,10 @@ import type { Logger } from 'pino';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import { RawGreSocket } from '../io/RawGreSocket.js';
 import { DataPlane, type DataPlanePort } from './DataPlane.js';
-import { newPlaneCounterCells, type FromShard, type ToShard } from './DataPlaneShard.js';
+import type { FromShard, ToShard } from './DataPlaneShard.js';
 import type { DataPlaneWorkerData } from './DataPlaneWorker.js';
 import { newSessionCounterCells } from './SessionCounters.js';
-import { ShardedDataPlane } from './ShardedDataPlane.js';
+import { type ShardThread, ShardThreads } from './ShardThreads.js';
 import { NativeTun } from '../io/NativeTun.js';
 import type { TunSteering } from '../io/TunSteering.js';
 
@@ -51,38 +51,46 @@ export function openDataPlane(config: PorticoConfig, listen: number, tunAddress:
 function openSharded(config: PorticoConfig, count: number, listen: number, tun: NativeTun, steering: TunSteering, onError: (layer: string) => (err: Error) => void, log: Logger): OpenedDataPlane {
   const sessionCells = newSessionCounterCells();
   const local = new DataPlane(RawGreSocket.open(listen, { onError: onError('gre'), shard: { count, index: 0 } }), tun, log);
-  const workers: Worker[] = [];
-  const remotes = [];
-  for (let shard = 1; shard < count; shard++) {
+  const startThread = (shard: number, planeCells: Float64Array): ShardThread => {
     // Opened here so that a failure stops the start, not a thread later; the worker owns them from now on.
     // Wrappers only for their descriptors: they never poll here, and the worker closes them.
     const greFd = RawGreSocket.open(listen, { shard: { count, index: shard } }).fd;
-    const queue = NativeTun.openQueue(config.tun.name).fd;
-    const planeCells = newPlaneCounterCells();
-    const data: DataPlaneWorkerData = { shard, greFd, tunFd: queue, logLevel: config.log.level, sessionCells, planeCells };
+    const tunFd = NativeTun.openQueue(config.tun.name).fd;
+    const data: DataPlaneWorkerData = { shard, greFd, tunFd, logLevel: config.log.level, sessionCells, planeCells };
     const worker = new Worker(new URL('./DataPlaneWorker.js', import.meta.url), { workerData: data, name: `portico-data-${shard}` });
     worker.on('error', (err) => log.error({ err, shard }, 'data-plane thread failed'));
-    worker.on('exit', (code) => {
-      if (code !== 0) log.error({ shard, code }, 'data-plane thread exited');
-    });
-    workers.push(worker);
-    remotes.push({
-      channel: {
-        postMessage: (m: ToShard) => worker.postMessage(m),
-        on: (event: 'message', listener: (m: FromShard) => void) => worker.on(event, listener),
+    return {
+      remote: {
+        channel: {
+          postMessage: (m: ToShard) => worker.postMessage(m),
+          on: (event: 'message', listener: (m: FromShard) => void) => worker.on(event, listener),
+        },
+        planeCells,
       },
-      planeCells,
-    });
-  }
-  const dataPlane = new ShardedDataPlane(local, remotes, steering, sessionCells, log);
+      onExit: (listener) => worker.on('exit', listener),
+      terminate: () => worker.terminate(),
+      // A failed thread's env cleanup stopped its readers; its descriptors are still open. Closed after the
+      // replacement opened its queue: the kernel then moves the newest TUN queue (the replacement's) into
+      // the index the closed one leaves, which is the index the steering map gives this shard.
+      release: () => {
+        for (const close of [() => RawGreSocket.fromFd(greFd).close(), () => NativeTun.fromFd(tunFd).close()]) {
+          try {
+            close();
+          } catch (err) {
+            log.warn({ err, shard }, 'descriptor of the failed data-plane thread could not be closed');
+          }
+        }
+      },
+    };
+  };
+  const threads = new ShardThreads(local, count, steering, sessionCells, startThread, log);
   log.info({ threads: count }, 'data plane on several threads (sessions spread by Call ID)');
   return {
-    dataPlane,
+    dataPlane: threads.dataPlane,
     tun,
     threads: count,
     close: async () => {
-      await dataPlane.closeAll();
-      await Promise.all(workers.map((w) => w.terminate()));
+      await threads.close();
       steering.close();
     },
   };

@@ -33,20 +33,63 @@ export class ShardedDataPlane implements DataPlanePort {
   private readonly shards: number;
   private readonly remoteSessions = new Map<number, ShardedSession>();
   private readonly remoteCounters: DataPlaneCounters[];
+  /** Each remote shard as it is now (replaceShard swaps a failed one). */
+  private readonly remotes: RemoteShard[];
   private closedShards = 0;
   private onAllClosed: (() => void) | null = null;
+  private readonly lostListeners: Array<(sessions: DataSession[]) => void> = [];
+  private restarts = 0;
 
   constructor(
     private readonly local: DataPlane,
-    private readonly remotes: RemoteShard[],
+    remotes: RemoteShard[],
     private readonly steering: AddressSteering,
     /** Session counter rows by Call ID, shared with every remote shard. */
     private readonly sessionCells: Float64Array,
     private readonly log: Logger,
   ) {
+    this.remotes = [...remotes];
     this.shards = remotes.length + 1;
     this.remoteCounters = remotes.map((r) => planeCounterView(r.planeCells));
-    for (const r of remotes) r.channel.on('message', (m) => this.fromShard(m));
+    for (const r of remotes) this.listen(r);
+  }
+
+  private listen(r: RemoteShard): void {
+    r.channel.on('message', (m) => {
+      if (this.remotes.includes(r)) this.fromShard(m); // a replaced shard's last words are not heard
+    });
+  }
+
+  onSessionsLost(listener: (sessions: DataSession[]) => void): void {
+    this.lostListeners.push(listener);
+  }
+
+  get threadRestarts(): number {
+    return this.restarts;
+  }
+
+  /**
+   * Shard `k`'s thread failed and `replacement` (a new thread with its own GRE socket and TUN queue)
+   * carries the shard from now on. The sessions the old thread carried lost their packet state with it:
+   * they are forgotten here (their steering entries removed), handed to the onSessionsLost listeners to
+   * be ended, and returned.
+   */
+  replaceShard(k: number, replacement: RemoteShard): DataSession[] {
+    if (k < 1 || k > this.remotes.length) throw new RangeError(`replaceShard: no remote shard ${k}`);
+    this.remotes[k - 1] = replacement;
+    this.remoteCounters[k - 1] = planeCounterView(replacement.planeCells);
+    this.listen(replacement);
+    this.restarts++;
+    const lost: ShardedSession[] = [];
+    for (const [callId, session] of this.remoteSessions) {
+      if (this.shardOf(callId) !== k) continue;
+      this.remoteSessions.delete(callId);
+      if (session.address !== null) this.steering.delete(session.address);
+      session.dataReady = false;
+      lost.push(session);
+    }
+    for (const listener of this.lostListeners) listener(lost);
+    return lost;
   }
 
   shardOf(callId: number): number {

@@ -53,8 +53,8 @@ const READ_PER_SECOND = 16 * 1024;
 
 export class ControlListener {
   private readonly server: Server;
-  /** Each control connection with its peer (IPv4 text) and logger. */
-  private readonly connections = new Map<ControlConnection, { peer: string; log: Logger }>();
+  /** Each control connection with its peer (IPv4 text), logger and socket. */
+  private readonly connections = new Map<ControlConnection, { peer: string; log: Logger; socket: Socket }>();
   private readonly perAddress = new Map<string, number>();
   private readonly connectRate = new Map<string, TokenBucket>();
   /** Refusals since the last warning line, by reason: a flood of connections gets one line a minute. */
@@ -69,7 +69,7 @@ export class ControlListener {
     this.calls = {
       openCall: (connection, info) => {
         const owner = this.connections.get(connection);
-        return owner ? sessions.openCall({ connection, ...owner }, info) : { resultCode: 2, errorCode: 4 };
+        return owner ? sessions.openCall({ connection, peer: owner.peer, log: owner.log }, info) : { resultCode: 2, errorCode: 4 };
       },
       callCleared: (_connection, callId, end) => sessions.callCleared(callId, end),
     };
@@ -91,10 +91,21 @@ export class ControlListener {
     });
   }
 
-  /** Stop-Control-Connection-Request on every connection (calls are already ended), then no new ones. */
-  async stop(): Promise<void> {
-    for (const c of this.connections.keys()) c.stop(StopReason.LocalShutdown);
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  /**
+   * No new connections; on every connection Call-Disconnect-Notify for each call still live, then
+   * Stop-Control-Connection-Request (RFC 2637 §2.3, reason Local-Shutdown). Resolves when every peer
+   * has answered and closed, or after `timeoutMs`: the connections left are then closed from our side.
+   */
+  async stop(timeoutMs = 5000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of [...this.connections.keys()]) c.stop(StopReason.LocalShutdown);
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+    clearTimeout(timer);
+    if (!late) return;
+    this.options.log.warn({ connections: this.connections.size }, 'control connections not closed by their peers in time: closed from our side');
+    for (const { socket } of this.connections.values()) socket.destroy();
+    await closed;
   }
 
   private accept(socket: Socket): void {
@@ -137,7 +148,7 @@ export class ControlListener {
       this.calls,
       { echoIntervalMs: this.options.echoIntervalMs, startTimeoutMs: limits.startTimeoutMs, callGraceMs: limits.callGraceMs, hostName: this.options.hostName, vendor: 'Portico', log },
     );
-    this.connections.set(connection, { peer, log });
+    this.connections.set(connection, { peer, log, socket });
     log.debug('control connection opened');
     // Read again once the output has drained and the read budget has refilled, whichever is later.
     const readBudget = new TokenBucket(READ_BURST, READ_PER_SECOND);

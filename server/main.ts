@@ -16,6 +16,7 @@ import { TunnelAddresses } from '../session/TunnelAddresses.js';
 import { ControlListener } from './ControlListener.js';
 import { banPolicy, callLimits, connectionLimits, DESCRIPTOR_RESERVE, descriptorLimit, loginThrottlePolicy } from './Limits.js';
 import { pppPolicy } from './PppPolicy.js';
+import { runShutdown } from './Shutdown.js';
 import { UserStore } from '../aaa/UserStore.js';
 import { secureDataDirectory } from '../config/DataDirectory.js';
 import { claimDataDir, claimTunName } from './InstanceLock.js';
@@ -43,15 +44,15 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   const { tunAddress, prefix: tunPrefix } = tunnelNetwork(config);
   const data = openDataPlane(config, parseIpv4(config.listen), tunAddress, tunPrefix, log);
   const { dataPlane, tun } = data;
-  // The user backend. Each optional service below adds itself here and in `stoppers`.
+  // The user backend. Each optional service below adds itself here and in `stoppers` (stopped in reverse order).
   let authenticator: ExtendedAuthenticator = new LocalAuthenticator(users);
-  const stoppers: Array<() => Promise<void> | void> = [];
+  const stoppers: Array<{ name: string; run: (timeoutMs: number) => Promise<void> | void }> = [];
   // --- RADIUS wiring (authenticator) ---
   const { RadiusServices } = await import('../aaa/RadiusServices.js');
   const radius = RadiusServices.create(config, { local: authenticator, addresses: addressPolicy, log });
   if (radius) {
     authenticator = radius.authenticator ?? authenticator;
-    stoppers.push(() => radius.stop());
+    stoppers.push({ name: 'RADIUS (accounting Stops, Accounting-Off)', run: (ms) => radius.stop(ms) });
   }
   // --- end RADIUS wiring (authenticator) ---
   // Login throttling wraps whichever backend is in force, so every method and backend is throttled alike.
@@ -87,7 +88,8 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     const adminLog = log.child({ layer: 'admin' });
     const adminCore = createPptpAdminCore({ server, dataPlane, users, config, addressPolicy, dataDirectory, logins, log: adminLog, ...(radius ? { radiusServers: () => radius.serverStates() } : {}) });
     try {
-      stoppers.push(await startAdmin(adminCore, config, adminLog));
+      const stopAdmin = await startAdmin(adminCore, config, adminLog);
+      stoppers.push({ name: 'admin console', run: () => stopAdmin() });
     } catch (err) {
       // The VPN keeps serving without its console (its port and certificate were checked at start; this is the rare rest).
       log.error({ err, listen: config.admin.listen }, 'admin console not started');
@@ -101,13 +103,24 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    await server.stop();
-    await listener.stop();
-    for (const stop of stoppers.reverse()) await stop();
-    await data.close();
+    const budgetMs = config.shutdownTimeout * 1000;
+    log.info({ signal, shutdownTimeout: config.shutdownTimeout, sessions: server.sessionCount }, 'shutting down');
+    // Every client: LCP Terminate-Request, then (on its Terminate-Ack, or when the control connections
+    // stop) Call-Disconnect-Notify and Stop-Control-Connection-Request; accounting Stops (Admin-Reboot)
+    // and Accounting-Off; each step bounded (server/Shutdown.ts) so that the whole fits in shutdownTimeout.
+    const { ms, late } = await runShutdown(
+      [
+        { name: 'sessions (LCP Terminate)', by: 0.4, run: (t) => server.stop(t) },
+        { name: 'control connections (Call-Disconnect-Notify, Stop-Control-Connection)', by: 0.6, run: (t) => listener.stop(t) },
+        ...stoppers.reverse().map((step) => ({ ...step, by: 0.9 })),
+        { name: 'data plane', by: 1, run: () => data.close() },
+      ],
+      budgetMs,
+      log,
+    );
     users.close();
     for (const claim of claims) await claim.release();
+    log.info({ signal, ms, ...(late.length > 0 ? { late } : {}) }, 'stopped');
     log.flush();
     setTimeout(() => process.exit(0), 100).unref();
   };

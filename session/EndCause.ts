@@ -6,24 +6,41 @@ import type { LinkEnd } from '../ppp/PppLink.js';
 import type { CallEnd } from '../pptp/ControlConnection.js';
 
 /** What the session layer itself ends a session for. */
-export type SessionStop = 'admin-disconnect' | 'radius-disconnect' | 'session-timeout' | 'idle-timeout' | 'shutdown' | 'flood' | 'setup-timeout' | 'address-refused';
+export type SessionStop = 'admin-disconnect' | 'radius-disconnect' | 'session-timeout' | 'idle-timeout' | 'shutdown' | 'flood' | 'setup-timeout' | 'address-refused' | 'dataplane-failure';
 
 /** The first of these that happens names the end: our own stop, else PPTP's clear, else PPP's verdict. */
 export type EndCause = SessionStop | CallEnd | LinkEnd;
 
-/** RADIUS Acct-Terminate-Cause values we report (RFC 2866 §5.10), by their RFC names. */
-export type TerminateCause = 'user-request' | 'lost-carrier' | 'idle-timeout' | 'session-timeout' | 'admin-reset' | 'nas-request' | 'nas-error' | 'user-error' | 'service-unavailable';
+/**
+ * RADIUS Acct-Terminate-Cause values we report (RFC 2866 §5.10), by their RFC names. 'nas-reboot' is
+ * no EndCause: it is what the Stops of sessions an unclean stop left open say (aaa/Accountant.ts).
+ */
+export type TerminateCause =
+  | 'user-request'
+  | 'lost-carrier'
+  | 'idle-timeout'
+  | 'session-timeout'
+  | 'admin-reset'
+  | 'admin-reboot'
+  | 'nas-request'
+  | 'nas-error'
+  | 'nas-reboot'
+  | 'user-error'
+  | 'service-unavailable';
 
 const TERMINATE_CAUSE: Record<EndCause, TerminateCause> = {
   'admin-disconnect': 'admin-reset',
   'radius-disconnect': 'admin-reset',
   'session-timeout': 'session-timeout',
   'idle-timeout': 'idle-timeout',
-  shutdown: 'nas-request',
+  // RFC 2866 §5.10 Admin-Reboot: "Administrator is ending service on the NAS" (SIGTERM/SIGINT).
+  shutdown: 'admin-reboot',
   flood: 'user-error',
   'setup-timeout': 'user-error',
   // The user store or RADIUS named an address the policy refuses: the user cannot be served here.
   'address-refused': 'service-unavailable',
+  // The thread carrying the session's packets failed: its MPPE and GRE state died with it.
+  'dataplane-failure': 'nas-error',
   // PPTP: the client hung up; or the connection under the call failed.
   'peer-call-clear': 'user-request',
   'peer-stop': 'user-request',
@@ -61,6 +78,7 @@ const TEXT: Record<EndCause, string> = {
   flood: 'client kept sending beyond its budgets (MPPE key changes, control frames)',
   'setup-timeout': 'the network phase was not (back) up in time',
   'address-refused': 'static address not allowed (outside pool.allowedStaticRanges, or never a client address)',
+  'dataplane-failure': 'the data-plane thread carrying the session failed',
   'peer-call-clear': 'client hung up (Call-Clear-Request)',
   'peer-stop': 'client closed the control connection (Stop-Control-Connection-Request)',
   'transport-closed': 'control connection lost',

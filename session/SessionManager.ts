@@ -123,6 +123,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   private readonly callsPerConnection = new Map<ControlConnection, number>();
   private readonly unauthenticatedPerAddress = new Map<number, number>();
   private unauthenticated = 0;
+  /** Set by stop(): no new call is accepted. */
+  private stopping = false;
   /** Connections already told (once) that a limit refused their calls: a flood gets one log line each. */
   private readonly refusedLogged = new WeakSet<ControlConnection>();
 
@@ -132,6 +134,9 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     this.floodLimit = options.floodLimit ?? (200 * sweepMs) / 1000;
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
+    options.dataPlane.onSessionsLost((lost) => {
+      for (const d of lost) if (this.sessions.get(d.callId) === d) this.dropCall(d.callId, 'dataplane-failure');
+    });
   }
 
   get sessionCount(): number {
@@ -193,15 +198,49 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     return true;
   }
 
-  /** Ends every session ('shutdown') and gives their Terminate-Requests a moment to leave. */
-  async stop(): Promise<void> {
+  /**
+   * Ends every session ('shutdown'): LCP Terminate-Request each, and for each Terminate-Ack the call's
+   * Call-Disconnect-Notify. Resolves once every session has ended or after `timeoutMs`, whichever comes
+   * first: a peer that does not answer keeps its session until the control connection is stopped
+   * (ControlListener.stop sends its CDN then, RFC 2637 §2.13).
+   */
+  async stop(timeoutMs = 300): Promise<void> {
+    this.stopping = true;
     clearInterval(this.sweepTimer);
-    for (const s of this.sessions.values()) this.disconnect(s.callId, 'shutdown');
-    await new Promise((r) => setTimeout(r, this.sessions.size > 0 ? 300 : 0));
+    for (const s of [...this.sessions.values()]) this.disconnect(s.callId, 'shutdown');
+    if (this.sessions.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off('session-down', onDown);
+        resolve();
+      };
+      const onDown = (): void => {
+        if (this.sessions.size === 0) done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.on('session-down', onDown);
+    });
+  }
+
+  /**
+   * Ends a session whose packets cannot reach its peer any more (the data-plane thread carrying it
+   * failed): no LCP Terminate-Request could arrive, so Call-Disconnect-Notify at once (RFC 2637 §2.13).
+   */
+  dropCall(callId: number, stop: SessionStop, detail = endCauseText(stop)): boolean {
+    const s = this.sessions.get(callId);
+    if (!s || s.closed) return false;
+    s.log.warn({ cause: stop, detail }, 'session dropped');
+    s.endWith(stop, detail);
+    s.connection.disconnectCall(s.callId, CallDisconnectResult.AdminShutdown);
+    this.endSession(s); // first: the link's finished() that lowerDown() triggers must not send a second CDN
+    s.link.lowerDown();
+    return true;
   }
 
   /** An Outgoing-Call-Request the control connection accepted: a Call ID, or the refusal (RFC 2637 §2.8). */
   openCall(origin: CallOrigin, info: CallRequestInfo): { callId: number } | typeof CALL_REFUSED {
+    if (this.stopping) return CALL_REFUSED;
     if (this.options.bans?.refuses(origin.peer)) {
       if (!this.refusedLogged.has(origin.connection)) {
         this.refusedLogged.add(origin.connection);

@@ -149,6 +149,22 @@ export class PptpClientSession implements GreReceiver {
     }
   }
 
+  /** Plays a client whose PPP hangs: GRE to it is dropped, it sends nothing more (its control connection still answers). */
+  hang(): void {
+    this.clearTimers();
+    this.gre.unregister(this.opts.callId);
+  }
+
+  /** Plays a client that reads nothing more from its control connection and never closes it. */
+  stopReading(): void {
+    this.socket?.pause();
+  }
+
+  /** Reads the control connection again after stopReading(): what arrived meanwhile is handled now. */
+  resumeReading(): void {
+    this.socket?.resume();
+  }
+
   private fail(reason: string): void {
     if (this.finished) return;
     this.finished = true;

@@ -148,6 +148,7 @@ export class FakeAdminCore extends EventEmitter<AdminCoreEvents> implements Admi
       sessions: this.live.length,
       pool: { size: 241, used: this.live.length },
       dataPlane: { greMalformed: 0, greUnknownCall: 2 },
+      dataPlaneThreadRestarts: 0,
       memory: { rssBytes: 80 << 20, heapUsedBytes: 20 << 20 },
     };
   }

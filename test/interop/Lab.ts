@@ -13,6 +13,8 @@ export const NETNS = process.env.PORTICO_TEST_NETNS ?? 'portico-it';
 export const SERVER_IP = '198.18.0.1';
 export const TUN_IP = '198.18.100.1';
 export const CLI = join(REPO, 'dist/server/cli.js');
+/** How long stop() waits for the server to exit after SIGTERM before SIGKILL: its shutdownTimeout (5 s) and a margin. */
+const STOP_WAIT_MS = 10_000;
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env } });
@@ -79,7 +81,7 @@ export async function startServer(config: Record<string, unknown>, users: Array<
     if (child.exitCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM'); // `ip netns exec` execs node: this PID is the server itself
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, STOP_WAIT_MS))]);
     if (child.exitCode === null) child.kill('SIGKILL');
   };
   return { dir, configFile, logFile, process: child, logs, stop };
@@ -158,7 +160,7 @@ export async function restartServer(previous: ServerHandle): Promise<ServerHandl
     if (child.exitCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, STOP_WAIT_MS))]);
     if (child.exitCode === null) child.kill('SIGKILL');
   };
   return { ...previous, process: child, stop };

@@ -4,20 +4,20 @@
 // Client. Five client VM runs: alice, carol, bob (Disconnect + RADIUS outage + server restart), dave
 // (CoA shortens his Idle-Timeout), alice against replies without Message-Authenticator; then, without a VM,
 // the Status-Server probes (RFC 5997) that end the dead-time those unsigned replies caused.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DetailRecord, detail, freeradius as startStopFreeradius, ofSession, statuses, until } from './FreeRadius.js';
 import type { ClientResult, ServerHandle } from './Lab.js';
 
 // Our own namespace: a describe-level default that PORTICO_TEST_NETNS overrides. Lab.ts
 // reads the variable when it is loaded, hence the dynamic import.
 process.env.PORTICO_TEST_NETNS ??= 'portico-radius';
-const { BASE_CONFIG, INTEROP, NETNS, TUN_IP, labDown, labUp, restartServer, runClient, startServer } = await import('./Lab.js');
+const { BASE_CONFIG, NETNS, TUN_IP, labDown, labUp, restartServer, runClient, startServer } = await import('./Lab.js');
 
 const SECRET = 'testing123-pptp';
-const FREERADIUS = join(INTEROP, 'radius', 'freeradius.sh');
 const RUN_DIR = mkdtempSync(join(tmpdir(), 'portico-it-radius-'));
 const ACCT_DETAIL = join(RUN_DIR, 'acct', 'detail');
 const AUTH_DETAIL = join(RUN_DIR, 'auth', 'detail');
@@ -42,12 +42,7 @@ const CONFIG = {
 };
 
 /** FreeRADIUS inside the namespace (`start` also wipes its detail files). */
-function freeradius(cmd: 'start' | 'stop', env: Record<string, string> = {}): void {
-  execFileSync('ip', ['netns', 'exec', NETNS, 'bash', FREERADIUS, cmd], {
-    env: { ...process.env, RADIUS_RUN_DIR: RUN_DIR, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
+const freeradius = (cmd: 'start' | 'stop', env: Record<string, string> = {}): void => startStopFreeradius(NETNS, RUN_DIR, cmd, env);
 
 /** radclient inside the namespace → our DAS on 127.0.0.1:3799, dated and signed as radius.das requires by default. */
 function radclient(kind: 'disconnect' | 'coa', input: string): Promise<{ status: number | null; out: string }> {
@@ -64,47 +59,9 @@ function radclient(kind: 'disconnect' | 'coa', input: string): Promise<{ status:
   });
 }
 
-interface DetailRecord {
-  text: string;
-  get(name: string): string | undefined;
-  all(name: string): string[];
-}
-
-/** FreeRADIUS detail file: a date line, then "\tName = value" lines, a blank line after each record. */
-function detail(file: string): DetailRecord[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split(/\n\s*\n/)
-    .filter((r) => r.trim() !== '')
-    .map((text) => {
-      const pairs = text
-        .split('\n')
-        .slice(1)
-        .map((l) => /^\s+([\w:-]+) = (.*)$/.exec(l))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => [m[1]!, m[2]!.replace(/^"(.*)"$/, '$1')] as const);
-      return {
-        text,
-        get: (name: string) => pairs.find(([n]) => n === name)?.[1],
-        all: (name: string) => pairs.filter(([n]) => n === name).map(([, v]) => v),
-      };
-    });
-}
 const acct = () => detail(ACCT_DETAIL);
-const ofSession = (records: DetailRecord[], id: string) => records.filter((r) => r.get('Acct-Session-Id') === id);
-const statuses = (records: DetailRecord[]) => records.map((r) => r.get('Acct-Status-Type'));
 const hex = (s: string) => `0x${Buffer.from(s).toString('hex')}`;
 const num = (r: DetailRecord | undefined, name: string) => Number(r?.get(name));
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('real Linux PPTP client, Portico with auth.backend radius, real FreeRADIUS', () => {
   let server: ServerHandle;

@@ -12,7 +12,7 @@ import { ClientGre } from '../../bench/client/ClientGre.js';
 import { PptpClientSession } from '../../bench/client/PptpClientSession.js';
 import { type AddressPolicy, addressPolicyFor, tunnelNetwork } from '../../config/AddressPolicy.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
-import { DataPlane, type SessionBudgets } from '../../dataplane/DataPlane.js';
+import { DataPlane, type DataPlanePort, type SessionBudgets } from '../../dataplane/DataPlane.js';
 import { MemoryGreSocket } from '../../io/MemoryGreSocket.js';
 import { MemoryTun } from '../../io/MemoryTun.js';
 import type { ExtendedAuthenticator } from '../../ppp/Authenticator.js';
@@ -33,6 +33,7 @@ export interface Harness {
   /** The control listener's port on SERVER. */
   port: number;
   sessions: SessionManager;
+  listener: ControlListener;
   tun: MemoryTun;
   /** The server's GRE socket (`sent` holds copies of what it sent) and each client's. */
   serverGre: MemoryGreSocket;
@@ -85,6 +86,8 @@ export interface HarnessOptions {
   authenticator?: (users: UserStore, addressPolicy: AddressPolicy) => ExtendedAuthenticator;
   /** The server's logger (default: silent). */
   log?: Logger;
+  /** What the session layer gets instead of the one-thread DataPlane itself (a wrapper around it). */
+  wrapDataPlane?: (plane: DataPlane) => DataPlanePort;
 }
 
 export async function harness(options: HarnessOptions = {}): Promise<Harness> {
@@ -104,7 +107,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const dataPlane = new DataPlane(serverGre!, tun, log, undefined, options.budgets);
   const authenticator = options.authenticator?.(users, addressPolicy) ?? new LocalAuthenticator(users);
   const sessions = new SessionManager({
-    dataPlane,
+    dataPlane: options.wrapDataPlane ? options.wrapDataPlane(dataPlane) : dataPlane,
     addresses: new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(poolEnd), tunAddress, tunPrefix, policy: addressPolicy, routes: tun }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
@@ -130,6 +133,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const h: Harness = {
     port,
     sessions,
+    listener,
     tun,
     serverGre: serverGre!,
     clientGre,

@@ -22,17 +22,20 @@ describe('flood protection per session', () => {
     const h = await harness({ sweepMs: 200 });
     const [flooder, other] = await Promise.all([h.connect(0), h.connect(1, 'bob')]);
     const down = h.nextDown();
+    const t0 = Date.now();
     for (let i = 1; i <= 400; i++) flooder.session.sendControlFrame(PppProtocol.Mppe, jumpFrame((i * 2048) & 0xfff));
     const ended = await down;
+    const seconds = (Date.now() - t0) / 1000;
     expect(ended).toMatchObject({ user: 'alice', cause: 'flood' });
     // Counts 2048, 0, 2048, ...: each is 2048 ahead of the last accepted one (2047 catch-up key changes) or
-    // equal to it. The 4096 burst pays for two jumps, the refill (2048/s) for about one a second; a frame
-    // whose count was refused leaves the state as it was, so the next equal one is a plain duplicate.
+    // equal to it. The 4096 burst and the 400 frames' own earnings pay for two jumps, the refill (2048/s)
+    // for one a second more (a loaded machine takes longer to deliver the 400); a frame whose count was
+    // refused leaves the state as it was, so the next equal one is a plain duplicate.
     const c = ended.counters;
     expect(c.rxFrames).toBeGreaterThanOrEqual(400);
-    expect(c.rxRekeyLimited).toBeGreaterThanOrEqual(190);
     const decrypted = 400 - c.rxRekeyLimited - c.rxUndecryptable;
-    expect(decrypted).toBeLessThanOrEqual(5);
+    expect(decrypted).toBeLessThanOrEqual(3 + Math.ceil(seconds));
+    expect(c.rxRekeyLimited).toBeGreaterThanOrEqual(195 - decrypted);
     // The other session was never slowed into losing anything.
     other.session.sendIp(ping(POOL.end, '198.18.100.1', 1));
     h.tun.inject([ping('198.18.100.1', POOL.end, 2)]);

@@ -142,6 +142,16 @@ class CaptureQueue {
   enqueue(sessionId: string, statusType: number, attributes: RadiusAttribute[], at?: number): void {
     this.records.push({ sessionId, statusType, attributes, at });
   }
+  openSessions(): [] {
+    return [];
+  }
+  markAlive(): void {}
+  lastAlive(): null {
+    return null;
+  }
+  atomically(work: () => void): void {
+    work();
+  }
 }
 
 function summary(over: Partial<SessionSummary> = {}): SessionSummary {
@@ -261,7 +271,7 @@ describe('Accountant', () => {
     expect(queue.records.at(-1)!.statusType).toBe(AcctStatusType.Stop);
   });
 
-  it('a session that never came up gets no Stop; stop() closes open sessions (NAS-Request) then Accounting-Off', () => {
+  it('a session that never came up gets no Stop; stop() closes open sessions (Admin-Reboot) then Accounting-Off', () => {
     const { server, queue, acct } = accountant();
     acct.start();
     server.emit('session-down', { ...summary({ sessionId: 'never-up', upAt: null }), cause: 'auth-failed', detail: 'auth', endedAt: Date.now() });
@@ -270,7 +280,7 @@ describe('Accountant', () => {
     server.emit('session-up', up);
     acct.stop();
     expect(queue.records.map((r) => r.statusType)).toEqual([7, 1, 2, 8]);
-    expect(int(queue.records[2]!.attributes, Attr.AcctTerminateCause)).toBe(10);
+    expect(int(queue.records[2]!.attributes, Attr.AcctTerminateCause)).toBe(7); // RFC 2866 §5.10 Admin-Reboot
     server.emit('session-down', { ...up, cause: 'shutdown', detail: 'late', endedAt: Date.now() });
     expect(queue.records).toHaveLength(4); // unsubscribed: no second Stop
   });
@@ -290,10 +300,11 @@ describe('Accountant', () => {
       'radius-disconnect': 6,
       'session-timeout': 5,
       'idle-timeout': 4,
-      shutdown: 10, // NAS-Request
+      shutdown: 7, // Admin-Reboot: an administrator stops the server (SIGTERM)
       flood: 17,
       'setup-timeout': 17,
       'address-refused': 15, // Service-Unavailable: the static address the store or RADIUS named is not allowed
+      'dataplane-failure': 9, // NAS-Error
       'peer-call-clear': 1, // User-Request
       'peer-stop': 1,
       'transport-closed': 2, // Lost-Carrier

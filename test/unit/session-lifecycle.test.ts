@@ -101,7 +101,13 @@ describe('session lifecycle over the in-memory GRE socket and TUN', () => {
     const silent = pino({ level: 'silent' });
     const accountant = new Accountant({
       server: h.sessions,
-      queue: { enqueue: (sessionId, statusType, attributes) => records.push({ sessionId, statusType, attributes }) },
+      queue: {
+        enqueue: (sessionId, statusType, attributes) => records.push({ sessionId, statusType, attributes }),
+        openSessions: () => [],
+        markAlive: () => {},
+        lastAlive: () => null,
+        atomically: (work) => work(),
+      },
       nas: { nasIdentifier: 'portico' },
       local: SERVER,
       interimInterval: 0,

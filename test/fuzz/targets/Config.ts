@@ -28,6 +28,7 @@ const MENU_ENTRIES: ReadonlyArray<readonly [string, readonly unknown[]]> = Objec
   port: NUMS,
   dataDir: ['/var/lib/portico', '', 5, '/tmp/x'],
   serverName: STR,
+  shutdownTimeout: [0, 1, 2.5, 5, 120, 121, '5'],
   'tun.name': STR,
   'tun.address': IPS,
   'tun.mtu': NUMS,

@@ -10,9 +10,10 @@
 // transaction that queues the Stop), and when the server was last known alive. After a kill -9 the
 // next start finds those sessions there and queues their Stops (Accountant: NAS-Reboot); as the
 // Stop and the deletion commit together, a crash at any moment gives each session exactly one Stop.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { privateFile } from '../config/DataDirectory.js';
+import { openDatabase } from '../config/SqliteDatabase.js';
 import { AcctStatusType, Attr, integerAttribute } from '../radius/Dictionary.js';
 import { decodePacket, encodePacket, isVendorAttribute, RadiusCode, RadiusFormatError, type RadiusAttribute } from '../radius/RadiusPacket.js';
 
@@ -100,8 +101,7 @@ export class AccountingQueue {
   constructor(private readonly options: AccountingQueueOptions) {
     this.initialBackoffMs = options.initialBackoffMs ?? 1000;
     this.maxBackoffMs = Math.max(this.initialBackoffMs, options.maxBackoffMs ?? 60_000);
-    this.db = new Database(options.file);
-    this.db.pragma('journal_mode = WAL');
+    this.db = openDatabase(options.file);
     // FULL: an acknowledged-by-us record must survive a power cut as well as a crash.
     this.db.pragma('synchronous = FULL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS accounting_queue (

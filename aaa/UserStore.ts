@@ -1,10 +1,11 @@
 // The built-in user store (SQLite via better-sqlite3).
 // Passwords are kept only as NT hashes (MD4 of UTF-16LE): MS-CHAPv2 needs exactly that value
 // and nothing weaker, and the clear password is never written anywhere.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { ntPasswordHash } from '../ppp/auth/MsChapCrypto.js';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import { privateFile } from '../config/DataDirectory.js';
+import { openDatabase } from '../config/SqliteDatabase.js';
 import type { AddressPolicy } from '../config/AddressPolicy.js';
 
 export interface UserRecord {
@@ -70,8 +71,7 @@ export class UserStore {
     dataDir: string,
     private readonly addresses: AddressPolicy,
   ) {
-    this.db = new Database(privateFile(dataDir, 'portico.db'));
-    this.db.pragma('journal_mode = WAL');
+    this.db = openDatabase(privateFile(dataDir, 'portico.db'));
     this.db.exec(`CREATE TABLE IF NOT EXISTS users (
       name TEXT PRIMARY KEY COLLATE NOCASE,
       nt_hash BLOB NOT NULL CHECK (length(nt_hash) = 16),

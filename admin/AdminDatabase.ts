@@ -1,13 +1,13 @@
 // The panel's own SQLite file (dataDir/admin.db), apart from the user store: admin accounts,
 // login sessions, API tokens and the events journal. The CLI opens it too (`portico admin passwd`).
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { privateFile } from '../config/DataDirectory.js';
+import { openDatabase } from '../config/SqliteDatabase.js';
 
 export type AdminDb = Database.Database;
 
 export function openAdminDatabase(dataDir: string): AdminDb {
-  const db = new Database(privateFile(dataDir, 'admin.db'));
-  db.pragma('journal_mode = WAL');
+  const db = openDatabase(privateFile(dataDir, 'admin.db'));
   db.pragma('busy_timeout = 2000');
   db.exec(`
     CREATE TABLE IF NOT EXISTS admin_accounts (

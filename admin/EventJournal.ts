@@ -177,8 +177,8 @@ export class EventJournal {
       args.push(pattern, pattern, pattern, pattern);
     }
     const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
-    const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`;
-    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => ({
+    const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, limit) as Row[]).map((r) => ({
       id: r.id,
       at: r.at,
       type: r.type,

@@ -88,6 +88,9 @@ function calls(): Attack {
         return;
       }
       case ControlMessageType.OutgoingCallReply:
+        // The server reads a flooding connection at a bounded rate: in full swing 2 s after the first
+        // reply even if not every request has been answered yet.
+        if (f.accepted + f.refused === 0) setTimeout(() => inFullSwing(attack), 2000).unref();
         if (m.resultCode === OutgoingCallResult.Connected) f.accepted++;
         else {
           f.refused++;

@@ -21,6 +21,6 @@ COPY --from=build /app/admin-ui ./admin-ui
 COPY package.json ./
 VOLUME /var/lib/portico
 EXPOSE 1723/tcp
-ENTRYPOINT ["node", "dist/server/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=16", "dist/server/cli.js"]
 # /etc/portico/portico.yaml when mounted, else the embedded defaults (portico help: discovery).
 CMD ["serve"]

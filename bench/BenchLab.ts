@@ -1,6 +1,7 @@
 // The benches' network: a server namespace and a client namespace joined by a veth pair
 // (198.18.0.1 server, 198.18.0.2 client; RFC 2544 benchmarking addresses only), a data folder with a
 // config and users made with the CLI, and a real `portico serve` pinned to one core.
+import { SERVER_NODE_FLAGS } from '../server/NodeFlags.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -159,7 +160,7 @@ export class BenchLab {
   async startServer(o: ServerOptions): Promise<number> {
     const fd = openSync(this.logFile, 'w');
     const pin = o.cpu === undefined ? [] : ['taskset', '-c', String(o.cpu)];
-    this.server = spawn('ip', ['netns', 'exec', this.serverNs, ...pin, process.execPath, ...(o.nodeFlags ?? []), CLI, 'serve', '--config', this.configFile], {
+    this.server = spawn('ip', ['netns', 'exec', this.serverNs, ...pin, process.execPath, ...SERVER_NODE_FLAGS, ...(o.nodeFlags ?? []), CLI, 'serve', '--config', this.configFile], {
       stdio: ['ignore', fd, fd],
       cwd: this.dir,
     });

@@ -6,7 +6,7 @@
 // held at rest = no leak. Figures at 0, half-way and at the end; every segment on stderr.
 // The config is the server's default but for the per-address limits (one load-generator address makes
 // every connection): the default 241-address pool is reused some 400 times over.
-import { BENCH_PASSWORD, BENCH_USER, BenchLab, LOAD_GENERATOR } from './BenchLab.js';
+import { BENCH_PASSWORD, BENCH_USER, BenchLab, benchNodeFlags, LOAD_GENERATOR } from './BenchLab.js';
 import { emitFigure } from './Figures.js';
 import { ServerResourceProbe, type ServerResources } from './ServerResources.js';
 
@@ -36,7 +36,7 @@ export async function startSoakServer(lab: BenchLab): Promise<ServerResourceProb
   lab.up();
   lab.exec(lab.clientNs, ['sysctl', '-qw', 'net.ipv4.ip_local_port_range=1024 65535', 'net.ipv4.tcp_tw_reuse=1']);
   lab.writeConfig({ overrides: 'per-address' });
-  await lab.startServer({ cpu: 0, nodeFlags: ['--expose-gc'] });
+  await lab.startServer({ cpu: 0, nodeFlags: ['--expose-gc', ...benchNodeFlags()] });
   return new ServerResourceProbe(lab);
 }
 

@@ -1,5 +1,6 @@
 // Drives the real peers of the lab in test/lab: a network namespace this test creates, our server
 // inside it, and the QEMU client VM (pptp-linux + pppd + kernel MPPE) on its bridge.
+import { SERVER_NODE_FLAGS } from '../../server/NodeFlags.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,7 +62,7 @@ export async function startServer(config: Record<string, unknown>, users: Array<
   for (const [name, password] of users) cli(configFile, 'user', 'add', name, '--password', password);
   const logFile = join(dir, 'server.log');
   const out = openSync(logFile, 'w');
-  const child = spawn('ip', ['netns', 'exec', NETNS, process.execPath, CLI, 'serve', '--config', configFile], {
+  const child = spawn('ip', ['netns', 'exec', NETNS, process.execPath, ...SERVER_NODE_FLAGS, CLI, 'serve', '--config', configFile], {
     stdio: ['ignore', out, out],
   });
   closeSync(out);
@@ -145,7 +146,7 @@ export async function restartServer(previous: ServerHandle): Promise<ServerHandl
   if (previous.process.exitCode === null && previous.process.signalCode === null) throw new Error('restartServer: the server is still running');
   const readyBefore = previous.logs().filter((l) => l.msg === 'Portico ready').length;
   const out = openSync(previous.logFile, 'a');
-  const child = spawn('ip', ['netns', 'exec', NETNS, process.execPath, CLI, 'serve', '--config', previous.configFile], {
+  const child = spawn('ip', ['netns', 'exec', NETNS, process.execPath, ...SERVER_NODE_FLAGS, CLI, 'serve', '--config', previous.configFile], {
     stdio: ['ignore', out, out],
   });
   closeSync(out);

@@ -101,7 +101,7 @@ export class BenchLab {
   }
 
   /** The config file; `pool` only with the 'bench' overrides (the others keep the server's default pool). */
-  writeConfig(o: ServerOptions, pool = { start: '10.100.0.10', end: '10.100.63.250' }): void {
+  writeConfig(o: ServerOptions, pool = { start: '10.99.0.10', end: '10.99.63.250' }): void {
     const overrides = o.overrides ?? 'bench';
     const yaml = [
       `listen: ${SERVER_IP}`,

@@ -68,7 +68,7 @@ function upstreamFirst(size: number, n: number, t: number): number {
   }
   return first + Math.min(t, TRIALS_PER_SEARCH - 1) * n;
 }
-const POOL = { start: '10.100.0.10', end: '10.100.63.250' };
+const POOL = { start: '10.99.0.10', end: '10.99.63.250' };
 const MODES = ['stateless', 'stateful'] as const;
 
 /**

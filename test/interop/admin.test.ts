@@ -203,8 +203,9 @@ describe('admin console in headless Chromium against the real server and client'
     await expect(audit.textContent()).resolves.toMatch(/MS-CHAPv2 falls to an offline attack/);
     await expect(page.locator('#radius-state').textContent()).resolves.toBe('RADIUS: not configured');
     await expect(page.locator('#health').textContent()).resolves.toMatch(/Pool use0 of 191/);
-    // Every limit by its key (issue 13 item 1), and where static addresses may lie (item 6).
-    await expect(page.locator('#limits tbody tr').count()).resolves.toBe(11);
+    // Every limit by its key (issue 13 items 1 and 2: pptp.*, ppp.setupTimeout, auth.throttle.*), and where static addresses may lie (item 6).
+    await expect(page.locator('#limits tbody tr').count()).resolves.toBe(18);
+    await expect(page.locator('#limits tr[data-key="auth.throttle.addressFailures"]').textContent()).resolves.toBe('auth.throttle.addressFailures20failed logins from one address before it waits');
     await expect(page.locator('#limits tr[data-key="pptp.maxConnectionsPerAddress"]').textContent()).resolves.toBe('pptp.maxConnectionsPerAddress64control connections from one address');
     await expect(page.locator('#limits tr[data-key="pptp.maxQueuedOutput"]').textContent()).resolves.toMatch(/^pptp\.maxQueuedOutput65,536 bytes \(64 KiB\)/);
     await expect(page.locator('#limits tr[data-key="ppp.setupTimeout"]').textContent()).resolves.toMatch(/^ppp\.setupTimeout30 s/);

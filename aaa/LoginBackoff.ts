@@ -49,6 +49,12 @@ export class LoginBackoff {
     return r ? Math.max(0, Math.ceil((r.until - Date.now()) / 1000)) : 0;
   }
 
+  /** Whether `name` has failed often enough to wait between attempts (its back-off has begun). */
+  waiting(name: string): boolean {
+    const r = this.current(this.keyOf(name));
+    return r !== undefined && r.failures >= this.policy.failuresBeforeWait;
+  }
+
   /**
    * One attempt of `name`: the seconds to wait (refused, nothing counted), or 0 when it may go
    * ahead — then it counts as a failure until succeed() clears the key.

@@ -58,6 +58,8 @@ interface Attempt {
   pair: string;
   /** The address is one where the user logged in lately: the user's global bound was not counted. */
   trusted: boolean;
+  /** Its keys in `inFlight`, released when it is settled. */
+  keys: string[];
 }
 
 /** The state every call's throttled backend shares: the back-offs, the trusted addresses, the ban list. */
@@ -67,6 +69,12 @@ export class LoginGuard {
   private readonly byUser: LoginBackoff;
   /** "user\naddress" → last successful login there; insertion order: the oldest first. */
   private readonly trusted = new Map<string, number>();
+  /**
+   * Attempts being checked, per back-off key. Failures count at their verdict, so a key whose back-off
+   * has begun gets one attempt in flight at a time: otherwise a batch of parallel guesses arriving when
+   * its wait ends would all be checked (up to pptp.maxUnauthenticatedCallsPerAddress at once).
+   */
+  private readonly inFlight = new Map<string, number>();
   private throttledTotal = 0;
   private throttledSinceLine = 0;
   private lineAt = 0;
@@ -93,15 +101,28 @@ export class LoginGuard {
     if (ban !== null) return this.throttled(user, peer, method, Math.max(1, Math.ceil((ban.until - Date.now()) / 1000)), 'address banned');
     const trusted = this.isTrusted(pair);
     const wait = Math.max(this.byAddress.retryAfter(peer), this.byUserAtAddress.retryAfter(pair), trusted ? 0 : this.byUser.retryAfter(user));
-    if (wait > 0) {
+    const checks: Array<[LoginBackoff, string, string]> = [
+      [this.byAddress, peer, `a\n${peer}`],
+      [this.byUserAtAddress, pair, `p\n${pair}`],
+      ...(trusted ? [] : [[this.byUser, user, `u\n${user}`] as [LoginBackoff, string, string]]),
+    ];
+    const busy = checks.some(([backoff, name, key]) => backoff.waiting(name) && this.inFlight.has(key));
+    if (wait > 0 || busy) {
       this.bans.loginRefused(peer);
-      return this.throttled(user, peer, method, wait, 'too many failed logins');
+      return this.throttled(user, peer, method, Math.max(1, wait), 'too many failed logins');
     }
-    return { user, peer, pair, trusted };
+    const keys = checks.map(([, , key]) => key);
+    for (const key of keys) this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+    return { user, peer, pair, trusted, keys };
   }
 
   /** The backend's verdict: granted, refused, or none (it failed: nothing counted, the peer is not to blame). */
   settle(attempt: Attempt, verdict: 'granted' | 'refused' | 'none'): void {
+    for (const key of attempt.keys) {
+      const n = (this.inFlight.get(key) ?? 1) - 1;
+      if (n > 0) this.inFlight.set(key, n);
+      else this.inFlight.delete(key);
+    }
     if (verdict === 'refused') {
       this.bans.loginRefused(attempt.peer);
       this.byAddress.fail(attempt.peer);

@@ -174,6 +174,29 @@ describe('login throttling', () => {
     expect((await Promise.all(logins)).filter((r) => r.ok)).toHaveLength(80);
   });
 
+  it('once an address waits, a batch of parallel guesses arriving when the wait ends gets one of them checked', async () => {
+    let release = () => {};
+    const asked: string[] = [];
+    const slow: ExtendedAuthenticator = {
+      verifyPap: async (r) => {
+        asked.push(r.username);
+        if (asked.length > 20) await new Promise<void>((done) => (release = done));
+        return { ok: false, errorCode: 691, message: 'wrong password' };
+      },
+      verifyMsChapV2: () => Promise.reject(new Error('not used')),
+    };
+    const { from } = throttled(slow, { userAddressFailures: 100 });
+    const attacker = from('198.18.0.32');
+    for (let i = 0; i < 20; i++) await attacker.verifyPap!(pap(`guess${i}`));
+    vi.setSystemTime(T0 + 60_000); // the first wait is over
+    const batch = Array.from({ length: 6 }, (_, i) => attacker.verifyPap!(pap(`batch${i}`)));
+    await Promise.resolve();
+    release();
+    const answers = await Promise.all(batch);
+    expect(asked).toHaveLength(21);
+    expect(answers.filter((a) => a.message === 'throttled: too many failed logins')).toHaveLength(5);
+  });
+
   it('a backend that fails (RADIUS unreachable) does not count against the peer', async () => {
     const broken: ExtendedAuthenticator = { verifyMsChapV2: () => Promise.reject(new Error('no RADIUS server answered')) };
     const { from } = throttled(broken, { addressFailures: 1, userAddressFailures: 1 });

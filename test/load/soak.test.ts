@@ -16,10 +16,12 @@ const SETUPS = 5000;
 /**
  * Growth allowed over 5 000 sessions once warm. Heap: measured after a collection, 1 MiB = 200 bytes
  * a session (a leaked session object with its link and counters is several KiB). RSS: pages the
- * allocator keeps and the JIT's code, not live objects, so a looser bound.
+ * allocator keeps, the JIT's code and the young generation, which may still grow to its two 16 MiB
+ * semi-spaces (server/NodeFlags.ts): a looser bound, that a native leak of a few KiB a session (the
+ * SQLite statements of config/SqliteDatabase.ts: 13 KiB, 62 MiB here) still exceeds.
  */
 const MAX_HEAP_GROWTH_KIB = 1024;
-const MAX_RSS_GROWTH_KIB = 16 * 1024;
+const MAX_RSS_GROWTH_KIB = 40 * 1024;
 
 describe('soak: 5 000 session setups and teardowns against the real server', () => {
   let lab: BenchLab;

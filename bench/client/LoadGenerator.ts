@@ -85,6 +85,20 @@ let t0 = 0;
 /** Decrypted IPv4 packets of every session (tunnel mode). */
 let onData: ((s: PptpClientSession, buf: Buffer, off: number, len: number) => void) | null = null;
 
+/** The setup figures of the ramp and of the churn (setupMs sorted). */
+function setupFigures(seconds: number) {
+  return {
+    sessions: N,
+    up,
+    failed,
+    seconds,
+    rate: up / seconds,
+    setupMsP50: percentile(setupMs, 50),
+    setupMsP99: percentile(setupMs, 99),
+    failures: Object.fromEntries(failures),
+  };
+}
+
 /** One client session's settings from the command line. */
 function sessionOptions(callId: number): ConstructorParameters<typeof PptpClientSession>[0] {
   return {
@@ -149,14 +163,7 @@ const rampCpu = process.cpuUsage();
 setupMs.sort((a, b) => a - b);
 const rampInfo = {
   event: 'ramped',
-  sessions: N,
-  up,
-  failed,
-  seconds,
-  rate: up / seconds,
-  setupMsP50: percentile(setupMs, 50),
-  setupMsP99: percentile(setupMs, 99),
-  failures: Object.fromEntries(failures),
+  ...setupFigures(seconds),
   rampCpuSeconds: (rampCpu.user + rampCpu.system) / 1e6,
 };
 emit(rampInfo);
@@ -267,14 +274,7 @@ async function runChurn(): Promise<never> {
   const cpu = process.cpuUsage();
   emit({
     event: 'result',
-    sessions: N,
-    up,
-    failed,
-    seconds,
-    rate: up / seconds,
-    setupMsP50: percentile(setupMs, 50),
-    setupMsP99: percentile(setupMs, 99),
-    failures: Object.fromEntries(failures),
+    ...setupFigures(seconds),
     gre: gre.counters,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
   });

@@ -147,6 +147,8 @@ export interface AdminSettingsView {
   };
   /** Permissions taken off the data directory and its files at start ("path: 0755 → 0700"); absent where unknown (tests). */
   dataDirectory?: { path: string; fixed: string[] };
+  /** Host checks that warned at start (IP forwarding off, no DNS, a firewall dropping GRE, ...: `portico doctor`); absent where not run (tests). */
+  hostWarnings?: Array<{ check: string; setting: string; message: string; fix: string }>;
   /** allowedHosts: the Host names the console answers to (loopback names, the listen host, admin.allowedHosts), each also with the console's port unless it names one. */
   admin: { listen: string; tls: boolean; metricsUsernames: boolean; allowedHosts: string[] };
 }

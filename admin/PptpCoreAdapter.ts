@@ -6,6 +6,7 @@ import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { AddressPolicy } from '../config/AddressPolicy.js';
 import { connectionLimits } from '../server/Limits.js';
 import type { DataDirectoryReport } from '../config/DataDirectory.js';
+import type { HostCheckResult } from '../server/HostChecks.js';
 import type { Logger } from 'pino';
 import type { DataPlanePort } from '../dataplane/DataPlane.js';
 import type { AuthFailure, SessionEnded, SessionManager, SessionSummary } from '../session/SessionManager.js';
@@ -40,6 +41,8 @@ export interface PptpCoreParts {
   radiusServers?: () => RadiusServerState[];
   /** What securing the data directory at start did (config/DataDirectory.ts), for the security audit. */
   dataDirectory?: DataDirectoryReport;
+  /** The host checks that warned at start (server/HostChecks.ts), for the security audit. */
+  hostWarnings?: readonly HostCheckResult[];
   log: Logger;
 }
 
@@ -249,6 +252,7 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
         : null,
     },
     ...(parts.dataDirectory ? { dataDirectory: { path: parts.dataDirectory.path, fixed: [...parts.dataDirectory.fixed] } } : {}),
+    ...(parts.hostWarnings ? { hostWarnings: parts.hostWarnings.map((w) => ({ check: w.check, setting: w.setting, message: w.message, fix: w.fix ?? '' })) } : {}),
     admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames, allowedHosts: consoleHostNames(config.admin) },
   });
 

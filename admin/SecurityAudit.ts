@@ -1,5 +1,6 @@
-// The security audit card: every weak setting in force, by name, and — always — what PPTP
-// cannot protect whatever the settings. Pure function of the settings view.
+// The security audit card: every weak setting in force, by name, what the host lacked at start
+// (server/HostChecks.ts), and — always — what PPTP cannot protect whatever the settings. Pure
+// function of the settings view.
 import type { AdminSettingsView } from './AdminCore.js';
 
 export interface AuditFinding {
@@ -114,6 +115,10 @@ export function auditSettings(s: AdminSettingsView): SecurityAuditReport {
       setting: 'pool.allowedStaticRanges',
       message: `${wide.join(', ')} ${wide.length > 1 ? 'are' : 'is'} wider than /16: a RADIUS reply, a console user or a write token can give a client any address there, and its route then takes that host's traffic into the tunnel. List only the networks static addresses come from.`,
     });
+  }
+  // What the host lacked at start: clients would connect and reach nothing, or not connect at all.
+  for (const w of s.hostWarnings ?? []) {
+    findings.push({ severity: 'medium', setting: w.setting, message: `${w.message}.${w.fix ? ` Fix: ${w.fix}.` : ''} (Found at start; portico doctor checks again.)` });
   }
   if (s.admin.metricsUsernames) {
     findings.push({ severity: 'low', setting: 'admin.metricsUsernames', message: 'Prometheus metrics carry user names: whoever can scrape /metrics sees who is connected.' });

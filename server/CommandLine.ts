@@ -10,6 +10,7 @@ import { addressPolicyFor, interfaceAddresses } from '../config/AddressPolicy.js
 import { DataDirectoryError, secureDataDirectory } from '../config/DataDirectory.js';
 import { formatIpv4 } from '../config/Ipv4.js';
 import { ConfigError, chooseConfig, loadConfig, type PorticoConfig, SYSTEM_CONFIG } from '../config/PorticoConfig.js';
+import type { HostCheckResult } from './HostChecks.js';
 import { type PasswordInputStream, PasswordInputError, promptNewPassword, readPasswordFromStdin } from './PasswordInput.js';
 import { StartupRefusal } from './StartupChecks.js';
 
@@ -23,6 +24,8 @@ export interface CliIo {
   exists(path: string): boolean;
   /** `portico serve` (server/main.ts runServer). */
   serve(config: PorticoConfig, source: string): Promise<void>;
+  /** `portico doctor`: every host check (server/HostChecks.ts) on this host. */
+  checkHost(config: PorticoConfig): Promise<HostCheckResult[]>;
 }
 
 type OptionName = 'config' | 'password' | 'password-stdin' | 'ip' | 'no-ip' | 'enable' | 'disable' | 'json' | 'help' | 'version';
@@ -72,6 +75,14 @@ const COMMANDS: Command[] = [
     args: '[NAME]',
     summary: "set a console account's password (NAME defaults to admin; created when absent); without --password(-stdin) a random one is printed",
     options: [...PASSWORD_OPTIONS, 'config'],
+    configured: true,
+  },
+  {
+    name: 'doctor',
+    args: '',
+    summary:
+      'check this host for the server (/dev/net/tun, capabilities, raw GRE socket, IP forwarding, firewall, route or NAT, DNS, pool, another instance, data directory), changing nothing: one line each, ok, warning, fatal or unknown, with what to fix; exit 1 when one is fatal. serve runs the same checks at start',
+    options: ['config'],
     configured: true,
   },
   { name: 'help', args: '[COMMAND]', summary: 'this help, or one command with its options', options: [], configured: false },
@@ -223,6 +234,14 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     await io.serve(config, source);
     return 0;
   }
+  if (command.name === 'doctor') {
+    const results = await io.checkHost(config);
+    const { formatHostCheck } = await import('./HostChecks.js');
+    for (const r of results) io.stdout(`${formatHostCheck(r)}\n`);
+    const count = (status: string) => results.filter((r) => r.status === status).length;
+    io.stdout(`${count('fatal')} fatal, ${count('warning')} warning(s), ${count('unknown')} not inspected\n`);
+    return count('fatal') > 0 ? 1 : 0;
+  }
   // Before the user or admin database opens: the directory private, new files 0600 (serve does it in runServer).
   secureDataDirectory(config.dataDir, { warn: (_fields, message) => io.stderr(`portico: warning: ${message}\n`) });
   if (values.password !== undefined) io.stderr('portico: warning: --password is visible to every local user (ps, /proc); use --password-stdin or the prompt\n');
@@ -349,6 +368,10 @@ export function processIo(): CliIo {
     serve: async (config, source) => {
       const { runServer } = await import('./main.js');
       await runServer(config, source);
+    },
+    checkHost: async (config) => {
+      const { runHostChecks, systemProbes } = await import('./HostChecks.js');
+      return runHostChecks(config, systemProbes());
     },
   };
 }

@@ -33,9 +33,7 @@ export async function claimTunName(name: string, dataDir: string): Promise<Insta
     });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    const holder = await askHolder(tunSocketName(name));
-    const who = holder ? `another Portico (PID ${holder.pid}, dataDir ${holder.dataDir})` : 'another process';
-    throw new StartupRefusal(`tun.name ${name} is in use by ${who}; stop it or give this instance another tun.name`);
+    throw new StartupRefusal(tunNameInUse(name, (await askHolder(tunSocketName(name))) || null));
   }
   return { release: () => new Promise((resolve) => server.close(() => resolve())) };
 }
@@ -44,17 +42,35 @@ export function tunSocketName(tunName: string): string {
   return `\0portico-tun-${tunName}`;
 }
 
-/** The holder's answer, or null when it gives none within a second. */
-function askHolder(path: string): Promise<{ pid: number; dataDir: string } | null> {
+/** Who holds a TUN name: another Portico (its answer), null for a holder that gave none. */
+export type TunNameHolder = { pid: number; dataDir: string } | null;
+
+/** The line a second instance on `name` reads (claimTunName's refusal, `portico doctor`'s finding). */
+export function tunNameInUse(name: string, holder: TunNameHolder): string {
+  const who = holder ? `another Portico (PID ${holder.pid}, dataDir ${holder.dataDir})` : 'another process';
+  return `tun.name ${name} is in use by ${who}; stop it or give this instance another tun.name`;
+}
+
+/** Whether another process holds the TUN name, without taking it (`portico doctor`): false when free. */
+export function probeTunName(name: string): Promise<false | TunNameHolder> {
+  return askHolder(tunSocketName(name));
+}
+
+/** The holder's answer; null when it gives none within a second; false when nobody listens (ECONNREFUSED). */
+function askHolder(path: string): Promise<false | TunNameHolder> {
   return new Promise((resolve) => {
     let text = '';
+    let connected = false;
     const peer = connect({ path });
-    const done = (value: { pid: number; dataDir: string } | null) => {
+    const done = (value: false | TunNameHolder) => {
       peer.destroy();
       resolve(value);
     };
+    peer.once('connect', () => {
+      connected = true;
+    });
     peer.setTimeout(1000, () => done(null));
-    peer.on('error', () => done(null));
+    peer.on('error', () => done(connected ? null : false));
     peer.on('data', (d) => {
       text += d;
       if (text.length > 4096) done(null);
@@ -68,6 +84,22 @@ function askHolder(path: string): Promise<{ pid: number; dataDir: string } | nul
       }
     });
   });
+}
+
+/** The line a second instance on `dataDir` reads (claimDataDir's refusal, `portico doctor`'s finding). */
+export function dataDirInUse(dataDir: string, pid: number): string {
+  return `dataDir ${dataDir} is in use by another Portico (PID ${pid}, ${join(dataDir, PID_FILE)}); stop it or give this instance another dataDir`;
+}
+
+/** The PID of a live Portico holding DATADIR/portico.pid, without taking it (`portico doctor`); null when none. */
+export function dataDirHolder(dataDir: string): number | null {
+  let recorded: string;
+  try {
+    recorded = readFileSync(join(dataDir, PID_FILE), 'utf8');
+  } catch {
+    return null;
+  }
+  return isAlive(recorded) ? Number(recorded.split(' ')[0]) : null;
 }
 
 /** Claims an existing data directory with DATADIR/portico.pid, or throws StartupRefusal naming the live holder. */
@@ -100,10 +132,7 @@ export function claimDataDir(dataDir: string): InstanceClaim {
     } catch {
       continue; // removed meanwhile: try again
     }
-    const pid = Number(recorded.split(' ')[0]);
-    if (isAlive(recorded)) {
-      throw new StartupRefusal(`dataDir ${dataDir} is in use by another Portico (PID ${pid}, ${path}); stop it or give this instance another dataDir`);
-    }
+    if (isAlive(recorded)) throw new StartupRefusal(dataDirInUse(dataDir, Number(recorded.split(' ')[0])));
     try {
       unlinkSync(path); // stale: its process is gone
     } catch {

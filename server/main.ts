@@ -21,6 +21,7 @@ import { UserStore } from '../aaa/UserStore.js';
 import { secureDataDirectory } from '../config/DataDirectory.js';
 import { claimDataDir, claimTunName } from './InstanceLock.js';
 import { checkConsoleCertificate, checkPorts } from './StartupChecks.js';
+import { checkHostAtStart, systemProbes } from './HostChecks.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
   const log = createLogger(config.log.level);
@@ -31,6 +32,9 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
 
   // Refusals first, before the TUN, the databases, the admin account or a port (one line each, no stack trace).
   checkConsoleCertificate(config);
+  // What the host must give (server/HostChecks.ts, as `portico doctor`): a fatal finding refuses the start,
+  // warnings (no forwarding, no DNS, a firewall dropping GRE, ...) are logged and shown on the console's audit card.
+  const hostWarnings = await checkHostAtStart(config, systemProbes(), log);
   // One instance per TUN name and data directory (server/InstanceLock.ts).
   const claims = [await claimTunName(config.tun.name, config.dataDir)];
   const dataDirectory = secureDataDirectory(config.dataDir, log);
@@ -86,7 +90,18 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
     const { createPptpAdminCore } = await import('../admin/PptpCoreAdapter.js');
     const { startAdmin } = await import('../admin/AdminConsole.js');
     const adminLog = log.child({ layer: 'admin' });
-    const adminCore = createPptpAdminCore({ server, dataPlane, users, config, addressPolicy, dataDirectory, logins, log: adminLog, ...(radius ? { radiusServers: () => radius.serverStates() } : {}) });
+    const adminCore = createPptpAdminCore({
+      server,
+      dataPlane,
+      users,
+      config,
+      addressPolicy,
+      dataDirectory,
+      hostWarnings,
+      logins,
+      log: adminLog,
+      ...(radius ? { radiusServers: () => radius.serverStates() } : {}),
+    });
     try {
       const stopAdmin = await startAdmin(adminCore, config, adminLog);
       stoppers.push({ name: 'admin console', run: () => stopAdmin() });

@@ -298,6 +298,35 @@ describe('Host allow-list', () => {
     ]);
   });
 
+  it('host checks that warned at start (server/HostChecks.ts) are audit findings by their key, and the audit is no longer ok', () => {
+    const hostWarnings = [
+      {
+        check: 'ip-forward',
+        setting: 'net.ipv4.ip_forward',
+        message: 'net.ipv4.ip_forward is 0: clients reach this server and nothing behind it',
+        fix: 'sysctl -w net.ipv4.ip_forward=1 (and net.ipv4.ip_forward = 1 in /etc/sysctl.d/99-portico.conf)',
+      },
+      { check: 'dns', setting: 'dns', message: 'no DNS server for clients (dns is empty): clients connect and cannot resolve names', fix: 'set dns: [A.B.C.D] (the resolver clients should use)' },
+    ];
+    expect(auditSettings(fakeSettings()).ok).toBe(true);
+    const audit = auditSettings(fakeSettings({ hostWarnings }));
+    expect(audit.ok).toBe(false);
+    expect(audit.findings).toEqual([
+      {
+        severity: 'medium',
+        setting: 'net.ipv4.ip_forward',
+        message:
+          'net.ipv4.ip_forward is 0: clients reach this server and nothing behind it. Fix: sysctl -w net.ipv4.ip_forward=1 (and net.ipv4.ip_forward = 1 in /etc/sysctl.d/99-portico.conf). (Found at start; portico doctor checks again.)',
+      },
+      {
+        severity: 'medium',
+        setting: 'dns',
+        message:
+          'no DNS server for clients (dns is empty): clients connect and cannot resolve names. Fix: set dns: [A.B.C.D] (the resolver clients should use). (Found at start; portico doctor checks again.)',
+      },
+    ]);
+  });
+
   it('admin.allowedHosts adds names (a name alone also with the console port, name:port exactly); the settings and the audit name them', async () => {
     const h = await harness({ admin: { listen: '[::1]:9090', allowedHosts: ['Portico.example.net', 'proxy.example.net:8443'] } });
     const status = async (host: string) => (await h.bare({ url: '/', headers: { host } })).statusCode;

@@ -1,12 +1,14 @@
 // Start-up as an operator meets it (root: network namespaces; the server's refusals come before the
-// TUN, so only the two-instance and npm start cases open one): a second instance on the same TUN name
-// or data directory, an unreadable console certificate, a data directory a non-root user cannot
-// write, and SIGTERM to `npm start` (the server must not be left running as an orphan). Each refusal
-// is checked as the exact lines on standard error. Own namespace: portico-cli-t.
+// TUN, so only the two-instance, host-warning and npm start cases open one): a second instance on the
+// same TUN name or data directory, an unreadable console certificate, a data directory a non-root user
+// cannot write, a non-root start (capabilities), `portico doctor` and the same host checks at start
+// (IP forwarding off, no DNS, no route, a firewall dropping GRE, a pool outside the tunnel network),
+// and SIGTERM to `npm start` (the server must not be left running as an orphan). Each refusal and
+// warning is checked as the exact lines. Own namespace: portico-cli-t, with net.ipv4.ip_forward=0.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, REPO } from './Lab.js';
 
@@ -22,6 +24,8 @@ beforeAll(() => {
   spawnSync('ip', ['netns', 'del', NS]);
   expect(spawnSync('ip', ['netns', 'add', NS]).status).toBe(0);
   expect(spawnSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']).status).toBe(0);
+  // Per namespace (a new one starts at 0 anyway): the host checks must see it off.
+  expect(spawnSync('ip', ['netns', 'exec', NS, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']).status).toBe(0);
 });
 afterAll(() => {
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -78,6 +82,10 @@ async function until(what: string, test: () => boolean, ms: number, r?: Run): Pr
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The capability check's finding for a user without any (server/HostChecks.ts). */
+const missingCapabilities = (uid: number) =>
+  `CAP_NET_ADMIN and CAP_NET_RAW are missing (uid ${uid}): Portico cannot create its TUN or open its raw GRE socket; fix: run it as root, or grant CAP_NET_ADMIN CAP_NET_RAW (systemd AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW; docker --cap-add NET_ADMIN --cap-add NET_RAW)`;
 
 const ready = (r: Run) => r.stdout().includes('"msg":"Portico ready"');
 const alive = (pid: number) => {
@@ -179,9 +187,10 @@ describe('portico serve start-up', () => {
     expect(await list.exited).toBe(2);
     const line = `portico: dataDir ${parent}/portico cannot be created (EACCES: permission denied): run Portico as root or as the owner of its parent, or set dataDir to a directory this user may write`;
     expect(list.stderr()).toBe(`portico: config: ${uncreatable.file} (--config)\n${line}\n`);
+    // serve names what is missing first: without CAP_NET_ADMIN and CAP_NET_RAW no data directory would help.
     const serveAsNobody = run('ip', ['netns', 'exec', NS, 'setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, CLI, 'serve', '--config', uncreatable.file], root);
     expect(await serveAsNobody.exited).toBe(2);
-    expect(serveAsNobody.stderr()).toBe(`portico: config: ${uncreatable.file} (--config)\n${line}\n`);
+    expect(serveAsNobody.stderr()).toBe(`portico: config: ${uncreatable.file} (--config)\nportico: capabilities: ${missingCapabilities(NOBODY)}\n`);
 
     const readOnly = join(root, 'read-only');
     mkdirSync(readOnly, { mode: 0o500 });
@@ -211,4 +220,119 @@ describe('portico serve start-up', () => {
     expect(npm.stdout()).toMatch(/"signal":"SIGTERM".*"msg":"shutting down"/);
     expect(tunExists('ptcli3')).toBe(false);
   }, 120_000);
+});
+
+describe('portico doctor and the same checks at start', () => {
+  const tun = { name: 'ptcli5', address: '198.18.125.1' };
+  const pool = { start: '198.18.125.10', end: '198.18.125.20' };
+  const doctor = (file: string) => run('ip', ['netns', 'exec', NS, process.execPath, CLI, 'doctor', '--config', file]);
+  const nftInstalled = spawnSync('sh', ['-c', 'PATH=$PATH:/usr/sbin:/sbin command -v nft']).status === 0;
+  const iptablesInstalled = spawnSync('sh', ['-c', 'PATH=$PATH:/usr/sbin:/sbin command -v iptables-save']).status === 0;
+  const WARNINGS = {
+    ipForward: {
+      msg: 'ip-forward: net.ipv4.ip_forward is 0: clients reach this server and nothing behind it',
+      fix: 'sysctl -w net.ipv4.ip_forward=1 (and net.ipv4.ip_forward = 1 in /etc/sysctl.d/99-portico.conf)',
+    },
+    route: { msg: "route: no route besides ptcli5's: clients reach this server and nothing behind it", fix: 'ip route add NETWORK/N via GATEWAY (the network behind this server), or a default route' },
+    dns: { msg: 'dns: no DNS server for clients (dns is empty): clients connect and cannot resolve names', fix: 'set dns: [A.B.C.D] (the resolver clients should use)' },
+    gre: {
+      msg: 'firewall: IP protocol 47 (GRE) is dropped by nft rule "meta l4proto gre drop" (inet portico_doc input): clients connect, then time out in LCP',
+      fix: 'nft insert rule inet portico_doc input meta l4proto gre accept',
+    },
+  };
+  const line = (status: string, w: { msg: string; fix: string }) => `${status.padEnd(8)}${w.msg}; fix: ${w.fix}`;
+
+  beforeAll(() => {
+    // A firewall in the namespace that drops GRE (when nft is there to set one up and read it back).
+    if (nftInstalled) {
+      const rules = 'table inet portico_doc {\n chain input {\n  type filter hook input priority filter; policy accept;\n  tcp dport 1723 accept\n  meta l4proto gre drop\n }\n}\n';
+      expect(spawnSync('ip', ['netns', 'exec', NS, 'sh', '-c', 'PATH=$PATH:/usr/sbin:/sbin nft -f -'], { input: rules }).status).toBe(0);
+    }
+  });
+
+  it('as root with ip_forward=0, no DNS, no route: doctor prints every check, the warnings with their fix; exit 0', async () => {
+    const { file, dataDir } = config({ tun, pool });
+    const r = doctor(file);
+    expect(await r.exited).toBe(0);
+    // Without nft there is no rule dropping GRE: iptables-save finds nothing, and without either nothing is inspected.
+    const firewall = nftInstalled
+      ? line('warning', WARNINGS.gre)
+      : iptablesInstalled
+        ? 'ok      firewall: no rule or policy of iptables drops 1723/tcp or IP protocol 47 (GRE)'
+        : `unknown firewall: could not inspect (nft: not installed; iptables-save: not installed): make sure 1723/tcp and IP protocol 47 (GRE) reach this host; fix: allow 1723/tcp and IP protocol 47 (GRE) in toward this host in every firewall on the way`;
+    expect(r.stdout()).toBe(
+      [
+        'ok      capabilities: CAP_NET_ADMIN and CAP_NET_RAW present',
+        'ok      tun-device: /dev/net/tun opens',
+        'ok      raw-gre: a raw socket for IP protocol 47 (GRE) opens',
+        line('warning', WARNINGS.ipForward),
+        firewall,
+        line('warning', WARNINGS.route),
+        line('warning', WARNINGS.dns),
+        'ok      pool: pool 198.18.125.10-198.18.125.20 lies in the tunnel network 198.18.125.0/27 of tun.address 198.18.125.1',
+        `ok      instance: no other Portico on tun.name ptcli5 or dataDir ${dataDir}`,
+        `ok      data-dir: ${dataDir} will be created (${dirname(dataDir)} is writable)`,
+        `0 fatal, ${nftInstalled ? 4 : 3} warning(s), ${nftInstalled || iptablesInstalled ? 0 : 1} not inspected`,
+        '',
+      ].join('\n'),
+    );
+    expect(r.stderr()).toBe(`portico: config: ${file} (--config)\n`);
+    // Nothing was touched: no TUN, no data directory.
+    expect(tunExists('ptcli5')).toBe(false);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it('the server starts with the same warnings as log lines (key and fix); doctor then names it as another instance', async () => {
+    const { file, dataDir } = config({ tun, pool });
+    const s = serve(file);
+    await until('the server', () => ready(s) || s.child.exitCode !== null, 20_000, s);
+    expect(ready(s)).toBe(true);
+    const warnings = s
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('"check"'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string; check: string; setting: string; fix: string })
+      .filter((l) => l.level === 40)
+      .map(({ msg, fix, setting }) => ({ msg, fix, setting }));
+    expect(warnings).toEqual([
+      { ...WARNINGS.ipForward, setting: 'net.ipv4.ip_forward' },
+      ...(nftInstalled ? [{ ...WARNINGS.gre, setting: 'firewall' }] : []),
+      { ...WARNINGS.route, setting: 'routes' },
+      { ...WARNINGS.dns, setting: 'dns' },
+    ]);
+    const again = doctor(file);
+    expect(await again.exited).toBe(1);
+    expect(again.stdout()).toContain(
+      `fatal   instance: tun.name ptcli5 is in use by another Portico (PID ${s.child.pid}, dataDir ${dataDir}); stop it or give this instance another tun.name; dataDir ${dataDir} is in use by another Portico (PID ${s.child.pid}, ${dataDir}/portico.pid); stop it or give this instance another dataDir\n`,
+    );
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+  }, 30_000);
+
+  it('a pool outside the tunnel network: doctor and serve stop at the configuration, naming the key', async () => {
+    const { file } = config({ tun: { name: 'ptcli6', address: '198.18.126.1' }, pool: { start: '198.19.126.10', end: '198.19.126.20' } });
+    const expected = `portico: config: ${file} (--config)\nportico: ${file}: pool: 198.19.126.10-198.19.126.20 lies outside tun.address 198.18.126.1's /16: together they span 198.18.0.0/15, all of it routed into the tunnel; put the pool next to tun.address\n`;
+    for (const r of [doctor(file), serve(file)]) {
+      expect(await r.exited).toBe(2);
+      expect(r.stderr()).toBe(expected);
+    }
+    expect(tunExists('ptcli6')).toBe(false);
+  });
+
+  it('as a user without capabilities: doctor names what is missing (exit 1); serve refuses with that line', async () => {
+    const uid = Number(spawnSync('id', ['-u', 'tester'], { encoding: 'utf8' }).stdout.trim());
+    const { file } = config({ tun, pool });
+    const asTester = (verb: string) => run('ip', ['netns', 'exec', NS, 'su', 'tester', '-s', '/bin/sh', '-c', `'${process.execPath}' '${CLI}' ${verb} --config '${file}'`], root);
+    const d = asTester('doctor');
+    expect(await d.exited).toBe(1);
+    const lines = d.stdout().split('\n');
+    expect(lines[0]).toBe(`fatal   capabilities: ${missingCapabilities(uid)}`);
+    expect(lines[2]).toBe(
+      'fatal   raw-gre: cannot open a raw socket for IP protocol 47 (GRE): openRawGre(0.0.0.0): EPERM (socket SOCK_RAW IPPROTO_GRE: Operation not permitted); fix: run Portico as root or with CAP_NET_RAW',
+    );
+    const s = asTester('serve');
+    expect(await s.exited).toBe(2);
+    expect(s.stderr()).toBe(`portico: config: ${file} (--config)\nportico: capabilities: ${missingCapabilities(uid)}\n`);
+    expect(tunExists('ptcli5')).toBe(false);
+  });
 });

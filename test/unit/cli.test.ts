@@ -12,6 +12,7 @@ import { addressPolicyFor } from '../../config/AddressPolicy.js';
 import { chooseConfig, type PorticoConfig, SYSTEM_CONFIG, validateConfig } from '../../config/PorticoConfig.js';
 import { ntPasswordHash } from '../../ppp/auth/MsChapCrypto.js';
 import { type CliIo, runCli } from '../../server/CommandLine.js';
+import type { HostCheckResult } from '../../server/HostChecks.js';
 import type { PasswordInputStream } from '../../server/PasswordInput.js';
 
 const root = mkdtempSync(join(tmpdir(), 'portico-cli-'));
@@ -39,7 +40,7 @@ function stdinOf(text: string | null, tty = false): PasswordInputStream & { mode
   return s;
 }
 
-async function portico(argv: string[], options: { stdin?: PasswordInputStream; env?: NodeJS.ProcessEnv; exists?: (p: string) => boolean } = {}) {
+async function portico(argv: string[], options: { stdin?: PasswordInputStream; env?: NodeJS.ProcessEnv; exists?: (p: string) => boolean; hostChecks?: HostCheckResult[] } = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const served: Array<{ config: PorticoConfig; source: string }> = [];
@@ -51,6 +52,10 @@ async function portico(argv: string[], options: { stdin?: PasswordInputStream; e
     exists: options.exists ?? (() => false),
     serve: async (config, source) => {
       served.push({ config, source });
+    },
+    checkHost: async (config) => {
+      served.push({ config, source: 'doctor' });
+      return options.hostChecks ?? [];
     },
   };
   const code = await runCli(argv, io);
@@ -86,6 +91,54 @@ describe('help and version', () => {
     expect(lines[0]).toBe('usage: portico user add NAME [--ip A.B.C.D] [--password-stdin | --password PW] [--config FILE]');
     expect(lines).toContain('      --password-stdin  read the password from standard input (one line)');
     expect((await portico(['help', 'user'])).stdout).toMatch(/^ {2}portico user del NAME \[--config FILE\]$/m);
+  });
+});
+
+describe('portico doctor', () => {
+  const ok: HostCheckResult = { check: 'tun-device', status: 'ok', setting: '/dev/net/tun', message: '/dev/net/tun opens' };
+  const warning: HostCheckResult = {
+    check: 'dns',
+    status: 'warning',
+    setting: 'dns',
+    message: 'no DNS server for clients (dns is empty): clients connect and cannot resolve names',
+    fix: 'set dns: [A.B.C.D] (the resolver clients should use)',
+  };
+  const fatal: HostCheckResult = {
+    check: 'raw-gre',
+    status: 'fatal',
+    setting: 'capabilities',
+    message: 'cannot open a raw socket for IP protocol 47 (GRE): EPERM',
+    fix: 'run Portico as root or with CAP_NET_RAW',
+  };
+
+  it('one line per check with what to fix, then the count; exit 1 only when one is fatal', async () => {
+    const { file } = configFile('dns: []\n');
+    const fine = await portico(['doctor', '--config', file], { hostChecks: [ok, warning] });
+    expect(fine).toMatchObject({
+      code: 0,
+      stderr: `portico: config: ${file} (--config)\n`,
+      stdout: [
+        'ok      tun-device: /dev/net/tun opens',
+        'warning dns: no DNS server for clients (dns is empty): clients connect and cannot resolve names; fix: set dns: [A.B.C.D] (the resolver clients should use)',
+        '0 fatal, 1 warning(s), 0 not inspected',
+        '',
+      ].join('\n'),
+    });
+    expect(fine.served[0]!.config.dns).toEqual([]); // the checks get the chosen configuration
+    const broken = await portico(['doctor', '--config', file], { hostChecks: [ok, fatal] });
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toBe(
+      'ok      tun-device: /dev/net/tun opens\nfatal   raw-gre: cannot open a raw socket for IP protocol 47 (GRE): EPERM; fix: run Portico as root or with CAP_NET_RAW\n1 fatal, 0 warning(s), 0 not inspected\n',
+    );
+  });
+
+  it('is in the help, and a configuration error stops it like any command', async () => {
+    expect((await portico(['help'])).stdout.split('\n')).toContain('  portico doctor [--config FILE]');
+    expect((await portico(['help', 'doctor'])).stdout).toMatch(/^usage: portico doctor \[--config FILE\]\ncheck this host for the server \(\/dev\/net\/tun, capabilities,/);
+    const { file } = configFile('dns: 198.18.100.53\n');
+    const r = await portico(['doctor', '--config', file]);
+    expect(r).toMatchObject({ code: 2, stdout: '', stderr: `portico: config: ${file} (--config)\nportico: ${file}: dns: expected a list, got string "198.18.100.53" (write [198.18.100.53])\n` });
+    expect(r.served).toEqual([]);
   });
 });
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../config/PorticoConfig.js';
-import { claimDataDir, claimTunName, identity, PID_FILE } from '../../server/InstanceLock.js';
+import { claimDataDir, claimTunName, dataDirHolder, identity, PID_FILE, probeTunName } from '../../server/InstanceLock.js';
 import { checkConsoleCertificate, StartupRefusal } from '../../server/StartupChecks.js';
 
 const root = mkdtempSync(join(tmpdir(), 'portico-lock-'));
@@ -86,6 +86,32 @@ describe('instance lock', () => {
     const [pid, , boot] = identity(other.pid!).split(' ');
     writeFileSync(join(a.dataDir, PID_FILE), `${pid} 1 ${boot}`);
     await claimDataDir(a.dataDir).release();
+  });
+});
+
+describe('probes without taking the lock (portico doctor)', () => {
+  it('a TUN name: false when free, the holder when claimed, and the probe leaves it claimed', async () => {
+    const a = instance();
+    expect(await probeTunName(a.tun.name)).toBe(false);
+    const claim = await claimTunName(a.tun.name, a.dataDir);
+    expect(await probeTunName(a.tun.name)).toEqual({ pid: process.pid, dataDir: a.dataDir });
+    expect(await refusal(claimTunName(a.tun.name, '/elsewhere'))).toMatch(/^tun\.name .* is in use by another Portico/);
+    await claim.release();
+    expect(await probeTunName(a.tun.name)).toBe(false);
+  });
+
+  it("a data directory: the live holder's PID, null when none or stale; the PID file stays", async () => {
+    const a = instance();
+    expect(dataDirHolder(a.dataDir)).toBe(null);
+    const other = await otherProcess();
+    const pidFile = join(a.dataDir, PID_FILE);
+    writeFileSync(pidFile, identity(other.pid!));
+    expect(dataDirHolder(a.dataDir)).toBe(other.pid);
+    const exited = new Promise((r) => other.once('exit', r));
+    other.kill('SIGKILL');
+    await exited;
+    expect(dataDirHolder(a.dataDir)).toBe(null);
+    expect(existsSync(pidFile)).toBe(true);
   });
 });
 

@@ -84,8 +84,17 @@ export class Accountant {
   private running = false;
   private aliveTimer: NodeJS.Timeout | null = null;
 
+  /** radius.interimInterval: the default when the Access-Accept names none. */
+  private interimInterval: number;
+
   constructor(private readonly options: AccountantOptions) {
+    this.interimInterval = options.interimInterval;
     this.nasSessionId = `nas-${Date.now().toString(16)}`;
+  }
+
+  /** A reloaded default interim interval, for sessions that start from now on (live ones keep theirs). */
+  reconfigure(settings: { interimInterval: number }): void {
+    this.interimInterval = settings.interimInterval;
   }
 
   /**
@@ -118,7 +127,7 @@ export class Accountant {
       if (this.sessions.size > 0) this.markAlive();
     }, ALIVE_MS);
     this.aliveTimer.unref();
-    this.options.log.info({ interimInterval: this.options.interimInterval || undefined }, 'RADIUS accounting started (Accounting-On queued)');
+    this.options.log.info({ interimInterval: this.interimInterval || undefined }, 'RADIUS accounting started (Accounting-On queued)');
   }
 
   /**
@@ -150,7 +159,7 @@ export class Accountant {
 
   private readonly onUp = (s: SessionSummary): void => {
     if (this.sessions.has(s.sessionId)) return;
-    const interval = s.interimInterval ?? this.options.interimInterval;
+    const interval = s.interimInterval ?? this.interimInterval;
     const tracked: Tracked = { summary: s, timer: null };
     this.sessions.set(s.sessionId, tracked);
     const now = Date.now();

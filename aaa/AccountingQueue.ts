@@ -90,7 +90,7 @@ export class AccountingQueue {
   private readonly getAlive: Database.Statement;
   private readonly store: (sessionId: string, statusType: number, createdAt: number, body: Buffer, open: OpenSession | undefined) => void;
   private readonly initialBackoffMs: number;
-  private readonly maxBackoffMs: number;
+  private maxBackoffMs: number;
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> | null = null;
   private closed = false;
@@ -135,6 +135,11 @@ export class AccountingQueue {
     });
     const pending = this.size;
     if (pending > 0) options.log.info({ pending }, 'accounting records left from before the restart: sending them first');
+  }
+
+  /** A reloaded back-off cap, from the next failed attempt on; the queued records stay as they are. */
+  reconfigure(settings: { maxBackoffMs: number }): void {
+    this.maxBackoffMs = Math.max(this.initialBackoffMs, settings.maxBackoffMs);
   }
 
   /** Records not yet acknowledged. */

@@ -45,10 +45,15 @@ export class AddressBans {
   private readonly totals: BanCounters = { bans: 0, refused: 0 };
 
   constructor(
-    private readonly policy: BanPolicy,
+    private policy: BanPolicy,
     /** Told about every new ban (the log line). */
     private readonly banned: (ban: AddressBan) => void = () => undefined,
   ) {}
+
+  /** A reloaded auth.throttle.ban*: bans in force keep their end, the next ones follow it. */
+  reconfigure(policy: BanPolicy): void {
+    this.policy = policy;
+  }
 
   /** The ban of `address` when it is banned now (the refusal this means is counted), else null. */
   refuses(address: string): AddressBan | null {

@@ -34,9 +34,14 @@ export class LoginBackoff {
 
   /** @param keyOf maps what callers pass to the key counted (the console: an IPv6 client by its /64). */
   constructor(
-    private readonly policy: BackoffPolicy,
+    private policy: BackoffPolicy,
     private readonly keyOf: (name: string) => string = (name) => name,
   ) {}
+
+  /** A reloaded policy: counts are kept, waits already begun run out as they were set, the next ones follow it. */
+  reconfigure(policy: BackoffPolicy): void {
+    this.policy = policy;
+  }
 
   /** Keys currently tracked. */
   get size(): number {

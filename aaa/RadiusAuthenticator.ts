@@ -69,6 +69,11 @@ export class RadiusAuthenticator implements ExtendedAuthenticator, SessionAwareA
     return new RadiusAuthenticator(this.options, context);
   }
 
+  /** A reloaded MPPE policy for the next replies; every per-session copy shares these options and sees it. */
+  reconfigure(mppe: RadiusAuthenticatorOptions['mppe']): void {
+    this.options.mppe = mppe;
+  }
+
   /** RFC 2548 §2.3: MS-CHAP-Challenge (16) + MS-CHAP2-Response = Ident · Flags · Peer-Challenge · Reserved(8) · NT-Response. */
   async verifyMsChapV2(request: MsChapV2Request): Promise<AuthResult> {
     const response = Buffer.concat([Buffer.of(identOf(request), 0), request.peerChallenge, Buffer.alloc(8), request.ntResponse]);

@@ -7,11 +7,11 @@ import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
 import { DasServer } from '../radius/DasServer.js';
 import { AcctAuthentic } from '../radius/Dictionary.js';
-import { RadiusClient } from '../radius/RadiusClient.js';
+import { RadiusClient, type RadiusClientSettings } from '../radius/RadiusClient.js';
 import { Accountant } from './Accountant.js';
 import { AccountingQueue, accountingQueueFile } from './AccountingQueue.js';
 import { FallbackAuthenticator } from './FallbackAuthenticator.js';
-import { RadiusAuthenticator } from './RadiusAuthenticator.js';
+import { RadiusAuthenticator, type RadiusAuthenticatorOptions } from './RadiusAuthenticator.js';
 import type { SessionManager } from '../session/SessionManager.js';
 import { DynamicAuthorization } from './DynamicAuthorization.js';
 import type { NasIdentity } from './NasAttributes.js';
@@ -44,6 +44,7 @@ export class RadiusServices {
   /** The user backend to hand to PptpServer, or null when auth.backend is local. */
   readonly authenticator: ExtendedAuthenticator | null;
   private readonly client: RadiusClient | null;
+  private readonly radiusAuthenticator: RadiusAuthenticator | null;
   private readonly queue: AccountingQueue | null;
   private readonly nas: NasIdentity;
   private accountant: Accountant | null = null;
@@ -65,7 +66,7 @@ export class RadiusServices {
   }
 
   private constructor(
-    private readonly config: PorticoConfig,
+    private config: PorticoConfig,
     local: ExtendedAuthenticator,
     addresses: AddressPolicy,
     private readonly log: Logger,
@@ -74,33 +75,23 @@ export class RadiusServices {
     const nas: NasIdentity = { nasIdentifier: r.nasIdentifier, ...(r.nasIpAddress ? { nasIpAddress: r.nasIpAddress } : {}) };
     this.nas = nas;
     for (const w of radiusSecurityWarnings(config)) log.warn({ security: w.startsWith('radius.das.') ? 'DAS replay' : 'BlastRADIUS' }, w);
-    this.client =
-      r.servers.length === 0
-        ? null
-        : new RadiusClient({
-            servers: r.servers.map((s) => ({ address: s.address, authPort: s.authPort, acctPort: s.acctPort, secret: s.secret })),
-            timeoutMs: Math.round(r.timeout * 1000),
-            tries: r.tries,
-            deadTimeSec: r.deadTime,
-            statusIntervalSec: r.statusInterval,
-            requireMessageAuthenticator: r.requireMessageAuthenticator,
-            nasIdentifier: r.nasIdentifier,
-            log: log.child({ layer: 'radius' }),
-          });
+    this.client = r.servers.length === 0 ? null : new RadiusClient({ ...radiusClientSettings(config), nasIdentifier: r.nasIdentifier, log: log.child({ layer: 'radius' }) });
     const backend = config.auth.backend;
     if (this.client && backend !== 'local') {
       const authLog = log.child({ layer: 'radius-auth' });
       const radius = new RadiusAuthenticator({
         client: this.client,
         nas,
-        mppe: { required: config.mppe.required, keyLengths: config.mppe.keyLengths },
+        mppe: mppePolicy(config),
         addresses,
         onUnavailable: backend === 'radius-then-local' ? 'throw' : 'reject',
         log: authLog,
       });
       this.authenticator = backend === 'radius-then-local' ? new FallbackAuthenticator(radius, local, authLog) : radius;
+      this.radiusAuthenticator = radius;
     } else {
       this.authenticator = null;
+      this.radiusAuthenticator = null;
     }
     this.queue =
       this.client && r.accounting
@@ -122,6 +113,22 @@ export class RadiusServices {
       },
       'RADIUS configured',
     );
+  }
+
+  /**
+   * A reloaded configuration (server/ConfigReload.ts): servers, secrets, timers, the BlastRADIUS policy,
+   * the MPPE policy replies are checked against, the accounting back-off and the default interim
+   * interval, for the next requests and sessions. The accounting queue keeps every record: what is in
+   * flight finishes or is retried, towards the servers in force then. Whether RADIUS runs at all,
+   * auth.backend, accounting, the NAS identity and the Disconnect/CoA listener need a restart.
+   */
+  reconfigure(config: PorticoConfig): void {
+    this.config = config;
+    this.client?.reconfigure(radiusClientSettings(config));
+    this.radiusAuthenticator?.reconfigure(mppePolicy(config));
+    this.queue?.reconfigure({ maxBackoffMs: config.radius.accountingRetryMax * 1000 });
+    this.accountant?.reconfigure({ interimInterval: config.radius.interimInterval });
+    for (const w of radiusSecurityWarnings(config)) this.log.warn({ security: w.startsWith('radius.das.') ? 'DAS replay' : 'BlastRADIUS' }, w);
   }
 
   /** Null when the configuration uses no RADIUS at all (no servers, no Dynamic Authorization). */
@@ -189,4 +196,22 @@ export class RadiusServices {
     this.client?.close();
     await this.queue?.close();
   }
+}
+
+/** radius.* as the client's servers and timers (what a reload may change). */
+function radiusClientSettings(config: PorticoConfig): RadiusClientSettings {
+  const r = config.radius;
+  return {
+    servers: r.servers.map((s) => ({ address: s.address, authPort: s.authPort, acctPort: s.acctPort, secret: s.secret })),
+    timeoutMs: Math.round(r.timeout * 1000),
+    tries: r.tries,
+    deadTimeSec: r.deadTime,
+    statusIntervalSec: r.statusInterval,
+    requireMessageAuthenticator: r.requireMessageAuthenticator,
+  };
+}
+
+/** mppe.* as what an Access-Accept may not weaken. */
+function mppePolicy(config: PorticoConfig): RadiusAuthenticatorOptions['mppe'] {
+  return { required: config.mppe.required, keyLengths: config.mppe.keyLengths };
 }

@@ -80,13 +80,21 @@ export class LoginGuard {
   private lineAt = 0;
 
   constructor(
-    private readonly policy: LoginThrottlePolicy,
+    private policy: LoginThrottlePolicy,
     readonly bans: AddressBans,
     private readonly log: Logger,
   ) {
     this.byAddress = new LoginBackoff(policy.address);
     this.byUserAtAddress = new LoginBackoff(policy.userAtAddress);
     this.byUser = new LoginBackoff(policy.user);
+  }
+
+  /** A reloaded auth.throttle (server/ConfigReload.ts): failures counted so far are kept. */
+  reconfigure(policy: LoginThrottlePolicy): void {
+    this.policy = policy;
+    this.byAddress.reconfigure(policy.address);
+    this.byUserAtAddress.reconfigure(policy.userAtAddress);
+    this.byUser.reconfigure(policy.user);
   }
 
   get counters(): LoginThrottleCounters {

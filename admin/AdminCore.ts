@@ -208,6 +208,21 @@ export interface AdminLoginCounters {
   banRefusals: number;
 }
 
+/**
+ * What reloading the configuration file answered. Applied keys take effect for the next logins, calls
+ * and RADIUS requests (live sessions keep theirs); needsRestart keys keep their running value until a
+ * restart; a refused file (ok false, problems naming each key) changes nothing.
+ */
+export interface AdminReloadResult {
+  ok: boolean;
+  /** One line: what was applied and what needs a restart, or why the file was refused. */
+  message: string;
+  applied: string[];
+  needsRestart: string[];
+  /** "key: problem" for each refused key (or the file's own problem). */
+  problems: string[];
+}
+
 export interface AdminCore {
   on<K extends keyof AdminCoreEvents>(event: K, listener: (...args: AdminCoreEvents[K]) => void): unknown;
   off<K extends keyof AdminCoreEvents>(event: K, listener: (...args: AdminCoreEvents[K]) => void): unknown;
@@ -216,6 +231,8 @@ export interface AdminCore {
   disconnect(sessionId: string, reason: string): boolean;
   readonly users: AdminUserDirectory;
   settings(): AdminSettingsView;
+  /** Reads the configuration file again and applies what can change live; `by` says who asked (the log line). */
+  reload(by: string): AdminReloadResult;
   health(): AdminHealth;
   readonly bans: AdminBanList;
   loginCounters(): AdminLoginCounters;

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import type { AddressPolicy } from '../config/AddressPolicy.js';
+import type { ReloadOutcome } from '../server/ConfigReload.js';
 import { connectionLimits } from '../server/Limits.js';
 import type { DataDirectoryReport } from '../config/DataDirectory.js';
 import type { HostCheckResult } from '../server/HostChecks.js';
@@ -32,7 +33,10 @@ export interface PptpCoreParts {
   server: SessionManager;
   dataPlane: DataPlanePort;
   users: UserStore;
-  config: PorticoConfig;
+  /** The configuration in force (a reload replaces it). */
+  config: () => PorticoConfig;
+  /** Reloads the configuration file (server/ConfigReload.ts). */
+  reload: (by: string) => ReloadOutcome;
   /** Login throttling and its ban list (aaa/ThrottledAuthenticator.ts). */
   logins: LoginGuard;
   /** The policy the user store and the logins apply to static addresses; the settings page shows it. */
@@ -114,12 +118,9 @@ function fieldError(err: unknown): never {
 }
 
 export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
-  const { server, dataPlane, users, config } = parts;
+  const { server, dataPlane, users } = parts;
   const events = new EventEmitter<AdminCoreEvents>();
   const startedAt = Date.now();
-  const limitViews = limitsOf(config, connectionLimits(config).maxConnections);
-  const poolStart = parseIpv4(config.pool.start);
-  const poolEnd = parseIpv4(config.pool.end);
 
   // The server emits from inside its session handling: nothing of the panel may throw back into it.
   const guarded =
@@ -223,38 +224,41 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
     },
   };
 
-  const settings = (): AdminSettingsView => ({
-    listen: config.listen,
-    port: config.port,
-    serverName: config.serverName,
-    tun: { ...config.tun },
-    pool: { start: config.pool.start, end: config.pool.end, allowedStaticRanges: [...config.pool.allowedStaticRanges] },
-    staticAddresses: parts.addressPolicy.describe(),
-    dns: [...config.dns],
-    wins: [...config.wins],
-    auth: { backend: config.auth.backend, protocols: [...config.auth.protocols] },
-    mppe: { required: config.mppe.required, keyLengths: [...config.mppe.keyLengths], mode: config.mppe.mode },
-    ppp: { lcpEchoInterval: config.ppp.lcpEchoInterval, lcpEchoFailure: config.ppp.lcpEchoFailure, mru: config.ppp.mru ?? null },
-    pptp: { ...config.pptp },
-    limits: limitViews.map((l) => ({ ...l })),
-    radius: {
-      servers: config.radius.servers.map((s) => ({ address: s.address, authPort: s.authPort, acctPort: s.acctPort, shortSecret: s.secret.length < SHORT_SECRET })),
-      requireMessageAuthenticator: config.radius.requireMessageAuthenticator,
-      timeout: config.radius.timeout,
-      tries: config.radius.tries,
-      das: config.radius.das
-        ? {
-            listen: config.radius.das.listen,
-            port: config.radius.das.port,
-            requireMessageAuthenticator: config.radius.das.requireMessageAuthenticator,
-            requireEventTimestamp: config.radius.das.requireEventTimestamp,
-          }
-        : null,
-    },
-    ...(parts.dataDirectory ? { dataDirectory: { path: parts.dataDirectory.path, fixed: [...parts.dataDirectory.fixed] } } : {}),
-    ...(parts.hostWarnings ? { hostWarnings: parts.hostWarnings.map((w) => ({ check: w.check, setting: w.setting, message: w.message, fix: w.fix ?? '' })) } : {}),
-    admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames, allowedHosts: consoleHostNames(config.admin) },
-  });
+  const settings = (): AdminSettingsView => {
+    const config = parts.config();
+    return {
+      listen: config.listen,
+      port: config.port,
+      serverName: config.serverName,
+      tun: { ...config.tun },
+      pool: { start: config.pool.start, end: config.pool.end, allowedStaticRanges: [...config.pool.allowedStaticRanges] },
+      staticAddresses: parts.addressPolicy.describe(),
+      dns: [...config.dns],
+      wins: [...config.wins],
+      auth: { backend: config.auth.backend, protocols: [...config.auth.protocols] },
+      mppe: { required: config.mppe.required, keyLengths: [...config.mppe.keyLengths], mode: config.mppe.mode },
+      ppp: { lcpEchoInterval: config.ppp.lcpEchoInterval, lcpEchoFailure: config.ppp.lcpEchoFailure, mru: config.ppp.mru ?? null },
+      pptp: { ...config.pptp },
+      limits: limitsOf(config, connectionLimits(config).maxConnections),
+      radius: {
+        servers: config.radius.servers.map((s) => ({ address: s.address, authPort: s.authPort, acctPort: s.acctPort, shortSecret: s.secret.length < SHORT_SECRET })),
+        requireMessageAuthenticator: config.radius.requireMessageAuthenticator,
+        timeout: config.radius.timeout,
+        tries: config.radius.tries,
+        das: config.radius.das
+          ? {
+              listen: config.radius.das.listen,
+              port: config.radius.das.port,
+              requireMessageAuthenticator: config.radius.das.requireMessageAuthenticator,
+              requireEventTimestamp: config.radius.das.requireEventTimestamp,
+            }
+          : null,
+      },
+      ...(parts.dataDirectory ? { dataDirectory: { path: parts.dataDirectory.path, fixed: [...parts.dataDirectory.fixed] } } : {}),
+      ...(parts.hostWarnings ? { hostWarnings: parts.hostWarnings.map((w) => ({ check: w.check, setting: w.setting, message: w.message, fix: w.fix ?? '' })) } : {}),
+      admin: { listen: config.admin.listen, tls: config.admin.tls !== undefined, metricsUsernames: config.admin.metricsUsernames, allowedHosts: consoleHostNames(config.admin) },
+    };
+  };
 
   const { bans } = parts.logins;
   const banList: AdminBanList = {
@@ -274,7 +278,16 @@ export function createPptpAdminCore(parts: PptpCoreParts): AdminCore {
     },
     users: directory,
     settings,
+    reload: (by) => {
+      const outcome = parts.reload(by);
+      return outcome.ok
+        ? { ok: true, message: outcome.message, applied: outcome.applied, needsRestart: outcome.needsRestart, problems: [] }
+        : { ok: false, message: outcome.message, applied: [], needsRestart: [], problems: outcome.problems };
+    },
     health: () => {
+      const config = parts.config();
+      const poolStart = parseIpv4(config.pool.start);
+      const poolEnd = parseIpv4(config.pool.end);
       const live = server.listSessions();
       const used = live.filter((s) => {
         if (s.address === null) return false;

@@ -94,10 +94,19 @@ export interface AddressPolicyOptions {
 }
 
 export class AddressPolicy {
-  private readonly server = new Map<number, string>();
+  private server: Map<number, string>;
 
-  constructor(private readonly options: AddressPolicyOptions) {
-    for (const { address, what } of options.serverAddresses) if (!this.server.has(address)) this.server.set(address, what);
+  constructor(private options: AddressPolicyOptions) {
+    this.server = serverAddressMap(options);
+  }
+
+  /**
+   * A reloaded pool, allowed ranges, DNS/WINS and RADIUS servers (server/ConfigReload.ts): every holder of
+   * this policy (the user store, RADIUS, the session layer, the console) applies it from the next check on.
+   */
+  reconfigure(options: AddressPolicyOptions): void {
+    this.options = options;
+    this.server = serverAddressMap(options);
   }
 
   /** Null when `address` may be a client's, else why not. */
@@ -133,6 +142,12 @@ export class AddressPolicy {
   }
 }
 
+function serverAddressMap(options: AddressPolicyOptions): Map<number, string> {
+  const server = new Map<number, string>();
+  for (const { address, what } of options.serverAddresses) if (!server.has(address)) server.set(address, what);
+  return server;
+}
+
 /** IPv4 addresses of this host's interfaces (lo's are loopback anyway), for AddressPolicy's server addresses. */
 export function interfaceAddresses(): Array<{ address: string; interface: string }> {
   return Object.entries(networkInterfaces()).flatMap(([name, list]) => (list ?? []).filter((i) => i.family === 'IPv4' && !i.internal).map((i) => ({ address: i.address, interface: name })));
@@ -144,6 +159,11 @@ export function interfaceAddresses(): Array<{ address: string; interface: string
  * to (RADIUS): a client holding one would receive every other client's traffic to it.
  */
 export function addressPolicyFor(config: PorticoConfig, hostAddresses: ReadonlyArray<{ address: string; interface: string }>): AddressPolicy {
+  return new AddressPolicy(addressPolicyOptions(config, hostAddresses));
+}
+
+/** addressPolicyFor's options (a reload gives them to AddressPolicy.reconfigure). */
+export function addressPolicyOptions(config: PorticoConfig, hostAddresses: ReadonlyArray<{ address: string; interface: string }>): AddressPolicyOptions {
   const tunnel = tunnelNetwork(config);
   const named: Array<[string | undefined, string]> = [
     [config.tun.address, "the server's tunnel address (tun.address)"],
@@ -156,11 +176,11 @@ export function addressPolicyFor(config: PorticoConfig, hostAddresses: ReadonlyA
     ...config.radius.servers.map((s): [string, string] => [s.address, 'a RADIUS server (radius.servers)']),
     ...hostAddresses.map((h): [string, string] => [h.address, `an address of this host (${h.interface})`]),
   ];
-  return new AddressPolicy({
+  return {
     pool: { start: parseIpv4(config.pool.start), end: parseIpv4(config.pool.end) },
     tunnel,
     allowedRanges: config.pool.allowedStaticRanges.map(parseNetwork),
     // 0.0.0.0 (listen on every address) is refused as "this network" already.
     serverAddresses: named.filter((n): n is [string, string] => n[0] !== undefined).map(([a, what]) => ({ address: parseIpv4(a), what })),
-  });
+  };
 }

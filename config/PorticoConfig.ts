@@ -463,10 +463,13 @@ export function chooseConfig(flag: string | undefined, env: NodeJS.ProcessEnv, e
   return { path: null, from: 'no file found' };
 }
 
+/** The source of a configuration read from no file. */
+export const EMBEDDED_DEFAULTS = 'embedded defaults';
+
 /** Loads FILE, or ./portico.yaml when present, or the embedded defaults (commands use chooseConfig first). */
 export function loadConfig(file?: string): { config: PorticoConfig; source: string } {
   const path = file ?? (existsSync('portico.yaml') ? 'portico.yaml' : undefined);
-  if (!path) return { config: validateConfig({}, 'embedded defaults'), source: 'embedded defaults' };
+  if (!path) return { config: validateConfig({}, EMBEDDED_DEFAULTS), source: EMBEDDED_DEFAULTS };
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -222,16 +222,47 @@ class ClientSocket {
   }
 }
 
+/** What reconfigure() may change: the servers with their secrets, and the timers. */
+export type RadiusClientSettings = Omit<RadiusClientOptions, 'log' | 'bindAddress' | 'nasIdentifier'>;
+
+interface ClientSettings {
+  servers: Required<RadiusServerConfig>[];
+  timeoutMs: number;
+  tries: number;
+  deadTimeMs: number;
+  deadAfterTimeouts: number;
+  requireMessageAuthenticator: boolean;
+  statusIntervalMs: number;
+}
+
+function clientSettings(options: RadiusClientSettings): ClientSettings {
+  if (options.servers.length === 0) throw new RangeError('RadiusClient needs at least one server');
+  const servers = options.servers.map((s) => {
+    const family = isIP(s.address);
+    if (!family) throw new RangeError(`RADIUS server address "${s.address}" is not an IP literal`);
+    if ((typeof s.secret === 'string' ? s.secret.length : s.secret.length) === 0) {
+      throw new RangeError(`RADIUS server ${s.address}: empty shared secret`);
+    }
+    // rinfo.address is canonical; compare replies against the canonical spelling of IPv6 literals.
+    const address = family === 6 ? new URL(`udp://[${s.address}]`).hostname.slice(1, -1) : s.address;
+    return { address, authPort: s.authPort ?? 1812, acctPort: s.acctPort ?? 1813, secret: s.secret };
+  });
+  return {
+    servers,
+    timeoutMs: options.timeoutMs ?? 3000,
+    tries: Math.max(1, options.tries ?? 3),
+    deadTimeMs: (options.deadTimeSec ?? 60) * 1000,
+    deadAfterTimeouts: Math.max(1, options.deadAfterTimeouts ?? 1),
+    requireMessageAuthenticator: options.requireMessageAuthenticator ?? true,
+    statusIntervalMs: (options.statusIntervalSec ?? 0) * 1000,
+  };
+}
+
 export class RadiusClient {
-  private readonly servers: Required<RadiusServerConfig>[];
+  /** Replaced whole by reconfigure(); a request in flight keeps the server (and secret) it was sent to. */
+  private settings: ClientSettings;
   private readonly health = new Map<string, ServerHealth>();
   private readonly sockets: ClientSocket[] = [];
-  private readonly timeoutMs: number;
-  private readonly tries: number;
-  private readonly deadTimeMs: number;
-  private readonly deadAfterTimeouts: number;
-  private readonly requireMessageAuthenticator: boolean;
-  private readonly statusIntervalMs: number;
   /** Server ports being probed with Status-Server ("address:port" → the next probe's timer). */
   private readonly probes = new Map<string, NodeJS.Timeout>();
   private readonly abortCallbacks = new Set<() => void>();
@@ -240,23 +271,22 @@ export class RadiusClient {
 
   constructor(private readonly options: RadiusClientOptions) {
     this.log = options.log;
-    if (options.servers.length === 0) throw new RangeError('RadiusClient needs at least one server');
-    this.servers = options.servers.map((s) => {
-      const family = isIP(s.address);
-      if (!family) throw new RangeError(`RADIUS server address "${s.address}" is not an IP literal`);
-      if ((typeof s.secret === 'string' ? s.secret.length : s.secret.length) === 0) {
-        throw new RangeError(`RADIUS server ${s.address}: empty shared secret`);
-      }
-      // rinfo.address is canonical; compare replies against the canonical spelling of IPv6 literals.
-      const address = family === 6 ? new URL(`udp://[${s.address}]`).hostname.slice(1, -1) : s.address;
-      return { address, authPort: s.authPort ?? 1812, acctPort: s.acctPort ?? 1813, secret: s.secret };
-    });
-    this.timeoutMs = options.timeoutMs ?? 3000;
-    this.tries = Math.max(1, options.tries ?? 3);
-    this.deadTimeMs = (options.deadTimeSec ?? 60) * 1000;
-    this.deadAfterTimeouts = Math.max(1, options.deadAfterTimeouts ?? 1);
-    this.requireMessageAuthenticator = options.requireMessageAuthenticator ?? true;
-    this.statusIntervalMs = (options.statusIntervalSec ?? 0) * 1000;
+    this.settings = clientSettings(options);
+  }
+
+  /**
+   * New servers, secrets and timers for the next requests (a configuration reload). Requests in flight
+   * finish with what they were sent with; servers no longer listed lose their health and probes.
+   */
+  reconfigure(settings: RadiusClientSettings): void {
+    this.settings = clientSettings(settings);
+    const labels = new Set(this.settings.servers.flatMap((s) => [`${s.address}:${s.authPort}`, `${s.address}:${s.acctPort}`]));
+    for (const label of [...this.health.keys()]) if (!labels.has(label)) this.health.delete(label);
+    for (const [label, timer] of [...this.probes]) {
+      if (labels.has(label)) continue;
+      clearTimeout(timer);
+      this.probes.delete(label);
+    }
   }
 
   /**
@@ -276,7 +306,7 @@ export class RadiusClient {
   /** Every configured server port: answered lately (up), inside its dead-time (dead), or not asked yet (unknown). */
   serverHealth(): RadiusServerHealth[] {
     const now = Date.now();
-    return this.servers.flatMap((srv) =>
+    return this.settings.servers.flatMap((srv) =>
       (['auth', 'acct'] as const).map((role) => {
         const port = role === 'auth' ? srv.authPort : srv.acctPort;
         const h = this.health.get(`${srv.address}:${port}`);
@@ -305,16 +335,16 @@ export class RadiusClient {
   private async request(kind: 'access' | 'accounting', attributes: RadiusAttribute[], opts: RadiusRequestOptions): Promise<RadiusReply> {
     if (this.closed) throw new RadiusClientClosedError();
     const base = this.prepareAttributes(kind, attributes);
-    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    const tries = Math.max(1, opts.tries ?? this.tries);
+    const timeoutMs = opts.timeoutMs ?? this.settings.timeoutMs;
+    const tries = Math.max(1, opts.tries ?? this.settings.tries);
 
     const now = Date.now();
     const portOf = (s: Required<RadiusServerConfig>): number => (kind === 'access' ? s.authPort : s.acctPort);
-    const live = this.servers.filter((s) => !(this.healthOf(s.address, portOf(s)).deadUntil > now));
+    const live = this.settings.servers.filter((s) => !(this.healthOf(s.address, portOf(s)).deadUntil > now));
     // All dead: try them all anyway rather than fail without sending (one may have recovered).
-    const order = live.length > 0 ? live : this.servers;
+    const order = live.length > 0 ? live : this.settings.servers;
     const attempts: RadiusServerAttempt[] = [];
-    for (const s of this.servers) {
+    for (const s of this.settings.servers) {
       if (!order.includes(s)) attempts.push({ server: `${s.address}:${portOf(s)}`, outcome: 'skipped-dead', detail: 'inside dead-time' });
     }
 
@@ -469,7 +499,7 @@ export class RadiusClient {
     }
     const ma = checkMessageAuthenticator(packet, entry.requestAuthenticator, entry.secret);
     if (ma === 'invalid') return drop('bad Message-Authenticator');
-    if (ma === 'absent' && packet.code !== RadiusCode.AccountingResponse && this.requireMessageAuthenticator) {
+    if (ma === 'absent' && packet.code !== RadiusCode.AccountingResponse && this.settings.requireMessageAuthenticator) {
       return drop('no Message-Authenticator (BlastRADIUS protection)');
     }
     this.log.debug({ from, id: packet.identifier, code: packet.code }, 'RADIUS reply accepted');
@@ -498,30 +528,30 @@ export class RadiusClient {
     const [address, port] = splitLabel(label);
     const h = this.healthOf(address, port);
     h.consecutiveTimeouts++;
-    if (this.deadTimeMs > 0 && h.consecutiveTimeouts >= this.deadAfterTimeouts) {
-      h.deadUntil = Date.now() + this.deadTimeMs;
-      this.log.warn({ server: label, deadTimeSec: this.deadTimeMs / 1000 }, 'RADIUS server marked dead');
+    if (this.settings.deadTimeMs > 0 && h.consecutiveTimeouts >= this.settings.deadAfterTimeouts) {
+      h.deadUntil = Date.now() + this.settings.deadTimeMs;
+      this.log.warn({ server: label, deadTimeSec: this.settings.deadTimeMs / 1000 }, 'RADIUS server marked dead');
       this.scheduleProbe(label);
     }
   }
 
   /** Next Status-Server probe of a dead server port, unless one is pending or probes are off. */
   private scheduleProbe(label: string): void {
-    if (this.statusIntervalMs <= 0 || this.closed || this.probes.has(label)) return;
-    const timer = setTimeout(() => void this.probe(label), this.statusIntervalMs);
+    if (this.settings.statusIntervalMs <= 0 || this.closed || this.probes.has(label)) return;
+    const timer = setTimeout(() => void this.probe(label), this.settings.statusIntervalMs);
     timer.unref();
     this.probes.set(label, timer);
   }
 
   private async probe(label: string): Promise<void> {
     const [address, port] = splitLabel(label);
-    const server = this.servers.find((s) => s.address === address && (s.authPort === port || s.acctPort === port));
+    const server = this.settings.servers.find((s) => s.address === address && (s.authPort === port || s.acctPort === port));
     if (this.closed || server === undefined || !(this.healthOf(address, port).deadUntil > Date.now())) {
       this.probes.delete(label); // dead-time over: ordinary requests find out
       return;
     }
     const kind: RequestKind = 'status';
-    const result = await this.attempt(kind, server, port, this.prepareAttributes(kind, []), this.timeoutMs, 1);
+    const result = await this.attempt(kind, server, port, this.prepareAttributes(kind, []), this.settings.timeoutMs, 1);
     this.probes.delete(label);
     if (result instanceof RadiusReply) {
       this.log.info({ server: label }, 'RADIUS server answered Status-Server: back in use');

@@ -22,13 +22,17 @@ export interface ConnectionLimits {
   maxQueuedOutput: number;
 }
 
-export interface ControlListenerOptions {
-  listen: string;
-  port: number;
+/** What a configuration reload may change (reconfigure): for connections accepted from then on. */
+export interface ControlListenerSettings {
   /** PPTP Echo-Request after this long without a message (pptp.echoInterval). */
   echoIntervalMs: number;
   hostName: string;
   limits: ConnectionLimits;
+}
+
+export interface ControlListenerOptions extends ControlListenerSettings {
+  listen: string;
+  port: number;
   /** Addresses whose connections are closed at accept, before anything is read (auth.throttle.banAfter, the console). */
   bans?: AddressBans;
   log: Logger;
@@ -61,11 +65,13 @@ export class ControlListener {
   private refused: Record<string, number> = {};
   private refusedWarnedAt = 0;
   private readonly calls: CallHandler;
+  private settings: ControlListenerSettings;
 
   constructor(
     private readonly options: ControlListenerOptions,
     sessions: SessionManager,
   ) {
+    this.settings = { echoIntervalMs: options.echoIntervalMs, hostName: options.hostName, limits: options.limits };
     this.calls = {
       openCall: (connection, info) => {
         const owner = this.connections.get(connection);
@@ -75,6 +81,15 @@ export class ControlListener {
     };
     this.server = createServer((socket) => this.accept(socket));
     this.server.on('error', (err) => options.log.error({ err }, 'control listener error'));
+  }
+
+  /**
+   * Reloaded limits, echo interval and host name for connections accepted from now on; connections
+   * already open keep theirs. The per-address connection rate starts afresh when it changed.
+   */
+  reconfigure(settings: ControlListenerSettings): void {
+    if (settings.limits.connectionsPerSecondPerAddress !== this.settings.limits.connectionsPerSecondPerAddress) this.connectRate.clear();
+    this.settings = settings;
   }
 
   listen(): Promise<{ address: string; port: number }> {
@@ -117,7 +132,7 @@ export class ControlListener {
       return;
     }
     if (this.options.bans?.refuses(peer)) return this.refuse(socket, 'banned address');
-    const limits = this.options.limits;
+    const limits = this.settings.limits;
     const fromPeer = this.perAddress.get(peer) ?? 0;
     if (this.connections.size >= limits.maxConnections) return this.refuse(socket, 'pptp.maxConnections');
     if (fromPeer >= limits.maxConnectionsPerAddress) return this.refuse(socket, 'pptp.maxConnectionsPerAddress');
@@ -146,7 +161,7 @@ export class ControlListener {
         peerAddress: peer,
       },
       this.calls,
-      { echoIntervalMs: this.options.echoIntervalMs, startTimeoutMs: limits.startTimeoutMs, callGraceMs: limits.callGraceMs, hostName: this.options.hostName, vendor: 'Portico', log },
+      { echoIntervalMs: this.settings.echoIntervalMs, startTimeoutMs: limits.startTimeoutMs, callGraceMs: limits.callGraceMs, hostName: this.settings.hostName, vendor: 'Portico', log },
     );
     this.connections.set(connection, { peer, log, socket });
     log.debug('control connection opened');
@@ -182,7 +197,7 @@ export class ControlListener {
     let bucket = this.connectRate.get(peer);
     if (bucket === undefined) {
       if (this.connectRate.size >= RATE_TABLE_SIZE) this.connectRate.delete(this.connectRate.keys().next().value!);
-      const perSecond = this.options.limits.connectionsPerSecondPerAddress;
+      const perSecond = this.settings.limits.connectionsPerSecondPerAddress;
       bucket = new TokenBucket(2 * perSecond, perSecond);
       this.connectRate.set(peer, bucket);
     }

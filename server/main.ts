@@ -1,10 +1,11 @@
 // The one place where the layers are wired together: config → users → TUN + raw GRE → data
-// plane → session layer (with the PPP policy built here) → PPTP control listener. Everything else
-// receives what it needs through its constructor.
+// plane → session layer (with the PPP policy built here) → PPTP control listener → the reloader
+// (SIGHUP). Everything else receives what it needs through its constructor, and a reload hands the
+// subsystems their new part through their reconfigure methods (server/ConfigReload.ts).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseIpv4 } from '../config/Ipv4.js';
 import { addressPolicyFor, interfaceAddresses, tunnelNetwork } from '../config/AddressPolicy.js';
-import type { PorticoConfig } from '../config/PorticoConfig.js';
+import { EMBEDDED_DEFAULTS, loadConfig, type PorticoConfig, validateConfig } from '../config/PorticoConfig.js';
 import type { ExtendedAuthenticator } from '../ppp/Authenticator.js';
 import { AddressBans } from '../aaa/AddressBans.js';
 import { LocalAuthenticator } from '../aaa/LocalAuthenticator.js';
@@ -13,6 +14,7 @@ import { openDataPlane } from '../dataplane/DataPlaneThreads.js';
 import { createLogger } from './Logger.js';
 import { SessionManager } from '../session/SessionManager.js';
 import { TunnelAddresses } from '../session/TunnelAddresses.js';
+import { ConfigReloader } from './ConfigReload.js';
 import { ControlListener } from './ControlListener.js';
 import { banPolicy, callLimits, connectionLimits, DESCRIPTOR_RESERVE, descriptorLimit, loginThrottlePolicy } from './Limits.js';
 import { pppPolicy } from './PppPolicy.js';
@@ -29,6 +31,10 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   if (!config.mppe.required) log.warn('mppe.required is false: sessions may run without encryption');
   if (config.mppe.keyLengths.some((b) => b < 128)) log.warn({ keyLengths: config.mppe.keyLengths }, 'weak MPPE key lengths allowed');
   if (config.auth.protocols.some((p) => p !== 'mschapv2')) log.warn({ protocols: config.auth.protocols }, 'weak authentication protocols allowed (MS-CHAPv1, CHAP-MD5, PAP)');
+
+  // SIGHUP's default is to end the process: until the reloader exists, one is only noted.
+  const earlyReload = () => log.warn('SIGHUP before the server is ready: ignored (send it again after "Portico ready")');
+  process.on('SIGHUP', earlyReload);
 
   // Refusals first, before the TUN, the databases, the admin account or a port (one line each, no stack trace).
   checkConsoleCertificate(config);
@@ -65,9 +71,10 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   );
   const logins = new LoginGuard(loginThrottlePolicy(config), bans, log.child({ layer: 'throttle' }));
   authenticator = new ThrottledAuthenticator(authenticator, logins);
+  const addresses = new TunnelAddresses({ poolStart: parseIpv4(config.pool.start), poolEnd: parseIpv4(config.pool.end), tunAddress, tunPrefix, policy: addressPolicy, routes: tun });
   const server = new SessionManager({
     dataPlane,
-    addresses: new TunnelAddresses({ poolStart: parseIpv4(config.pool.start), poolEnd: parseIpv4(config.pool.end), tunAddress, tunPrefix, policy: addressPolicy, routes: tun }),
+    addresses,
     authenticator,
     link: pppPolicy(config, authenticator, log),
     limits: callLimits(config),
@@ -84,6 +91,14 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   // --- RADIUS wiring (accounting, DAS) ---
   await radius?.attach(server);
   // --- end RADIUS wiring (accounting, DAS) ---
+  // SIGHUP and the console's Reload: the file again, applied to the next logins (server/ConfigReload.ts).
+  const reloader = new ConfigReloader({
+    config,
+    source,
+    read: () => (source === EMBEDDED_DEFAULTS ? validateConfig({}, source) : loadConfig(source).config),
+    targets: { sessions: server, listener, logins, bans, addressPolicy, addresses, radius, authenticator },
+    log,
+  });
   // --- admin wiring ---
   if (config.admin.enabled) {
     // The panel reads the core only through this adapter; nothing in the core imports the panel.
@@ -94,7 +109,8 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
       server,
       dataPlane,
       users,
-      config,
+      config: () => reloader.current,
+      reload: (by) => reloader.reload(by),
       addressPolicy,
       dataDirectory,
       hostWarnings,
@@ -118,8 +134,8 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    const budgetMs = config.shutdownTimeout * 1000;
-    log.info({ signal, shutdownTimeout: config.shutdownTimeout, sessions: server.sessionCount }, 'shutting down');
+    const { shutdownTimeout } = reloader.current;
+    log.info({ signal, shutdownTimeout, sessions: server.sessionCount }, 'shutting down');
     // Every client: LCP Terminate-Request, then (on its Terminate-Ack, or when the control connections
     // stop) Call-Disconnect-Notify and Stop-Control-Connection-Request; accounting Stops (Admin-Reboot)
     // and Accounting-Off; each step bounded (server/Shutdown.ts) so that the whole fits in shutdownTimeout.
@@ -130,7 +146,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
         ...stoppers.reverse().map((step) => ({ ...step, by: 0.9 })),
         { name: 'data plane', by: 1, run: () => data.close() },
       ],
-      budgetMs,
+      shutdownTimeout * 1000,
       log,
     );
     users.close();
@@ -141,6 +157,10 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.off('SIGHUP', earlyReload);
+  process.on('SIGHUP', () => {
+    if (!stopping) reloader.reload('SIGHUP');
+  });
   // SIGUSR2 dumps live sessions, data-plane counters and the event loop's delay since the last
   // dump (ms; what every session's control traffic waited at worst) to the log (operators, benches).
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });

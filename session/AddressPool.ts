@@ -3,14 +3,31 @@
 // reconnecting client does not inherit another user's address at once (stale routes, ARP-like caches).
 
 export class AddressPool {
-  private readonly free: number[] = [];
+  private free: number[] = [];
   private readonly inUse = new Set<number>();
 
   constructor(
-    private readonly start: number,
-    private readonly end: number,
+    private start: number,
+    private end: number,
   ) {
     for (let a = start; a <= end; a++) this.free.push(a >>> 0);
+  }
+
+  /**
+   * A reloaded pool range. Growing adds the new addresses at the back of the queue. Shrinking takes only
+   * free addresses out: an address a live session holds stays that session's, and leaves the pool when
+   * the session ends (release() returns only addresses inside the range).
+   */
+  resize(start: number, end: number): void {
+    this.start = start;
+    this.end = end;
+    const free = this.free.filter((a) => this.inPool(a));
+    const queued = new Set(free);
+    for (let a = start; a <= end; a++) {
+      const address = a >>> 0;
+      if (!queued.has(address) && !this.inUse.has(address)) free.push(address);
+    }
+    this.free = free;
   }
 
   /** An address from the pool, or the static one if it is free; null when none can be had. */

@@ -91,6 +91,12 @@ export interface CallLimits {
   setupTimeoutMs: number;
 }
 
+/** What a configuration reload may change: the PPP policy and the call limits. */
+export interface SessionPolicy {
+  link: PppLinkConfig;
+  limits: CallLimits;
+}
+
 export interface SessionManagerOptions {
   dataPlane: DataPlanePort;
   addresses: TunnelAddresses;
@@ -127,9 +133,12 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   private stopping = false;
   /** Connections already told (once) that a limit refused their calls: a flood gets one log line each. */
   private readonly refusedLogged = new WeakSet<ControlConnection>();
+  /** The PPP policy and call limits for new calls; replaced whole by reconfigure(). */
+  private policy: SessionPolicy;
 
   constructor(private readonly options: SessionManagerOptions) {
     super();
+    this.policy = { link: options.link, limits: options.limits };
     const sweepMs = options.sweepMs ?? 5000;
     this.floodLimit = options.floodLimit ?? (200 * sweepMs) / 1000;
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
@@ -137,6 +146,15 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     options.dataPlane.onSessionsLost((lost) => {
       for (const d of lost) if (this.sessions.get(d.callId) === d) this.dropCall(d.callId, 'dataplane-failure');
     });
+  }
+
+  /**
+   * A reloaded PPP policy and call limits (server/ConfigReload.ts). Calls from now on get them; a live
+   * session keeps the link it negotiated (its PppLink holds the policy it was built with) and only
+   * meets the new setupTimeout if it renegotiates.
+   */
+  reconfigure(policy: SessionPolicy): void {
+    this.policy = policy;
   }
 
   get sessionCount(): number {
@@ -252,7 +270,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     if (refusal !== null) {
       if (!this.refusedLogged.has(origin.connection)) {
         this.refusedLogged.add(origin.connection);
-        origin.log.warn({ limit: refusal, value: this.options.limits[refusal] }, `call refused: pptp.${refusal} reached (further refusals on this connection are not logged)`);
+        origin.log.warn({ limit: refusal, value: this.policy.limits[refusal] }, `call refused: pptp.${refusal} reached (further refusals on this connection are not logged)`);
       }
       return CALL_REFUSED;
     }
@@ -267,13 +285,13 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       peerAddress: parseIpv4(origin.peer),
       connection: origin.connection,
       log: origin.log.child({ callId, peerCallId: info.peerCallId }),
-      mppeRequired: this.options.link.mppe.required,
+      mppeRequired: this.policy.link.mppe.required,
       link: (session) => this.createLink(session, origin),
     });
     this.sessions.set(callId, s);
     this.callsPerConnection.set(origin.connection, (this.callsPerConnection.get(origin.connection) ?? 0) + 1);
     this.countUnauthenticated(s.peerAddress, +1);
-    s.armDeadline(this.options.limits.setupTimeoutMs, () => this.disconnect(callId, 'setup-timeout'));
+    s.armDeadline(this.policy.limits.setupTimeoutMs, () => this.disconnect(callId, 'setup-timeout'));
     this.options.dataPlane.register(s);
     s.log.debug({ serial: info.serial }, 'call accepted');
     // LCP starts once the Outgoing-Call-Reply is on the wire: the client ignores GRE before it.
@@ -300,7 +318,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   private createLink(s: Session, origin: CallOrigin): PppLink {
     const { dataPlane } = this.options;
-    return new PppLink(this.options.link, {
+    return new PppLink(this.policy.link, {
       send: (protocol, payload) => dataPlane.sendControl(s, protocol, payload),
       // Bound to this call: a RADIUS backend names it (NAS-Port, Calling-Station-Id, Acct-Session-Id).
       authenticator: authenticatorForSession(this.options.authenticator, { sessionId: s.sessionId, callId: s.callId, peer: origin.peer, local: this.options.nasAddress }),
@@ -337,7 +355,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
         // LCP renegotiation or an NCP going down: no IP until networkUp again (which says whether MPPE resumes).
         dataPlane.stopData(s);
         s.log.info({ reason }, 'network phase down');
-        if (!s.closed) s.armDeadline(this.options.limits.setupTimeoutMs, () => this.disconnect(s.callId, 'setup-timeout'));
+        if (!s.closed) s.armDeadline(this.policy.limits.setupTimeoutMs, () => this.disconnect(s.callId, 'setup-timeout'));
       },
       resetRequested: () => dataPlane.mppeResetRequested(s),
       authFailed: ({ username, reason }) => this.emit('auth-failure', { user: username, peer: origin.peer, reason, at: Date.now() }),
@@ -353,7 +371,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   /** The limit a new call from `origin` would exceed, or null. */
   private callLimitReached(origin: CallOrigin): keyof CallLimits | null {
-    const l = this.options.limits;
+    const l = this.policy.limits;
     if (this.sessions.size >= l.maxCalls) return 'maxCalls';
     if ((this.callsPerConnection.get(origin.connection) ?? 0) >= l.maxCallsPerConnection) return 'maxCallsPerConnection';
     if (this.unauthenticated >= l.maxUnauthenticatedCalls) return 'maxUnauthenticatedCalls';

@@ -47,6 +47,12 @@ export class TunnelAddresses {
     return { ok: true, address };
   }
 
+  /** A reloaded pool range (AddressPool.resize: live sessions keep their addresses); it must lie in the TUN's network. */
+  resizePool(start: number, end: number): void {
+    if ((start & this.mask) >>> 0 !== this.base || (end & this.mask) >>> 0 !== this.base) throw new RangeError("the pool must lie in the TUN's network");
+    this.pool.resize(start, end);
+  }
+
   /** Addresses held by sessions now, and the host routes added for them (the status dump; the soak checks both return to 0). */
   get held(): { addresses: number; hostRoutes: number } {
     return { addresses: this.pool.size.used, hostRoutes: this.hostRoutes.size };

@@ -1,9 +1,9 @@
 // Settings in force and health: pool and static address ranges, DNS/WINS, auth and MPPE policy, every
 // limit by its key, RADIUS servers and their state, and the security audit card (weak settings by
-// name + what PPTP cannot protect).
-import type { AdminHealth, AdminLimitView, AdminSettingsView, RadiusServerState } from '../../admin/AdminCore.js';
+// name + what PPTP cannot protect). "Reload configuration" reads the file again (as SIGHUP does).
+import type { AdminHealth, AdminLimitView, AdminReloadResult, AdminSettingsView, RadiusServerState } from '../../admin/AdminCore.js';
 import type { SecurityAuditReport } from '../../admin/SecurityAudit.js';
-import { api } from '../ApiClient.js';
+import { api, ApiError } from '../ApiClient.js';
 import { bytes, count, duration } from '../Format.js';
 import { clear, h } from '../Html.js';
 
@@ -37,7 +37,9 @@ export function mountSettingsPage(root: HTMLElement): void {
   const grid = h('div', { class: 'cards' });
   const auditBox = h('div');
   const healthBox = h('div');
-  root.append(h('div', { class: 'page-head' }, h('h1', {}, 'Settings & health')), auditBox, grid, healthBox);
+  const reloadButton = h('button', { type: 'button', class: 'primary', id: 'reload-config', title: 'Read the configuration file again; live sessions are not touched' }, 'Reload configuration');
+  const status = h('p', { class: 'notice', hidden: true, role: 'status', id: 'reload-result' });
+  root.append(h('div', { class: 'page-head' }, h('h1', {}, 'Settings & health'), h('div', { class: 'toolbar' }, reloadButton)), status, auditBox, grid, healthBox);
 
   const renderAudit = (audit: SecurityAuditReport) => {
     clear(auditBox);
@@ -174,9 +176,30 @@ export function mountSettingsPage(root: HTMLElement): void {
     renderHealth(health, radius, settings);
     return settings;
   };
+  let current: AdminSettingsView | null = null;
   void load().then((settings) => {
+    current = settings;
     window.setInterval(() => {
-      void api<{ health: AdminHealth; radius: { configured: boolean; servers: RadiusServerState[] } }>('GET', '/api/health').then((r) => renderHealth(r.health, r.radius, settings));
+      void api<{ health: AdminHealth; radius: { configured: boolean; servers: RadiusServerState[] } }>('GET', '/api/health').then((r) => renderHealth(r.health, r.radius, current ?? settings));
     }, 5000);
+  });
+
+  // A refused file answers 422 with the problems, key by key; what needs a restart is in the message.
+  reloadButton.addEventListener('click', () => {
+    reloadButton.setAttribute('disabled', '');
+    void api<AdminReloadResult>('POST', '/api/reload')
+      .then(async (r) => {
+        status.textContent = r.message;
+        status.className = `notice ${r.needsRestart.length ? '' : 'ok'}`.trim();
+        current = await load();
+      })
+      .catch((err: unknown) => {
+        status.textContent = err instanceof ApiError ? err.message : 'Reload failed.';
+        status.className = 'notice error';
+      })
+      .finally(() => {
+        status.hidden = false;
+        reloadButton.removeAttribute('disabled');
+      });
   });
 }

@@ -7,6 +7,7 @@ import {
   type AdminBanList,
   type AdminCore,
   type AdminLoginCounters,
+  type AdminReloadResult,
   type AdminCoreEvents,
   type AdminHealth,
   type AdminSessionView,
@@ -118,6 +119,15 @@ export class FakeAdminCore extends EventEmitter<AdminCoreEvents> implements Admi
 
   settings(): AdminSettingsView {
     return this.settingsView;
+  }
+
+  /** What the next reload answers; every reload's `by` is recorded. */
+  reloadResult: AdminReloadResult = { ok: true, message: 'configuration reloaded: nothing to apply', applied: [], needsRestart: [], problems: [] };
+  readonly reloads: string[] = [];
+
+  reload(by: string): AdminReloadResult {
+    this.reloads.push(by);
+    return structuredClone(this.reloadResult);
   }
 
   readonly banMap = new Map<string, AdminBan>();

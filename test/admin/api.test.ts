@@ -555,6 +555,7 @@ describe('OpenAPI', () => {
       '/api/me',
       '/api/me/password',
       '/api/openapi.json',
+      '/api/reload',
       '/api/sessions',
       '/api/sessions/stream',
       '/api/sessions/{id}/disconnect',
@@ -744,6 +745,47 @@ describe('sessions, events, metrics, settings', () => {
   });
 });
 
+describe('configuration reload', () => {
+  it('POST /api/reload asks the core: applied and restart keys in the reply; a refused file is 422 with each problem; journaled; never with a read token or without CSRF', async () => {
+    const h = await harness();
+    const { cookie, csrf } = await login(h);
+    const post = (headers: Record<string, string>) => h.inject({ method: 'POST', url: '/api/reload', headers });
+    h.core.reloadResult = {
+      ok: true,
+      message: 'configuration reloaded: applied dns, pool.end; changed, needs a restart: tun.mtu',
+      applied: ['dns', 'pool.end'],
+      needsRestart: ['tun.mtu'],
+      problems: [],
+    };
+    const ok = await post({ cookie, 'x-csrf-token': csrf });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json()).toEqual({ ...h.core.reloadResult });
+    expect(h.core.reloads).toEqual(['console: admin']);
+
+    const problem = 'dns: expected a list, got string "198.18.100.63" (write [198.18.100.63])';
+    h.core.reloadResult = { ok: false, message: `configuration reload refused, the running configuration stays: ${problem}`, applied: [], needsRestart: [], problems: [problem] };
+    const refused = await post({ cookie, 'x-csrf-token': csrf });
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json()).toMatchObject({ ok: false, error: h.core.reloadResult.message, problems: [problem] });
+
+    // A change like any other: the CSRF token with the cookie, a write token without it.
+    expect((await post({ cookie })).statusCode).toBe(403);
+    const token = async (scope: string) =>
+      ((await h.inject({ method: 'POST', url: '/api/tokens', headers: { cookie, 'x-csrf-token': csrf }, payload: { name: `${scope}-bot`, scope } })).json() as { token: string }).token;
+    expect((await post({ authorization: `Bearer ${await token('read')}` })).statusCode).toBe(403);
+    expect(h.core.reloads).toEqual(['console: admin', 'console: admin']);
+    expect((await post({ authorization: `Bearer ${await token('write')}` })).statusCode).toBe(422);
+    expect(h.core.reloads.at(-1)).toBe('console: token:write-bot');
+
+    const events = (await h.inject({ url: '/api/events?q=reloaded', headers: { cookie } })).json() as { events: Array<{ type: string; message: string }> };
+    expect(events.events.map((e) => [e.type, e.message])).toEqual([
+      ['admin', `token:write-bot reloaded the configuration: ${h.core.reloadResult.message}`],
+      ['admin', `admin reloaded the configuration: ${h.core.reloadResult.message}`],
+      ['admin', 'admin reloaded the configuration: configuration reloaded: applied dns, pool.end; changed, needs a restart: tun.mtu'],
+    ]);
+  });
+});
+
 describe('console accounts', () => {
   it('password change: wrong current is a field error; afterwards every login of the account ends', async () => {
     const h = await harness();
@@ -806,7 +848,10 @@ describe('PptpCoreAdapter over a real UserStore', () => {
       server: server as unknown as SessionManager,
       dataPlane: { counters: { greMalformed: 1 } } as unknown as DataPlane,
       users,
-      config,
+      config: () => config,
+      reload: () => {
+        throw new Error('no reload in this test');
+      },
       logins: new LoginGuard(loginThrottlePolicy(config), new AddressBans(banPolicy(config)), pino({ level: 'silent' })),
       addressPolicy,
       log: pino({ level: 'silent' }),
@@ -871,7 +916,10 @@ describe('PptpCoreAdapter over a real UserStore', () => {
       server: server as unknown as SessionManager,
       dataPlane: { counters: {} } as unknown as DataPlane,
       users,
-      config,
+      config: () => config,
+      reload: () => {
+        throw new Error('no reload in this test');
+      },
       logins: new LoginGuard(loginThrottlePolicy(config), new AddressBans(banPolicy(config)), pino({ level: 'silent' })),
       addressPolicy,
       log: pino({ level: 'silent' }),

@@ -34,6 +34,10 @@ export interface Harness {
   port: number;
   sessions: SessionManager;
   listener: ControlListener;
+  /** The pool and static addresses of the session layer. */
+  addresses: TunnelAddresses;
+  /** The user backend the session layer asks. */
+  authenticator: ExtendedAuthenticator;
   tun: MemoryTun;
   /** The server's GRE socket (`sent` holds copies of what it sent) and each client's. */
   serverGre: MemoryGreSocket;
@@ -106,9 +110,10 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const tun = new MemoryTun();
   const dataPlane = new DataPlane(serverGre!, tun, log, undefined, options.budgets);
   const authenticator = options.authenticator?.(users, addressPolicy) ?? new LocalAuthenticator(users);
+  const addresses = new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(poolEnd), tunAddress, tunPrefix, policy: addressPolicy, routes: tun });
   const sessions = new SessionManager({
     dataPlane: options.wrapDataPlane ? options.wrapDataPlane(dataPlane) : dataPlane,
-    addresses: new TunnelAddresses({ poolStart: ip(POOL.start), poolEnd: ip(poolEnd), tunAddress, tunPrefix, policy: addressPolicy, routes: tun }),
+    addresses,
     authenticator,
     link: pppPolicy(config, authenticator, log),
     limits: { ...callLimits(config), ...options.limits },
@@ -134,6 +139,8 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     port,
     sessions,
     listener,
+    addresses,
+    authenticator,
     tun,
     serverGre: serverGre!,
     clientGre,

@@ -29,4 +29,26 @@ describe('AddressPool', () => {
     pool.release(101);
     expect(pool.allocate()).toBe(101);
   });
+
+  it('resize (a reload): growing queues the new addresses last; shrinking takes out free ones only, a held one leaves when released', () => {
+    const pool = new AddressPool(100, 102);
+    expect([pool.allocate(), pool.allocate()]).toEqual([100, 101]);
+    pool.resize(100, 104);
+    expect(pool.size).toEqual({ total: 5, used: 2 });
+    expect([pool.allocate(), pool.allocate(), pool.allocate(), pool.allocate()]).toEqual([102, 103, 104, null]);
+    pool.release(103);
+    pool.release(104);
+    // Shrink below what is held: 100, 101 and 102 stay with their sessions; 103 and 104 are gone at once.
+    pool.resize(100, 100);
+    expect(pool.size).toEqual({ total: 1, used: 3 });
+    expect(pool.allocate()).toBeNull();
+    pool.release(101);
+    pool.release(102);
+    expect(pool.allocate()).toBeNull(); // outside the range now: not handed out again
+    pool.release(100);
+    expect(pool.allocate()).toBe(100);
+    // Growing again brings back what was free, never what is held.
+    pool.resize(100, 102);
+    expect([pool.allocate(), pool.allocate(), pool.allocate()]).toEqual([101, 102, null]);
+  });
 });

@@ -181,6 +181,29 @@ describe('RadiusClient access', () => {
     expect(dead.received).toHaveLength(4);
   });
 
+  it('reconfigure (a reload): a request in flight keeps its server and secret; the next goes to the new server with the new secret; the old one is forgotten', async () => {
+    const old = await fake();
+    const fresh = await fake();
+    const answers: Array<() => void> = [];
+    old.respond = (r, s) => {
+      answers.push(() => s.sendTo(reply(r, RadiusCode.AccessAccept), r.from));
+      return undefined;
+    };
+    fresh.respond = (r) => reply(r, RadiusCode.AccessAccept, [], { secret: 'new-secret' });
+    const c = client([{ port: old.port }], { tries: 1, timeoutMs: 2000 });
+    const inFlight = c.access(PAP());
+    while (old.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+    c.reconfigure({ servers: [{ address: '127.0.0.1', authPort: fresh.port, acctPort: fresh.port, secret: 'new-secret' }], timeoutMs: 150, tries: 2 });
+    answers[0]!(); // signed with the old secret: verified against the secret the request was sent with
+    expect((await inFlight).server).toBe(`127.0.0.1:${old.port}`);
+    const next = await c.access(PAP());
+    expect(next.server).toBe(`127.0.0.1:${fresh.port}`);
+    const sent = fresh.received[0]!.packet;
+    expect(unhideUserPassword(findAttribute(sent.attributes, Attr.UserPassword)!.value, 'new-secret', sent.authenticator).toString()).toBe('alice-pass');
+    expect(old.received).toHaveLength(1);
+    expect(c.serverHealth().map((h) => h.server)).toEqual([`127.0.0.1:${fresh.port}`, `127.0.0.1:${fresh.port}`]);
+  });
+
   it('reports each server port: unknown before use, up with its round-trip time, dead after timeouts', async () => {
     const dead = await fake();
     const live = await fake();

@@ -119,7 +119,10 @@ describe('session lifecycle over the in-memory GRE socket and TUN', () => {
       server: h.sessions,
       dataPlane: { counters: {} } as never,
       users: h.users,
-      config,
+      config: () => config,
+      reload: () => {
+        throw new Error('no reload in this test');
+      },
       addressPolicy: h.addressPolicy,
       logins: new LoginGuard(loginThrottlePolicy(config), new AddressBans(banPolicy(config)), silent),
       log: silent,

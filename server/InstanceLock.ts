@@ -70,8 +70,14 @@ function askHolder(path: string): Promise<{ pid: number; dataDir: string } | nul
   });
 }
 
-/** Claims an existing data directory with DATADIR/portico.pid, or throws StartupRefusal naming the live holder. */
-export function claimDataDir(dataDir: string): InstanceClaim {
+/**
+ * Claims an existing data directory with DATADIR/portico.pid, or throws StartupRefusal naming the live
+ * holder (`refusal` words it for a command other than serve, e.g. restore).
+ */
+export function claimDataDir(
+  dataDir: string,
+  refusal: (pid: number, pidFile: string) => string = (pid, pidFile) => `dataDir ${dataDir} is in use by another Portico (PID ${pid}, ${pidFile}); stop it or give this instance another dataDir`,
+): InstanceClaim {
   const path = join(dataDir, PID_FILE);
   const mine = identity(process.pid);
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -102,7 +108,7 @@ export function claimDataDir(dataDir: string): InstanceClaim {
     }
     const pid = Number(recorded.split(' ')[0]);
     if (isAlive(recorded)) {
-      throw new StartupRefusal(`dataDir ${dataDir} is in use by another Portico (PID ${pid}, ${path}); stop it or give this instance another dataDir`);
+      throw new StartupRefusal(refusal(pid, path));
     }
     try {
       unlinkSync(path); // stale: its process is gone

@@ -122,7 +122,7 @@ describe('the server as the systemd unit runs it', () => {
     // The process: user portico, the unit's capabilities and nothing else, no new privileges.
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
-    expect(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()).toBe('node');
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual(exec);
     expect(field('Uid').split(/\s+/)).toEqual([String(uid), String(uid), String(uid), String(uid)]);
     for (const set of ['CapEff', 'CapPrm', 'CapAmb']) expect(BigInt(`0x${field(set)}`)).toBe(mask(ambient));
     expect(BigInt(`0x${field('CapBnd')}`)).toBe(mask(bounding));

@@ -13,6 +13,7 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { privateFile } from '../config/DataDirectory.js';
+import type { Schema } from '../config/SchemaMigrations.js';
 import { openDatabase } from '../config/SqliteDatabase.js';
 import { AcctStatusType, Attr, integerAttribute } from '../radius/Dictionary.js';
 import { decodePacket, encodePacket, isVendorAttribute, RadiusCode, RadiusFormatError, type RadiusAttribute } from '../radius/RadiusPacket.js';
@@ -60,11 +61,32 @@ export interface OpenSession {
   at: number;
 }
 
-const ACCOUNTING_FILE = 'accounting.db';
+/** dataDir/accounting.db (config/SchemaMigrations.ts). */
+export const ACCOUNTING_SCHEMA: Schema = {
+  file: 'accounting.db',
+  migrations: [
+    // 1: the queue as it was before versions (a file of that time at version 0 passes unchanged).
+    (db) => {
+      db.exec(`CREATE TABLE IF NOT EXISTS accounting_queue (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      session_id TEXT NOT NULL,
+      status_type INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      attributes BLOB NOT NULL
+    )`);
+      db.exec(`CREATE TABLE IF NOT EXISTS open_sessions (
+      session_id TEXT PRIMARY KEY,
+      state TEXT NOT NULL
+    )`);
+      db.exec('CREATE TABLE IF NOT EXISTS nas_alive (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)');
+    },
+  ],
+};
 
 /** Where the queue lives inside the data directory (its own file: no lock contention with the user store). */
 export function accountingQueueFile(dataDir: string): string {
-  return privateFile(dataDir, ACCOUNTING_FILE);
+  return privateFile(dataDir, ACCOUNTING_SCHEMA.file);
 }
 
 interface Row {
@@ -101,22 +123,9 @@ export class AccountingQueue {
   constructor(private readonly options: AccountingQueueOptions) {
     this.initialBackoffMs = options.initialBackoffMs ?? 1000;
     this.maxBackoffMs = Math.max(this.initialBackoffMs, options.maxBackoffMs ?? 60_000);
-    this.db = openDatabase(options.file);
+    this.db = openDatabase(options.file, ACCOUNTING_SCHEMA);
     // FULL: an acknowledged-by-us record must survive a power cut as well as a crash.
     this.db.pragma('synchronous = FULL');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS accounting_queue (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      session_id TEXT NOT NULL,
-      status_type INTEGER NOT NULL,
-      created_at INTEGER NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0,
-      attributes BLOB NOT NULL
-    )`);
-    this.db.exec(`CREATE TABLE IF NOT EXISTS open_sessions (
-      session_id TEXT PRIMARY KEY,
-      state TEXT NOT NULL
-    )`);
-    this.db.exec('CREATE TABLE IF NOT EXISTS nas_alive (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)');
     this.insert = this.db.prepare('INSERT INTO accounting_queue (session_id, status_type, created_at, attributes) VALUES (?, ?, ?, ?)');
     this.head = this.db.prepare('SELECT * FROM accounting_queue ORDER BY seq LIMIT 1');
     this.remove = this.db.prepare('DELETE FROM accounting_queue WHERE seq = ?');

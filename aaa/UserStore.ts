@@ -6,6 +6,7 @@ import { ntPasswordHash } from '../ppp/auth/MsChapCrypto.js';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import { privateFile } from '../config/DataDirectory.js';
 import { openDatabase } from '../config/SqliteDatabase.js';
+import type { Schema } from '../config/SchemaMigrations.js';
 import type { AddressPolicy } from '../config/AddressPolicy.js';
 
 export interface UserRecord {
@@ -61,6 +62,28 @@ const noUser = (name: string) => new UserStoreError('name', `no user ${name}`, '
 /** 31 days: longer limits are a mistake, not a policy. */
 const MAX_LIMIT_SECONDS = 31 * 86400;
 
+/** dataDir/portico.db (config/SchemaMigrations.ts). */
+export const USER_SCHEMA: Schema = {
+  file: 'portico.db',
+  migrations: [
+    // 1: the store as it was before versions, byte for byte (a store of that time at version 0 passes unchanged).
+    (db) => {
+      db.exec(`CREATE TABLE IF NOT EXISTS users (
+      name TEXT PRIMARY KEY COLLATE NOCASE,
+      nt_hash BLOB NOT NULL CHECK (length(nt_hash) = 16),
+      static_address INTEGER,
+      enabled INTEGER NOT NULL DEFAULT 1,
+      created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    )`);
+      // Per-user limits came later: older stores gain the columns in place.
+      const columns = new Set((db.prepare('PRAGMA table_info(users)').all() as Array<{ name: string }>).map((c) => c.name));
+      for (const column of ['session_timeout', 'idle_timeout']) {
+        if (!columns.has(column)) db.exec(`ALTER TABLE users ADD COLUMN ${column} INTEGER`);
+      }
+    },
+  ],
+};
+
 const USER_NAME = /^[^\s\\/:]{1,64}$/;
 
 export class UserStore {
@@ -71,19 +94,7 @@ export class UserStore {
     dataDir: string,
     private readonly addresses: AddressPolicy,
   ) {
-    this.db = openDatabase(privateFile(dataDir, 'portico.db'));
-    this.db.exec(`CREATE TABLE IF NOT EXISTS users (
-      name TEXT PRIMARY KEY COLLATE NOCASE,
-      nt_hash BLOB NOT NULL CHECK (length(nt_hash) = 16),
-      static_address INTEGER,
-      enabled INTEGER NOT NULL DEFAULT 1,
-      created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
-    )`);
-    // Per-user limits came later: older stores gain the columns in place.
-    const columns = new Set((this.db.prepare('PRAGMA table_info(users)').all() as Array<{ name: string }>).map((c) => c.name));
-    for (const column of ['session_timeout', 'idle_timeout']) {
-      if (!columns.has(column)) this.db.exec(`ALTER TABLE users ADD COLUMN ${column} INTEGER`);
-    }
+    this.db = openDatabase(privateFile(dataDir, USER_SCHEMA.file), USER_SCHEMA);
   }
 
   add(name: string, password: string, staticAddress?: string): void {

@@ -2,14 +2,18 @@
 // login sessions, API tokens and the events journal. The CLI opens it too (`portico admin passwd`).
 import type Database from 'better-sqlite3';
 import { privateFile } from '../config/DataDirectory.js';
+import type { Schema } from '../config/SchemaMigrations.js';
 import { openDatabase } from '../config/SqliteDatabase.js';
 
 export type AdminDb = Database.Database;
 
-export function openAdminDatabase(dataDir: string): AdminDb {
-  const db = openDatabase(privateFile(dataDir, 'admin.db'));
-  db.pragma('busy_timeout = 2000');
-  db.exec(`
+/** dataDir/admin.db (config/SchemaMigrations.ts). */
+export const ADMIN_SCHEMA: Schema = {
+  file: 'admin.db',
+  migrations: [
+    // 1: the database as it was before versions (a file of that time at version 0 passes unchanged).
+    (db) =>
+      db.exec(`
     CREATE TABLE IF NOT EXISTS admin_accounts (
       name TEXT PRIMARY KEY COLLATE NOCASE,
       password_hash TEXT NOT NULL,
@@ -45,7 +49,13 @@ export function openAdminDatabase(dataDir: string): AdminDb {
     );
     CREATE INDEX IF NOT EXISTS events_at ON events(at);
     CREATE INDEX IF NOT EXISTS events_type ON events(type, id);
-  `);
+  `),
+  ],
+};
+
+export function openAdminDatabase(dataDir: string): AdminDb {
+  const db = openDatabase(privateFile(dataDir, ADMIN_SCHEMA.file), ADMIN_SCHEMA);
+  db.pragma('busy_timeout = 2000');
   db.pragma('foreign_keys = ON');
   return db;
 }

@@ -45,7 +45,7 @@ export function secureDataDirectory(dir: string, log: DataDirectoryLog): DataDir
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (e) {
-      throw new DataDirectoryError(`dataDir ${dir} cannot be created (${reason(e)}): run Portico as root or as the owner of its parent, or set dataDir to a directory this user may write`);
+      throw new DataDirectoryError(`dataDir ${dir} cannot be created (${errnoReason(e)}): run Portico as root or as the owner of its parent, or set dataDir to a directory this user may write`);
     }
     report.created = true;
     stat = statSync(dir);
@@ -63,7 +63,7 @@ export function secureDataDirectory(dir: string, log: DataDirectoryLog): DataDir
     // SQLite would say only "unable to open database file", without the path.
     accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
   } catch (e) {
-    throw new DataDirectoryError(`dataDir ${dir} is not writable (${reason(e)}): give its owner (uid ${stat.uid}) write permission on it`);
+    throw new DataDirectoryError(`dataDir ${dir} is not writable (${errnoReason(e)}): give its owner (uid ${stat.uid}) write permission on it`);
   }
 
   for (const name of readdirSync(dir)) {
@@ -102,7 +102,7 @@ function takeAway(path: string, mode: number, to: number, report: DataDirectoryR
 }
 
 /** "EACCES: permission denied" from a Node error, without the syscall and path it repeats. */
-function reason(e: unknown): string {
+export function errnoReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   return err.code ? `${err.code}: ${err.message.replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '')}` : String(e);
 }

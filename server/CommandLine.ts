@@ -9,9 +9,11 @@ import { UserStore, UserStoreError } from '../aaa/UserStore.js';
 import { addressPolicyFor, interfaceAddresses } from '../config/AddressPolicy.js';
 import { DataDirectoryError, secureDataDirectory } from '../config/DataDirectory.js';
 import { formatIpv4 } from '../config/Ipv4.js';
+import { SchemaTooNewError } from '../config/SchemaMigrations.js';
 import { ConfigError, chooseConfig, loadConfig, type PorticoConfig, SYSTEM_CONFIG } from '../config/PorticoConfig.js';
 import type { HostCheckResult } from './HostChecks.js';
 import { type PasswordInputStream, PasswordInputError, promptNewPassword, readPasswordFromStdin } from './PasswordInput.js';
+import { BackupError, restoreBackup, writeBackup } from './Backup.js';
 import { StartupRefusal } from './StartupChecks.js';
 
 /** What a command reads and writes; the process's own by default, fakes in tests. */
@@ -85,6 +87,14 @@ const COMMANDS: Command[] = [
     options: ['config'],
     configured: true,
   },
+    name: 'backup',
+    args: 'FILE',
+    summary:
+      'write a consistent copy of every database of dataDir (users, console, accounting queue) to FILE, a tar archive readable only by its owner; safe while the server runs (run it as the owner of dataDir)',
+    options: ['config'],
+    configured: true,
+  },
+  { name: 'restore', args: 'FILE', summary: "replace dataDir's databases with those of a backup FILE (checked whole first); refused while the server runs", options: ['config'], configured: true },
   { name: 'help', args: '[COMMAND]', summary: 'this help, or one command with its options', options: [], configured: false },
 ];
 
@@ -242,8 +252,11 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     io.stdout(`${count('fatal')} fatal, ${count('warning')} warning(s), ${count('unknown')} not inspected\n`);
     return count('fatal') > 0 ? 1 : 0;
   }
+  // A backup reads the data directory: one that is not there is a mistaken configuration, not one to create.
+  if (command.name === 'backup' && !existsSync(config.dataDir)) throw new BackupError(`dataDir ${config.dataDir} does not exist: nothing to back up`);
   // Before the user or admin database opens: the directory private, new files 0600 (serve does it in runServer).
   secureDataDirectory(config.dataDir, { warn: (_fields, message) => io.stderr(`portico: warning: ${message}\n`) });
+  if (command.name === 'backup' || command.name === 'restore') return backupCommand(command.name, name!, config, io);
   if (values.password !== undefined) io.stderr('portico: warning: --password is visible to every local user (ps, /proc); use --password-stdin or the prompt\n');
 
   if (command.name === 'admin passwd') {
@@ -291,6 +304,19 @@ async function userCommand(command: string, name: string | undefined, values: Pa
   } finally {
     users.close();
   }
+}
+
+async function backupCommand(command: 'backup' | 'restore', file: string, config: PorticoConfig, io: CliIo): Promise<number> {
+  const list = (files: string[]) => files.join(', ');
+  if (command === 'backup') {
+    const manifest = writeBackup(config.dataDir, file, version());
+    io.stdout(`backup of ${config.dataDir} written to ${file}: ${list(manifest.databases.map((d) => `${d.file} (schema ${d.schemaVersion})`))}\n`);
+    return 0;
+  }
+  const { manifest, restored, kept } = await restoreBackup(config.dataDir, file);
+  io.stdout(`restored ${list(restored)} into ${config.dataDir} from ${file} (made ${manifest.createdAt} by Portico ${manifest.portico})\n`);
+  if (kept.length > 0) io.stdout(`kept ${list(kept)}: not in the backup\n`);
+  return 0;
 }
 
 /** The user store of config.dataDir; SQLite's "unable to open database file" gets the path. */
@@ -344,11 +370,11 @@ function report(err: unknown, io: CliIo): number {
     else line(err.message);
     return 2;
   }
-  if (err instanceof StartupRefusal || err instanceof DataDirectoryError) {
+  if (err instanceof StartupRefusal || err instanceof DataDirectoryError || err instanceof SchemaTooNewError) {
     line(err.message);
     return 2;
   }
-  if (err instanceof UserStoreError || err instanceof PasswordInputError) {
+  if (err instanceof UserStoreError || err instanceof PasswordInputError || err instanceof BackupError) {
     line(err.message);
     return 1;
   }

@@ -102,8 +102,11 @@ export function dataDirHolder(dataDir: string): number | null {
   return isAlive(recorded) ? Number(recorded.split(' ')[0]) : null;
 }
 
-/** Claims an existing data directory with DATADIR/portico.pid, or throws StartupRefusal naming the live holder. */
-export function claimDataDir(dataDir: string): InstanceClaim {
+/**
+ * Claims an existing data directory with DATADIR/portico.pid, or throws StartupRefusal naming the live
+ * holder (`refusal` words it for a command other than serve, e.g. restore).
+ */
+export function claimDataDir(dataDir: string, refusal: (pid: number, pidFile: string) => string = (pid) => dataDirInUse(dataDir, pid)): InstanceClaim {
   const path = join(dataDir, PID_FILE);
   const mine = identity(process.pid);
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -132,7 +135,10 @@ export function claimDataDir(dataDir: string): InstanceClaim {
     } catch {
       continue; // removed meanwhile: try again
     }
-    if (isAlive(recorded)) throw new StartupRefusal(dataDirInUse(dataDir, Number(recorded.split(' ')[0])));
+    const pid = Number(recorded.split(' ')[0]);
+    if (isAlive(recorded)) {
+      throw new StartupRefusal(refusal(pid, path));
+    }
     try {
       unlinkSync(path); // stale: its process is gone
     } catch {

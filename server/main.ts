@@ -21,6 +21,8 @@ import { pppPolicy } from './PppPolicy.js';
 import { runShutdown } from './Shutdown.js';
 import { UserStore } from '../aaa/UserStore.js';
 import { secureDataDirectory } from '../config/DataDirectory.js';
+import { refuseNewerSchemas } from '../config/SchemaMigrations.js';
+import { DATA_SCHEMAS } from './DataSchemas.js';
 import { claimDataDir, claimTunName } from './InstanceLock.js';
 import { checkConsoleCertificate, checkPorts } from './StartupChecks.js';
 import { checkHostAtStart, systemProbes } from './HostChecks.js';
@@ -45,6 +47,8 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   const claims = [await claimTunName(config.tun.name, config.dataDir)];
   const dataDirectory = secureDataDirectory(config.dataDir, log);
   claims.push(claimDataDir(config.dataDir));
+  // A database written by a newer Portico stops the start here, not when the console opens it later.
+  refuseNewerSchemas(config.dataDir, DATA_SCHEMAS);
   await checkPorts(config);
   // Static and RADIUS addresses: the pool, the tunnel network, pool.allowedStaticRanges; never the server's own.
   const addressPolicy = addressPolicyFor(config, interfaceAddresses());

@@ -12,8 +12,7 @@ import { openDatabase } from '../../config/SqliteDatabase.js';
 
 describe('SQLite statements', () => {
   it('the same SQL text gives the same statement; another text another one', () => {
-    const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'portico-sqlite-')), 'x.db'));
-    db.exec('CREATE TABLE t (a INTEGER)');
+    const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'portico-sqlite-')), 'x.db'), { file: 'x.db', migrations: [(db) => db.exec('CREATE TABLE t (a INTEGER)')] });
     const select = db.prepare('SELECT a FROM t WHERE a = ?');
     expect(db.prepare('SELECT a FROM t WHERE a = ?')).toBe(select);
     expect(db.prepare('SELECT a FROM t')).not.toBe(select);

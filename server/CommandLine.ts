@@ -87,6 +87,7 @@ const COMMANDS: Command[] = [
     options: ['config'],
     configured: true,
   },
+  {
     name: 'backup',
     args: 'FILE',
     summary:

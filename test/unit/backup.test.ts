@@ -215,7 +215,7 @@ describe('portico restore', () => {
 async function portico(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), stdin: process.stdin as never, env: {}, exists: () => false, serve: async () => undefined };
+  const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), stdin: process.stdin as never, env: {}, exists: () => false, serve: async () => undefined, checkHost: async () => [] };
   const code = await runCli(argv, io);
   return { code, stdout: out.join(''), stderr: err.join('') };
 }

@@ -3,7 +3,7 @@
 // versions (commit c2be2d0; its README says what it holds): every file at user_version 0. Today's code
 // must take it as version 1 without losing a row or changing a table, refuse a file newer than it
 // knows with one line, and run its migrations in order and all-or-nothing.
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,11 @@ const freshDir = () => mkdtempSync(join(root, `d${++dirs}-`));
 /** A copy of the fixture (the committed files are never opened: opening migrates). */
 function fixtureCopy(): string {
   const dir = freshDir();
-  for (const f of FILES) copyFileSync(join(FIXTURE, f), join(dir, f));
+  // 0600 as the stores write them (git checks the fixture out 0644).
+  for (const f of FILES) {
+    copyFileSync(join(FIXTURE, f), join(dir, f));
+    chmodSync(join(dir, f), 0o600);
+  }
   return dir;
 }
 
@@ -172,7 +176,7 @@ describe('schema versions', () => {
     writeFileSync(config, `dataDir: ${dir}\n`);
     const out: string[] = [];
     const err: string[] = [];
-    const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t), stdin: process.stdin, env: {}, exists: () => false, serve: async () => undefined };
+    const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t), stdin: process.stdin, env: {}, exists: () => false, serve: async () => undefined, checkHost: async () => [] };
     expect(await runCli(['user', 'list', '--config', config], io)).toBe(2);
     expect(err.join('')).toBe(`portico: config: ${config} (--config)\nportico: ${line}\n`);
     expect(out).toEqual([]);

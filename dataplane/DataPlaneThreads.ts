@@ -56,7 +56,7 @@ function openSharded(config: PorticoConfig, count: number, listen: number, tun: 
     // Wrappers only for their descriptors: they never poll here, and the worker closes them.
     const greFd = RawGreSocket.open(listen, { shard: { count, index: shard } }).fd;
     const tunFd = NativeTun.openQueue(config.tun.name).fd;
-    const data: DataPlaneWorkerData = { shard, greFd, tunFd, logLevel: config.log.level, sessionCells, planeCells };
+    const data: DataPlaneWorkerData = { shard, greFd, tunFd, logLevel: config.log.level, logFormat: config.log.format, sessionCells, planeCells };
     const worker = new Worker(new URL('./DataPlaneWorker.js', import.meta.url), { workerData: data, name: `portico-data-${shard}` });
     worker.on('error', (err) => log.error({ err, shard }, 'data-plane thread failed'));
     return {

@@ -10,7 +10,7 @@ import { AddressBans } from '../aaa/AddressBans.js';
 import { LocalAuthenticator } from '../aaa/LocalAuthenticator.js';
 import { LoginGuard, ThrottledAuthenticator } from '../aaa/ThrottledAuthenticator.js';
 import { openDataPlane } from '../dataplane/DataPlaneThreads.js';
-import { createLogger } from './Logger.js';
+import { createLogger, logDestination } from './Logger.js';
 import { SessionManager } from '../session/SessionManager.js';
 import { TunnelAddresses } from '../session/TunnelAddresses.js';
 import { ControlListener } from './ControlListener.js';
@@ -23,7 +23,7 @@ import { claimDataDir, claimTunName } from './InstanceLock.js';
 import { checkConsoleCertificate, checkPorts } from './StartupChecks.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, logDestination(config.log.format));
   log.info({ config: source, dataDir: config.dataDir }, 'Portico starting');
   if (!config.mppe.required) log.warn('mppe.required is false: sessions may run without encryption');
   if (config.mppe.keyLengths.some((b) => b < 128)) log.warn({ keyLengths: config.mppe.keyLengths }, 'weak MPPE key lengths allowed');

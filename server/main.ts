@@ -39,7 +39,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   // Static and RADIUS addresses: the pool, the tunnel network, pool.allowedStaticRanges; never the server's own.
   const addressPolicy = addressPolicyFor(config, interfaceAddresses());
   log.info(addressPolicy.describe(), 'static addresses');
-  const users = new UserStore(config.dataDir, addressPolicy);
+  const users = new UserStore(config.dataDir, addressPolicy, config.auth.minPasswordLength);
   // The TUN's prefix covers the pool, so pool addresses need no route of their own.
   const { tunAddress, prefix: tunPrefix } = tunnelNetwork(config);
   const data = openDataPlane(config, parseIpv4(config.listen), tunAddress, tunPrefix, log);

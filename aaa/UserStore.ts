@@ -8,6 +8,7 @@ import { privateFile } from '../config/DataDirectory.js';
 import { openDatabase } from '../config/SqliteDatabase.js';
 import type { Schema } from '../config/SchemaMigrations.js';
 import type { AddressPolicy } from '../config/AddressPolicy.js';
+import { DEFAULT_MIN_PASSWORD_LENGTH } from '../config/PorticoConfig.js';
 
 export interface UserRecord {
   name: string;
@@ -45,7 +46,7 @@ const FIELD_LABEL: Record<UserField, string> = {
 
 /**
  * A refused change, with the field it concerns. `problem` reads next to that field; the message
- * reads alone (for an invalid value it starts with the field's name: "password: 1-256 characters").
+ * reads alone (for an invalid value it starts with the field's name: "password: at least 8 characters (auth.minPasswordLength)").
  */
 export class UserStoreError extends Error {
   constructor(
@@ -84,15 +85,22 @@ export const USER_SCHEMA: Schema = {
   ],
 };
 
+/** RFC 2759 §8.1. */
+const MAX_PASSWORD_LENGTH = 256;
+
 const USER_NAME = /^[^\s\\/:]{1,64}$/;
 
 export class UserStore {
   private readonly db: Database.Database;
 
-  /** `addresses`: which static addresses may be stored (the login checks them again: the configuration may change). */
+  /**
+   * `addresses`: which static addresses may be stored (the login checks them again: the configuration may change).
+   * `minPasswordLength` (auth.minPasswordLength): passwords set from now on; stored ones keep working.
+   */
   constructor(
     dataDir: string,
     private readonly addresses: AddressPolicy,
+    private readonly minPasswordLength = DEFAULT_MIN_PASSWORD_LENGTH,
   ) {
     this.db = openDatabase(privateFile(dataDir, USER_SCHEMA.file), USER_SCHEMA);
   }
@@ -176,9 +184,12 @@ export class UserStore {
     if (!USER_NAME.test(name)) throw new UserStoreError('name', '1-64 characters, no spaces, slashes, backslashes or colons');
   }
 
-  private checkPassword(password: string): void {
+  /** Refuses a password this store would not take (add and setPassword check it; the CLI asks before the second prompt). */
+  checkPassword(password: string): void {
+    // A one-character password falls to the first guesses whatever the login throttle does.
+    if (password.length < this.minPasswordLength) throw new UserStoreError('password', `at least ${this.minPasswordLength} characters (auth.minPasswordLength)`);
     // RFC 2759 §8.1: the NT password is at most 256 Unicode characters.
-    if (password.length < 1 || password.length > 256) throw new UserStoreError('password', '1-256 characters');
+    if (password.length > MAX_PASSWORD_LENGTH) throw new UserStoreError('password', `at most ${MAX_PASSWORD_LENGTH} characters (RFC 2759)`);
   }
 
   /** The address in `text`, if it is one the policy allows. */

@@ -43,88 +43,121 @@ export const MIN_TUNNEL_PREFIX = 16;
 /** One Host value: a DNS name, an IPv4 address or a bracketed IPv6 address, optionally with :port (admin.allowedHosts). */
 const CONSOLE_HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
+/** Local users' VPN passwords: at least this long by default (auth.minPasswordLength). */
+export const DEFAULT_MIN_PASSWORD_LENGTH = 8;
+
+// Every key carries .describe(): `npm run docs:config` prints them as docs/configuration.md (config/ConfigReference.ts),
+// and a unit test fails when that file and this schema disagree.
 export const configSchema = z
   .object({
-    /** Address for PPTP control connections (TCP) and the raw GRE socket. */
-    listen: ipv4.default('0.0.0.0'),
-    port: z.number().int().min(1).max(65535).default(1723),
-    dataDir: z.string().min(1).default('/var/lib/portico'),
-    serverName: z.string().min(1).max(63).default('portico'),
-    /**
-     * Seconds from SIGTERM/SIGINT to exit: clients get LCP Terminate, Call-Disconnect-Notify and
-     * Stop-Control-Connection, accounting its Stops and Accounting-Off, within this even if a peer or the
-     * RADIUS server does not answer (what accounting could not deliver is sent at the next start).
-     */
-    shutdownTimeout: z.number().min(1).max(120).default(5),
+    listen: ipv4.default('0.0.0.0').describe('Address of the PPTP control listener (TCP) and of the raw GRE socket; 0.0.0.0: every address of this host.'),
+    port: z.number().int().min(1).max(65535).default(1723).describe('TCP port of PPTP control connections (1723 is the port clients use, RFC 2637).'),
+    dataDir: z
+      .string()
+      .min(1)
+      .default('/var/lib/portico')
+      .describe('Directory of the SQLite files (portico.db: users; admin.db: console; accounting.db: RADIUS accounting queue); kept 0700, its files 0600.'),
+    serverName: z.string().min(1).max(63).default('portico').describe('Our name in CHAP/MS-CHAP challenges and the Host Name of PPTP Start-Control-Connection-Reply.'),
+    shutdownTimeout: z
+      .number()
+      .min(1)
+      .max(120)
+      .default(5)
+      .describe(
+        'Seconds from SIGTERM/SIGINT to exit: clients get LCP Terminate, Call-Disconnect-Notify and Stop-Control-Connection, accounting its Stops and Accounting-Off, within this even if a peer or the RADIUS server does not answer (what accounting could not deliver is sent at the next start).',
+      ),
     tun: z
       .object({
         name: z
           .string()
           .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -')
-          .default('pptp0'),
-        address: ipv4.default('10.99.0.1'),
-        mtu: z.number().int().min(576).max(1500).default(1400),
-        /** Packets the kernel queues towards the data plane (see DEFAULT_TUN_QUEUE_LENGTH). */
-        queueLength: z.number().int().min(16).max(65536).default(DEFAULT_TUN_QUEUE_LENGTH),
+          .default('pptp0')
+          .describe('Name of the one TUN interface all sessions share (one Portico per name).'),
+        address: ipv4.default('10.99.0.1').describe("The server's address on the TUN and IPCP's local address; the TUN's prefix is the smallest network holding it and the pool (at most a /16)."),
+        mtu: z.number().int().min(576).max(1500).default(1400).describe('MTU of the TUN interface.'),
+        // DEFAULT_TUN_QUEUE_LENGTH says why 1000.
+        queueLength: z
+          .number()
+          .int()
+          .min(16)
+          .max(65536)
+          .default(DEFAULT_TUN_QUEUE_LENGTH)
+          .describe('Packets the kernel queues on the TUN towards the data plane (txqueuelen; the kernel default of 500 is too few at 100 k packets/s).'),
       })
       .strict()
       .prefault({}),
     pool: z
       .object({
-        start: ipv4.default('10.99.0.10'),
-        end: ipv4.default('10.99.0.250'),
-        /**
-         * Networks (A.B.C.D/N) a static address or a RADIUS Framed-IP-Address may lie in besides the pool and
-         * the tunnel network (tun.address with the pool); each such address gets a /32 route into the tunnel.
-         */
-        allowedStaticRanges: z.array(ipv4Network).max(64).default([]),
+        start: ipv4.default('10.99.0.10').describe('First address of the pool clients get their tunnel address from.'),
+        end: ipv4.default('10.99.0.250').describe('Last address of the pool.'),
+        allowedStaticRanges: z
+          .array(ipv4Network)
+          .max(64)
+          .default([])
+          .describe('Networks (A.B.C.D/N) a static address or a RADIUS Framed-IP-Address may lie in besides the pool and the tunnel network; each such address gets a /32 route into the tunnel.'),
       })
       .strict()
       .prefault({}),
-    dns: z.array(ipv4).max(2).default([]),
-    wins: z.array(ipv4).max(2).default([]),
+    dns: z.array(ipv4).max(2).default([]).describe('DNS servers given to clients in IPCP (RFC 1877), at most two.'),
+    wins: z.array(ipv4).max(2).default([]).describe('WINS (NetBIOS name) servers given to clients in IPCP (RFC 1877), at most two.'),
     auth: z
       .object({
-        /** local: the built-in store; radius: RADIUS only; radius-then-local: the store when no RADIUS server answers. */
-        backend: z.enum(['local', 'radius', 'radius-then-local']).default('local'),
-        /**
-         * Authentication protocols the server may ask for, offered strongest first (MS-CHAPv2 > MS-CHAPv1 >
-         * CHAP-MD5 > PAP) and only when the backend can verify them. mschap, chap and pap are weak; chap and
-         * pap give no MPPE keys, so they are offered only when mppe.required is false.
-         */
+        backend: z
+          .enum(['local', 'radius', 'radius-then-local'])
+          .default('local')
+          .describe('local: the built-in user store; radius: RADIUS only; radius-then-local: the store only when no RADIUS server answered.'),
         protocols: z
           .array(z.enum(['mschapv2', 'mschap', 'chap', 'pap']))
           .min(1)
-          .default(['mschapv2']),
-        /**
-         * Login throttling (every method, every backend): after this many failed logins from one source
-         * address, of one user name from one address, or of one user name from all addresses (not counting
-         * the addresses where that user logged in lately), the next attempt is refused unchecked until a
-         * wait has passed: firstDelay seconds, doubled with each further failure up to maxDelay. A key
-         * without failures for forgetAfter seconds starts afresh.
-         */
+          .default(['mschapv2'])
+          .describe(
+            'Authentication protocols the server may ask for, offered strongest first (MS-CHAPv2 > MS-CHAPv1 > CHAP-MD5 > PAP) and only when the backend can verify them; mschap, chap and pap are weak, and chap and pap give no MPPE keys (offered only when mppe.required is false).',
+          ),
+        minPasswordLength: z
+          .number()
+          .int()
+          .min(1)
+          .max(256)
+          .default(DEFAULT_MIN_PASSWORD_LENGTH)
+          .describe('Shortest VPN password the local store accepts when one is set (CLI, console, API); existing passwords keep working. MS-CHAPv2 allows 1-256 characters (RFC 2759 §8.1).'),
+        // Login throttling (every method, every backend): after so many failures of a key (an address, a user
+        // name at an address, a user name everywhere but where it logged in lately), the next attempt is refused
+        // unchecked until a wait has passed: firstDelay, doubled with each further failure up to maxDelay.
         throttle: z
           .object({
-            addressFailures: z.number().int().min(1).max(100000).default(20),
-            userAddressFailures: z.number().int().min(1).max(100000).default(5),
-            userFailures: z.number().int().min(1).max(100000).default(100),
-            firstDelay: z.number().min(0.1).max(3600).default(1),
-            maxDelay: z.number().min(1).max(86400).default(300),
+            addressFailures: z.number().int().min(1).max(100000).default(20).describe('Failed logins from one address before that address waits.'),
+            userAddressFailures: z.number().int().min(1).max(100000).default(5).describe('Failed logins of one user name from one address before that pair waits.'),
+            userFailures: z
+              .number()
+              .int()
+              .min(1)
+              .max(100000)
+              .default(100)
+              .describe('Failed logins of one user name from every address before the name waits (addresses where that user logged in lately do not count).'),
+            firstDelay: z.number().min(0.1).max(3600).default(1).describe('Seconds of the first wait; each further failure doubles it.'),
+            maxDelay: z.number().min(1).max(86400).default(300).describe('Longest wait in seconds (not below firstDelay).'),
             forgetAfter: z
               .number()
               .int()
               .min(60)
               .max(7 * 86400)
-              .default(3600),
-            /** Refused logins from one address within banWindow seconds that ban it for banDuration seconds; 0: no automatic bans. */
-            banAfter: z.number().int().min(0).max(100000).default(0),
-            banWindow: z.number().int().min(1).max(86400).default(600),
+              .default(3600)
+              .describe('Seconds without a failure after which a key starts afresh.'),
+            banAfter: z
+              .number()
+              .int()
+              .min(0)
+              .max(100000)
+              .default(0)
+              .describe('Refused logins from one address within banWindow that ban it for banDuration (connections closed at accept, calls refused); 0: no automatic bans.'),
+            banWindow: z.number().int().min(1).max(86400).default(600).describe('Seconds over which banAfter counts refused logins.'),
             banDuration: z
               .number()
               .int()
               .min(1)
               .max(7 * 86400)
-              .default(900),
+              .default(900)
+              .describe('Seconds an automatic ban lasts.'),
           })
           .strict()
           .prefault({}),
@@ -133,65 +166,70 @@ export const configSchema = z
       .prefault({}),
     mppe: z
       .object({
-        required: z.boolean().default(true),
+        required: z.boolean().default(true).describe('Sessions must be encrypted (MPPE); false lets a client run in clear (a start-up warning and an audit finding).'),
         keyLengths: z
           .array(z.union([z.literal(40), z.literal(56), z.literal(128)]))
           .min(1)
-          .default([128]),
-        /** stateless: only H=1; prefer-stateless: H=1 unless the peer cannot; prefer-stateful: Nak to H=0. */
-        mode: z.enum(['stateless', 'prefer-stateless', 'prefer-stateful']).default('prefer-stateless'),
+          .default([128])
+          .describe('MPPE key lengths (bits) the server agrees to; 40 and 56 are weak.'),
+        mode: z
+          .enum(['stateless', 'prefer-stateless', 'prefer-stateful'])
+          .default('prefer-stateless')
+          .describe('stateless: only stateless MPPE (H bit); prefer-stateless: stateless unless the peer cannot; prefer-stateful: Nak towards stateful (which reuses keystream after losses).'),
       })
       .strict()
       .prefault({}),
     ppp: z
       .object({
-        lcpEchoInterval: z.number().int().min(0).max(3600).default(30),
-        lcpEchoFailure: z.number().int().min(1).max(100).default(4),
-        mru: z.number().int().min(576).max(1500).optional(),
-        /**
-         * Seconds from the call to the network phase (LCP, authentication, IPCP, CCP), and again from a
-         * renegotiation to the network phase back up: renegotiating never extends it.
-         */
-        setupTimeout: z.number().int().min(5).max(600).default(30),
+        lcpEchoInterval: z.number().int().min(0).max(3600).default(30).describe('Seconds between our LCP Echo-Requests on a session; 0: no keepalive.'),
+        lcpEchoFailure: z.number().int().min(1).max(100).default(4).describe('Unanswered LCP Echo-Requests after which the session is ended as dead.'),
+        mru: z.number().int().min(576).max(1500).optional().describe('MRU we request in LCP; unset: none requested (the peer then sends up to 1500).'),
+        setupTimeout: z
+          .number()
+          .int()
+          .min(5)
+          .max(600)
+          .default(30)
+          .describe('Seconds from the call to the network phase (LCP, authentication, IPCP, CCP), and again from a renegotiation back to it; renegotiating never extends it.'),
       })
       .strict()
       .prefault({}),
     dataPlane: z
       .object({
-        /**
-         * Threads carrying packets (GRE <-> MPPE <-> TUN). Sessions are spread over them by Call ID, each with its
-         * own raw GRE socket and TUN queue; 'auto' = one per CPU (at most 8). Falls back to 1 where the kernel
-         * refuses TUN steering (a container without CAP_BPF/CAP_SYS_ADMIN). 'auto' counts the CPUs this process may
-         * run on (its affinity), so a server pinned to one CPU runs one thread.
-         */
-        threads: z.union([z.number().int().min(1).max(8), z.literal('auto')]).default('auto'),
+        threads: z
+          .union([z.number().int().min(1).max(8), z.literal('auto')])
+          .default('auto')
+          .describe(
+            "Threads carrying packets (GRE <-> MPPE <-> TUN), sessions spread over them by Call ID; 'auto': one per CPU this process may run on (at most 8). One thread where the kernel refuses TUN steering (no CAP_BPF/CAP_SYS_ADMIN).",
+          ),
       })
       .strict()
       .prefault({}),
     pptp: z
       .object({
-        echoInterval: z.number().int().min(1).max(3600).default(60),
-        maxCalls: z.number().int().min(1).max(65000).default(10000),
-        /** Control connections at once, overall and from one address (a NAT hides many clients behind one). */
-        maxConnections: z.number().int().min(1).max(65000).default(4096),
-        maxConnectionsPerAddress: z.number().int().min(1).max(65000).default(64),
-        /** New control connections a second from one address (a burst of twice this is allowed). */
-        connectionsPerSecondPerAddress: z.number().int().min(1).max(10000).default(10),
-        maxCallsPerConnection: z.number().int().min(1).max(65000).default(16),
-        /** Calls not yet authenticated, overall and from one address. */
-        maxUnauthenticatedCalls: z.number().int().min(1).max(65000).default(256),
-        maxUnauthenticatedCallsPerAddress: z.number().int().min(1).max(65000).default(16),
-        /** Seconds from TCP accept to the Start-Control-Connection-Request. */
-        startTimeout: z.number().int().min(1).max(60).default(10),
-        /** Seconds a connection may stay without a call (before its first and after its last). */
-        callGrace: z.number().int().min(1).max(3600).default(30),
-        /** Bytes queued towards a peer that does not read: past this the connection stops being read, at four times it is closed. */
+        echoInterval: z
+          .number()
+          .int()
+          .min(1)
+          .max(3600)
+          .default(60)
+          .describe('Seconds without a message on a control connection before we send a PPTP Echo-Request (no reply: the connection is closed).'),
+        maxCalls: z.number().int().min(1).max(65000).default(10000).describe('Calls (sessions) at once, overall.'),
+        maxConnections: z.number().int().min(1).max(65000).default(4096).describe("Control connections at once (never more than the process's descriptor limit minus a reserve of 256)."),
+        maxConnectionsPerAddress: z.number().int().min(1).max(65000).default(64).describe('Control connections from one address (a NAT hides many clients behind one).'),
+        connectionsPerSecondPerAddress: z.number().int().min(1).max(10000).default(10).describe('New control connections a second from one address (a burst of twice this is allowed).'),
+        maxCallsPerConnection: z.number().int().min(1).max(65000).default(16).describe('Calls on one control connection.'),
+        maxUnauthenticatedCalls: z.number().int().min(1).max(65000).default(256).describe('Calls whose client has not authenticated yet, overall.'),
+        maxUnauthenticatedCallsPerAddress: z.number().int().min(1).max(65000).default(16).describe('Calls whose client has not authenticated yet, from one address.'),
+        startTimeout: z.number().int().min(1).max(60).default(10).describe('Seconds from TCP accept to the Start-Control-Connection-Request.'),
+        callGrace: z.number().int().min(1).max(3600).default(30).describe('Seconds a connection may stay without a call (before its first and after its last).'),
         maxQueuedOutput: z
           .number()
           .int()
           .min(4096)
           .max(16 * 1024 * 1024)
-          .default(65536),
+          .default(65536)
+          .describe('Bytes queued towards a peer that does not read: past this the connection stops being read, at four times it is closed.'),
       })
       .strict()
       .prefault({}),
@@ -201,78 +239,82 @@ export const configSchema = z
           .array(
             z
               .object({
-                address: ipv4,
-                authPort: z.number().int().min(1).max(65535).default(1812),
-                acctPort: z.number().int().min(1).max(65535).default(1813),
-                secret: z.string().min(1),
+                address: ipv4.describe("The RADIUS server's address."),
+                authPort: z.number().int().min(1).max(65535).default(1812).describe('UDP port for Access-Request.'),
+                acctPort: z.number().int().min(1).max(65535).default(1813).describe('UDP port for Accounting-Request.'),
+                secret: z.string().min(1).describe('Shared secret (never logged; the audit flags short ones).'),
               })
               .strict(),
           )
-          .default([]),
-        /** Seconds to wait for one reply, and tries per server before failing over. */
-        timeout: z.number().min(0.1).max(60).default(3),
-        tries: z.number().int().min(1).max(10).default(3),
-        /** Seconds a server that stopped answering is skipped. */
-        deadTime: z.number().int().min(0).max(3600).default(60),
-        /** Seconds between Status-Server probes (RFC 5997) of a server inside its dead-time; an answer ends it. 0 = no probes. */
-        statusInterval: z.number().min(0).max(3600).default(10),
-        /** BlastRADIUS protection: replies without a valid Message-Authenticator are dropped. */
-        requireMessageAuthenticator: z.boolean().default(true),
-        nasIdentifier: z.string().min(1).max(253).default('portico'),
-        nasIpAddress: ipv4.optional(),
-        /** Accounting Interim-Update interval in seconds when the reply names none; 0 = none. */
-        interimInterval: z.number().int().min(0).max(86400).default(0),
-        /** Send RADIUS accounting (Start/Interim/Stop, On/Off) to the servers. */
-        accounting: z.boolean().default(true),
-        /** Longest wait in seconds between attempts to deliver a queued accounting record (back-off cap). */
-        accountingRetryMax: z.number().min(1).max(3600).default(60),
+          .default([])
+          .describe('RADIUS servers, tried in order; failover after tries × timeout.'),
+        timeout: z.number().min(0.1).max(60).default(3).describe('Seconds to wait for one reply.'),
+        tries: z.number().int().min(1).max(10).default(3).describe('Transmissions per server (same ID and authenticator) before failing over.'),
+        deadTime: z.number().int().min(0).max(3600).default(60).describe('Seconds a server that stopped answering is skipped.'),
+        statusInterval: z.number().min(0).max(3600).default(10).describe('Seconds between Status-Server probes (RFC 5997) of a server inside its dead time; an answer ends it. 0: no probes.'),
+        requireMessageAuthenticator: z.boolean().default(true).describe('BlastRADIUS protection (CVE-2024-3596): Access-* replies without a valid Message-Authenticator are dropped.'),
+        nasIdentifier: z.string().min(1).max(253).default('portico').describe('NAS-Identifier sent in every request.'),
+        nasIpAddress: ipv4.optional().describe('NAS-IP-Address sent in every request; unset: none.'),
+        interimInterval: z.number().int().min(0).max(86400).default(0).describe('Accounting Interim-Update interval in seconds when the Access-Accept names none; 0: none.'),
+        accounting: z.boolean().default(true).describe('Send RADIUS accounting (Start, Interim-Update, Stop, Accounting-On/Off) to the servers.'),
+        accountingRetryMax: z.number().min(1).max(3600).default(60).describe('Longest wait in seconds between attempts to deliver a queued accounting record (back-off cap).'),
         das: z
           .object({
-            listen: ipv4.default('127.0.0.1'),
-            port: z.number().int().min(1).max(65535).default(3799),
-            secret: z.string().min(1),
-            /** Source addresses allowed to send Disconnect/CoA; default: the listen address's peers = the RADIUS servers. */
-            clients: z.array(ipv4).optional(),
-            /** Disconnect/CoA requests without a Message-Authenticator are dropped. */
-            requireMessageAuthenticator: z.boolean().default(true),
-            /**
-             * Disconnect/CoA requests without an Event-Timestamp get NAK 402 (Missing-Attribute). false accepts them,
-             * and then a captured request can be replayed once the replay cache forgets it (300 s after it arrived).
-             */
-            requireEventTimestamp: z.boolean().default(true),
+            listen: ipv4.default('127.0.0.1').describe('Address of the Disconnect/CoA listener (RFC 5176).'),
+            port: z.number().int().min(1).max(65535).default(3799).describe('UDP port of the Disconnect/CoA listener.'),
+            secret: z.string().min(1).describe('Shared secret of Disconnect/CoA clients.'),
+            clients: z.array(ipv4).optional().describe('Source addresses allowed to send Disconnect/CoA; unset: the RADIUS servers.'),
+            requireMessageAuthenticator: z.boolean().default(true).describe('Disconnect/CoA requests without a Message-Authenticator are dropped.'),
+            requireEventTimestamp: z
+              .boolean()
+              .default(true)
+              .describe(
+                'Disconnect/CoA requests without an Event-Timestamp get NAK 402 (Missing-Attribute); false accepts them, and a captured request can then be replayed once the replay cache forgets it (300 s).',
+              ),
           })
           .strict()
-          .optional(),
+          .optional()
+          .describe('Disconnect/CoA server (RFC 5176); unset: none.'),
       })
       .strict()
       .prefault({}),
     admin: z
       .object({
-        /** host:port of the web console; loopback by default. */
         listen: z
           .string()
           .regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|localhost):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8080')
-          .default('127.0.0.1:8080'),
-        enabled: z.boolean().default(true),
+          .default('127.0.0.1:8080')
+          .describe('host:port of the web console; any address but loopback needs admin.tls.'),
+        enabled: z.boolean().default(true).describe('Run the web console (REST API and /metrics included).'),
         tls: z
-          .object({ cert: z.string().min(1), key: z.string().min(1) })
+          .object({
+            cert: z.string().min(1).describe('PEM certificate file of the console.'),
+            key: z.string().min(1).describe('PEM private key file of the console.'),
+          })
           .strict()
-          .optional(),
-        /** Prometheus metrics carry user names only when this is true. */
-        metricsUsernames: z.boolean().default(false),
-        /**
-         * Host names the console answers to besides localhost, 127.0.0.1, [::1] and the listen address
-         * (DNS rebinding protection): a name alone also with the console's port, name:port exactly so.
-         */
+          .optional()
+          .describe('HTTPS for the console; required when admin.listen is not a loopback address.'),
+        metricsUsernames: z.boolean().default(false).describe('Prometheus metrics carry user names (portico_user_*) only when this is true.'),
         allowedHosts: z
           .array(z.string().max(261).regex(CONSOLE_HOST, 'a host name or address as browsers send it in Host, optionally with :port (e.g. portico.example.net or portico.example.net:8443)'))
           .max(64)
-          .default([]),
+          .default([])
+          .describe(
+            'Host names the console answers to besides localhost, 127.0.0.1, [::1] and the listen address (DNS rebinding protection): a name alone also with the console port, name:port exactly so.',
+          ),
       })
       .strict()
       .prefault({}),
     log: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level written to the log.'),
+        format: z
+          .enum(['auto', 'json', 'pretty'])
+          .default('auto')
+          .describe(
+            'json: one JSON object a line (pino), for journald, Docker and log shippers; pretty: time, level, message and key=value, for a person; auto: pretty when standard output is a terminal.',
+          ),
+      })
       .strict()
       .prefault({}),
   })

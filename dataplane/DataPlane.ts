@@ -149,6 +149,11 @@ export interface DataPlaneCounters {
   pppMalformed: number;
   tunNoSession: number;
   tunMalformed: number;
+  /**
+   * IPv6 from the TUN: the kernel's own (router solicitations, MLD reports) where IPv6 could not be turned off on
+   * it (NativeTun.open); sessions carry IPv4 only (IPv6CP is Protocol-Rejected). Not malformed, so apart.
+   */
+  tunIpv6Dropped: number;
   tunWriteDropped: number;
   greSendDropped: number;
 }
@@ -166,6 +171,7 @@ export const DATA_PLANE_COUNTER_NAMES: ReadonlyArray<keyof DataPlaneCounters> = 
   'pppMalformed',
   'tunNoSession',
   'tunMalformed',
+  'tunIpv6Dropped',
   'tunWriteDropped',
   'greSendDropped',
 ];
@@ -417,7 +423,8 @@ export class DataPlane implements DataPlanePort {
       const off = batch.offsets[i];
       const len = batch.lengths[i];
       if (len < 20 || buf[off] >> 4 !== 4) {
-        this.drops.tunMalformed++;
+        if (len > 0 && buf[off] >> 4 === 6) this.drops.tunIpv6Dropped++;
+        else this.drops.tunMalformed++;
         continue;
       }
       const s = this.byAddress.get(readAddress(buf, off + 16));

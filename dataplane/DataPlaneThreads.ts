@@ -35,6 +35,7 @@ export function openDataPlane(config: PorticoConfig, listen: number, tunAddress:
   const dataLog = log.child({ layer: 'data' });
   // Several threads need a multi-queue TUN and a steering map; without the map, one thread on queue 0.
   const tun = NativeTun.open(config.tun.name, tunAddress, tunPrefix, config.tun.mtu, { onError: onError('tun'), multiQueue: wanted > 1, queueLength: config.tun.queueLength });
+  if (tun.ipv6KeptBecause !== null) log.info({ tun: tun.name, reason: tun.ipv6KeptBecause }, "IPv6 stays on on the TUN: the kernel's own IPv6 packets there are dropped and counted (tunIpv6Dropped)");
   let steering: TunSteering | null = null;
   if (wanted > 1) {
     try {
@@ -56,7 +57,7 @@ function openSharded(config: PorticoConfig, count: number, listen: number, tun: 
     // Wrappers only for their descriptors: they never poll here, and the worker closes them.
     const greFd = RawGreSocket.open(listen, { shard: { count, index: shard } }).fd;
     const tunFd = NativeTun.openQueue(config.tun.name).fd;
-    const data: DataPlaneWorkerData = { shard, greFd, tunFd, logLevel: config.log.level, sessionCells, planeCells };
+    const data: DataPlaneWorkerData = { shard, greFd, tunFd, logLevel: config.log.level, logFormat: config.log.format, sessionCells, planeCells };
     const worker = new Worker(new URL('./DataPlaneWorker.js', import.meta.url), { workerData: data, name: `portico-data-${shard}` });
     worker.on('error', (err) => log.error({ err, shard }, 'data-plane thread failed'));
     return {

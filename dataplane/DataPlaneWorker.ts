@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RawGreSocket } from '../io/RawGreSocket.js';
 import { DataPlaneShard, type FromShard, type ShardMemory, type ToShard } from './DataPlaneShard.js';
-import { createLogger } from '../server/Logger.js';
+import { createLogger, type LogFormat, logDestination } from '../server/Logger.js';
 import { NativeTun } from '../io/NativeTun.js';
 
 export interface DataPlaneWorkerData extends ShardMemory {
@@ -12,12 +12,13 @@ export interface DataPlaneWorkerData extends ShardMemory {
   greFd: number;
   tunFd: number;
   logLevel: string;
+  logFormat: LogFormat;
 }
 
 const data = workerData as DataPlaneWorkerData;
 const port = parentPort;
 if (port === null) throw new Error('DataPlaneWorker runs as a worker thread only');
-const log = createLogger(data.logLevel).child({ layer: 'data', shard: data.shard });
+const log = createLogger(data.logLevel, logDestination(data.logFormat)).child({ layer: 'data', shard: data.shard });
 const onError = (layer: string) => (err: Error) => log.error({ err, layer }, 'data path handler failed');
 const gre = RawGreSocket.fromFd(data.greFd, { onError: onError('gre') });
 const tun = NativeTun.fromFd(data.tunFd, { onError: onError('tun') });

@@ -1,5 +1,6 @@
 // TunDevice over /dev/net/tun through the native addon: batched non-blocking reads into a
 // headroom-reserving slab, one write() per outgoing packet.
+import { writeFileSync } from 'node:fs';
 import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch, type ReaderStats } from './PacketBatch.js';
 import { loadPorticoIo, type PollHandle, type PorticoIo } from './PorticoIo.js';
 import type { OutgoingTunBatch, TunDevice } from './TunDevice.js';
@@ -41,27 +42,31 @@ export class NativeTun implements TunDevice {
     readonly name: string,
     private readonly options: NativeTunOptions,
     batch: PacketBatch,
+    /** Why IPv6 stayed on when open() created the interface (null: it is off, or not open()'s to say). */
+    readonly ipv6KeptBecause: string | null = null,
   ) {
     this.batch = batch;
   }
 
   /**
-   * Creates (or attaches to) TUN `name`, gives it address/prefixLen (host-order IPv4) and MTU,
-   * and brings it up. The MTU must fit a slot after the headroom: the kernel never hands the
-   * TUN a packet larger than the MTU, and a larger one would not fit.
+   * Creates (or attaches to) TUN `name`, turns IPv6 off on it (disableIpv6), gives it
+   * address/prefixLen (host-order IPv4) and MTU, and brings it up. The MTU must fit a slot after the
+   * headroom: the kernel never hands the TUN a packet larger than the MTU, and a larger one would not fit.
    */
   static open(name: string, address: number, prefixLen: number, mtu: number, options: NativeTunOpenOptions = {}): NativeTun {
     const batch = NativeTun.batchFor(options);
     if (mtu > batch.capacity) throw new RangeError(`NativeTun: mtu ${mtu} exceeds slot capacity ${batch.capacity}`);
     const io = loadPorticoIo();
     const opened = options.multiQueue === true ? io.openTun(name, true) : io.openTun(name);
+    let ipv6KeptBecause: string | null;
     try {
+      ipv6KeptBecause = disableIpv6(opened.name); // before the interface is up: nothing of IPv6 is ever sent
       io.configureInterface(opened.name, address, prefixLen, mtu, options.queueLength);
     } catch (e) {
       io.close(opened.fd);
       throw e;
     }
-    return new NativeTun(io, opened.fd, opened.name, options, batch);
+    return new NativeTun(io, opened.fd, opened.name, options, batch, ipv6KeptBecause);
   }
 
   /**
@@ -151,5 +156,25 @@ export class NativeTun implements TunDevice {
     this.poll = null;
     this.handler = null;
     this.io.close(this.fd);
+  }
+}
+
+/**
+ * Turns IPv6 off on interface `name` (net.ipv6.conf.NAME.disable_ipv6 = 1). Sessions carry IPv4 only
+ * (IPv6CP gets an LCP Protocol-Reject), yet with IPv6 on, the kernel gives the TUN a link-local
+ * address as it comes up and then sends its own router solicitations and MLD reports into it (RFC 4861
+ * §6.3.7, RFC 3810), which the data plane can only drop (tunIpv6Dropped). Off before the interface is up,
+ * it never has an IPv6 address and sends nothing. Returns null when done or when the kernel has no IPv6
+ * (no such file), else why not: a container whose /proc/sys is read-only (Docker's default).
+ */
+export function disableIpv6(name: string): string | null {
+  const path = `/proc/sys/net/ipv6/conf/${name}/disable_ipv6`;
+  try {
+    writeFileSync(path, '1');
+    return null;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return null;
+    return `cannot write ${path} (${e.code ?? e.message})`;
   }
 }

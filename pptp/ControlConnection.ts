@@ -111,6 +111,7 @@ export interface ControlConnectionOptions {
    * call right after the SCCRP, and an idle connection only holds a socket. Absent or <= 0: never.
    */
   callGraceMs?: number;
+  /** This connection's logger, already bound to the peer (the listener binds `peer`: a field of the same name here would repeat the key). */
   log: Logger;
 }
 
@@ -168,7 +169,7 @@ export class ControlConnection {
     this.log = opts.log;
     this.callGraceMs = opts.callGraceMs ?? 0;
     this.startTimer = this.timer(this.startTimeoutMs, () => {
-      this.log.warn({ peer: this.transport.peerAddress }, 'PPTP: no Start-Control-Connection-Request in time');
+      this.log.warn('PPTP: no Start-Control-Connection-Request in time');
       this.closeNow('start-timeout');
     });
   }
@@ -201,10 +202,7 @@ export class ControlConnection {
         this.dispatch(msg);
       }
     } catch (err) {
-      this.log.warn(
-        { peer: this.transport.peerAddress, err: describe(err) },
-        err instanceof ControlFormatError ? 'PPTP: control stream out of sync, closing' : 'PPTP: control message failed, closing',
-      );
+      this.log.warn({ err: describe(err) }, err instanceof ControlFormatError ? 'PPTP: control stream out of sync, closing' : 'PPTP: control message failed, closing');
       this.closeNow('protocol-error');
     }
   }
@@ -216,7 +214,7 @@ export class ControlConnection {
   /** TCP closed or reset by the peer: every call on it is gone ([MS-PTPT] §3.1.7.1). */
   transportClosed(): void {
     if (this.stateValue === ControlConnectionState.Closed) return;
-    this.log.debug({ peer: this.transport.peerAddress, calls: this.callsById.size }, 'PPTP: control connection closed by peer');
+    this.log.debug({ calls: this.callsById.size }, 'PPTP: control connection closed by peer');
     this.enterClosed();
     this.clearAllCalls('transport-closed');
   }
@@ -229,12 +227,12 @@ export class ControlConnection {
   disconnectCall(callId: number, resultCode: number = CallDisconnectResult.AdminShutdown, statistics = ''): void {
     const info = this.callsById.get(callId);
     if (info === undefined || this.stateValue !== ControlConnectionState.Established) {
-      this.log.debug({ peer: this.transport.peerAddress, callId }, 'PPTP: disconnectCall for a call that is not live');
+      this.log.debug({ callId }, 'PPTP: disconnectCall for a call that is not live');
       return;
     }
     this.forgetCall(callId, info);
     this.sendCallDisconnectNotify(callId, resultCode, statistics);
-    this.log.debug({ peer: this.transport.peerAddress, callId, peerCallId: info.peerCallId, resultCode }, 'PPTP: call disconnected by server');
+    this.log.debug({ callId, peerCallId: info.peerCallId, resultCode }, 'PPTP: call disconnected by server');
     if (this.callsById.size === 0) this.beginStop(StopReason.None);
   }
 
@@ -275,10 +273,7 @@ export class ControlConnection {
   private onWaitStartRequest(msg: ControlMessage): void {
     switch (msg.type) {
       case ControlMessageType.StartControlConnectionRequest: {
-        this.log.debug(
-          { peer: this.transport.peerAddress, version: msg.protocolVersion, hostName: msg.hostName, vendor: msg.vendor, firmware: msg.firmwareRevision },
-          'PPTP: Start-Control-Connection-Request',
-        );
+        this.log.debug({ version: msg.protocolVersion, hostName: msg.hostName, vendor: msg.vendor, firmware: msg.firmwareRevision }, 'PPTP: Start-Control-Connection-Request');
         this.clearTimer('startTimer');
         if (msg.protocolVersion !== PPTP_PROTOCOL_VERSION) {
           this.sendStartReply(StartControlResult.VersionNotSupported);
@@ -292,7 +287,7 @@ export class ControlConnection {
         return;
       }
       case ControlMessageType.OutgoingCallRequest:
-        this.log.warn({ peer: this.transport.peerAddress, peerCallId: msg.callId }, 'PPTP: Outgoing-Call-Request before the control connection');
+        this.log.warn({ peerCallId: msg.callId }, 'PPTP: Outgoing-Call-Request before the control connection');
         this.sendOutgoingCallReply(0, msg.callId, OutgoingCallResult.GeneralError, GeneralError.NotConnected, 0);
         return;
       case ControlMessageType.StopControlConnectionRequest:
@@ -300,14 +295,14 @@ export class ControlConnection {
         this.closeNow('peer-stop');
         return;
       default:
-        this.log.debug({ peer: this.transport.peerAddress, type: msg.type }, 'PPTP: message before Start-Control-Connection-Request ignored');
+        this.log.debug({ type: msg.type }, 'PPTP: message before Start-Control-Connection-Request ignored');
     }
   }
 
   private onEstablished(msg: ControlMessage): void {
     switch (msg.type) {
       case ControlMessageType.StartControlConnectionRequest:
-        this.log.warn({ peer: this.transport.peerAddress }, 'PPTP: second Start-Control-Connection-Request');
+        this.log.warn('PPTP: second Start-Control-Connection-Request');
         this.sendStartReply(StartControlResult.ChannelExists);
         return;
       case ControlMessageType.OutgoingCallRequest:
@@ -324,16 +319,16 @@ export class ControlConnection {
         return;
       case ControlMessageType.SetLinkInfo:
         // ACCMs mean nothing on GRE (no async framing); pppd/pptpd and accel-ppp ignore SLI too.
-        this.log.debug({ peer: this.transport.peerAddress, callId: msg.peerCallId, sendAccm: msg.sendAccm, recvAccm: msg.recvAccm }, 'PPTP: Set-Link-Info ignored');
+        this.log.debug({ callId: msg.peerCallId, sendAccm: msg.sendAccm, recvAccm: msg.recvAccm }, 'PPTP: Set-Link-Info ignored');
         return;
       case ControlMessageType.StopControlConnectionRequest:
-        this.log.debug({ peer: this.transport.peerAddress, reason: msg.reason, calls: this.callsById.size }, 'PPTP: Stop-Control-Connection-Request');
+        this.log.debug({ reason: msg.reason, calls: this.callsById.size }, 'PPTP: Stop-Control-Connection-Request');
         this.send({ type: ControlMessageType.StopControlConnectionReply, resultCode: 1, errorCode: GeneralError.None });
         this.closeNow('peer-stop');
         return;
       default:
         // ICRQ/ICRP/ICCN/WEN (not part of the VPN profile), and PAC-to-PNS messages sent back at us.
-        this.log.info({ peer: this.transport.peerAddress, type: msg.type }, 'PPTP: unexpected control message ignored');
+        this.log.info({ type: msg.type }, 'PPTP: unexpected control message ignored');
     }
   }
 
@@ -348,12 +343,11 @@ export class ControlConnection {
         this.closeNow('local-stop');
         return;
       default:
-        this.log.debug({ peer: this.transport.peerAddress, type: msg.type }, 'PPTP: message while stopping ignored');
+        this.log.debug({ type: msg.type }, 'PPTP: message while stopping ignored');
     }
   }
 
   private onOutgoingCallRequest(msg: OutgoingCallRequest): void {
-    const peer = this.transport.peerAddress;
     const info: CallRequestInfo = {
       peerCallId: msg.callId,
       serial: msg.callSerialNumber,
@@ -364,7 +358,7 @@ export class ControlConnection {
       phoneNumber: msg.phoneNumber,
     };
     // Subaddress: Windows' correlation GUID, logged for matching client-side traces.
-    const logFields = { peer, peerCallId: msg.callId, serial: msg.callSerialNumber, subaddress: trimmedHex(msg.subaddress) };
+    const logFields = { peerCallId: msg.callId, serial: msg.callSerialNumber, subaddress: trimmedHex(msg.subaddress) };
 
     if (this.callIdByPeer.has(msg.callId)) {
       this.log.warn(logFields, 'PPTP: Outgoing-Call-Request reuses a live peer Call ID');
@@ -406,18 +400,18 @@ export class ControlConnection {
   private onCallClearRequest(peerCallId: number): void {
     const callId = this.callIdByPeer.get(peerCallId);
     if (callId === undefined) {
-      this.log.info({ peer: this.transport.peerAddress, peerCallId }, 'PPTP: Call-Clear-Request for an unknown call ignored');
+      this.log.info({ peerCallId }, 'PPTP: Call-Clear-Request for an unknown call ignored');
       return;
     }
     const info = this.callsById.get(callId)!;
     this.forgetCall(callId, info);
     this.sendCallDisconnectNotify(callId, CallDisconnectResult.Request, '');
-    this.log.debug({ peer: this.transport.peerAddress, callId, peerCallId }, 'PPTP: call cleared by client');
+    this.log.debug({ callId, peerCallId }, 'PPTP: call cleared by client');
     this.notifyCleared(callId, 'peer-call-clear');
   }
 
   private onMalformed(err: unknown): void {
-    const fields = { peer: this.transport.peerAddress, err: describe(err) };
+    const fields = { err: describe(err) };
     if (this.stateValue === ControlConnectionState.Established) {
       this.log.warn(fields, 'PPTP: malformed control message, stopping the control connection');
       this.disconnectAllCalls('protocol-error');
@@ -442,7 +436,7 @@ export class ControlConnection {
     this.echoIdentifier = (this.echoIdentifier + 1) >>> 0;
     this.send({ type: ControlMessageType.EchoRequest, identifier: this.echoIdentifier });
     this.echoTimer = this.timer(this.echoTimeoutMs, () => {
-      this.log.warn({ peer: this.transport.peerAddress, calls: this.callsById.size }, 'PPTP: no answer to Echo-Request, closing');
+      this.log.warn({ calls: this.callsById.size }, 'PPTP: no answer to Echo-Request, closing');
       this.closeNow('echo-timeout');
     });
   }
@@ -466,7 +460,7 @@ export class ControlConnection {
     this.clearTimer('echoTimer');
     this.send({ type: ControlMessageType.StopControlConnectionRequest, reason });
     this.stopTimer = this.timer(this.stopReplyTimeoutMs, () => {
-      this.log.info({ peer: this.transport.peerAddress }, 'PPTP: no Stop-Control-Connection-Reply, closing');
+      this.log.info('PPTP: no Stop-Control-Connection-Reply, closing');
       this.closeNow('stop-timeout');
     });
   }
@@ -474,12 +468,12 @@ export class ControlConnection {
   /** Close TCP now; calls still live are cleared without CDN (the connection is going away). */
   private closeNow(reason: CallEnd): void {
     if (this.stateValue === ControlConnectionState.Closed) return;
-    this.log.debug({ peer: this.transport.peerAddress, reason }, 'PPTP: closing control connection');
+    this.log.debug({ reason }, 'PPTP: closing control connection');
     this.enterClosed();
     try {
       this.transport.close();
     } catch (err) {
-      this.log.warn({ peer: this.transport.peerAddress, err: describe(err) }, 'PPTP: transport close failed');
+      this.log.warn({ err: describe(err) }, 'PPTP: transport close failed');
     }
     this.clearAllCalls(reason);
   }
@@ -513,7 +507,7 @@ export class ControlConnection {
     this.noCallTimer = this.timer(this.callGraceMs, () => {
       this.noCallTimer = null;
       if (this.callsById.size > 0) return;
-      this.log.info({ peer: this.transport.peerAddress, graceMs: this.callGraceMs }, 'PPTP: no call on this connection in time, stopping it');
+      this.log.info({ graceMs: this.callGraceMs }, 'PPTP: no call on this connection in time, stopping it');
       this.stop(StopReason.None);
     });
   }
@@ -522,7 +516,7 @@ export class ControlConnection {
     try {
       this.handler.callCleared(this, callId, reason);
     } catch (err) {
-      this.log.warn({ peer: this.transport.peerAddress, callId, err: describe(err) }, 'PPTP: callCleared handler failed');
+      this.log.warn({ callId, err: describe(err) }, 'PPTP: callCleared handler failed');
     }
   }
 
@@ -532,7 +526,7 @@ export class ControlConnection {
     try {
       this.transport.write(encodeControlMessage(msg));
     } catch (err) {
-      this.log.warn({ peer: this.transport.peerAddress, type: msg.type, err: describe(err) }, 'PPTP: control write failed');
+      this.log.warn({ type: msg.type, err: describe(err) }, 'PPTP: control write failed');
     }
   }
 

@@ -274,7 +274,7 @@ async function userCommand(command: string, name: string | undefined, values: Pa
     switch (command) {
       case 'user add': {
         // The REST API's checks: the store's (name, password length, static address) after the API's normalisation.
-        const password = await passwordFor(name!, values, io);
+        const password = await passwordFor(name!, values, io, users);
         users.add(name!, password, values.ip as string | undefined);
         io.stdout(`user ${name} added\n`);
         return 0;
@@ -285,7 +285,7 @@ async function userCommand(command: string, name: string | undefined, values: Pa
         return 0;
       case 'user passwd':
         if (!users.find(name!)) throw new UserStoreError('name', `no user ${name}`, 'unknown'); // before asking for a password
-        users.setPassword(name!, await passwordFor(name!, values, io));
+        users.setPassword(name!, await passwordFor(name!, values, io, users));
         io.stdout(`password of ${name} changed\n`);
         return 0;
       case 'user set':
@@ -324,19 +324,19 @@ async function backupCommand(command: 'backup' | 'restore', file: string, config
 function openUserStore(config: PorticoConfig): UserStore {
   try {
     // --ip is checked against the same address policy as the server's (pool.allowedStaticRanges).
-    return new UserStore(config.dataDir, addressPolicyFor(config, interfaceAddresses()));
+    return new UserStore(config.dataDir, addressPolicyFor(config, interfaceAddresses()), config.auth.minPasswordLength);
   } catch (err) {
     if ((err as { code?: string }).code?.startsWith('SQLITE_')) throw new DataDirectoryError(`dataDir ${config.dataDir}: cannot open portico.db (${(err as Error).message})`);
     throw err;
   }
 }
 
-/** --password, --password-stdin, or the no-echo prompt on a terminal. */
-async function passwordFor(user: string, values: Partial<Record<OptionName, string | boolean>>, io: CliIo): Promise<string> {
+/** --password, --password-stdin, or the no-echo prompt on a terminal (a password the store would refuse is refused before it is asked again). */
+async function passwordFor(user: string, values: Partial<Record<OptionName, string | boolean>>, io: CliIo, users: UserStore): Promise<string> {
   if (typeof values.password === 'string') return values.password;
   if (values['password-stdin']) return readPasswordFromStdin(io.stdin);
   if (!io.stdin.isTTY) throw new PasswordInputError('no password: give --password-stdin, or run on a terminal to be asked');
-  return promptNewPassword(io.stdin, io.stderr, user);
+  return promptNewPassword(io.stdin, io.stderr, user, (password) => users.checkPassword(password));
 }
 
 function parseArgsProblem(err: unknown, command: Command): string {

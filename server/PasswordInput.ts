@@ -65,9 +65,13 @@ export function promptPassword(stdin: PasswordInputStream, write: (text: string)
   });
 }
 
-/** A new password typed twice (a typo at a no-echo prompt would otherwise lock the user out). */
-export async function promptNewPassword(stdin: PasswordInputStream, write: (text: string) => void, user: string): Promise<string> {
+/**
+ * A new password typed twice (a typo at a no-echo prompt would otherwise lock the user out). `check`
+ * throws for a password that would be refused anyway (too short), before it is asked for again.
+ */
+export async function promptNewPassword(stdin: PasswordInputStream, write: (text: string) => void, user: string, check: (password: string) => void = () => {}): Promise<string> {
   const first = await promptPassword(stdin, write, `New password for ${user}: `);
+  check(first);
   const second = await promptPassword(stdin, write, 'Again: ');
   if (first !== second) throw new PasswordInputError('the two passwords differ');
   return first;

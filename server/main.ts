@@ -11,7 +11,7 @@ import { AddressBans } from '../aaa/AddressBans.js';
 import { LocalAuthenticator } from '../aaa/LocalAuthenticator.js';
 import { LoginGuard, ThrottledAuthenticator } from '../aaa/ThrottledAuthenticator.js';
 import { openDataPlane } from '../dataplane/DataPlaneThreads.js';
-import { createLogger } from './Logger.js';
+import { createLogger, logDestination } from './Logger.js';
 import { SessionManager } from '../session/SessionManager.js';
 import { TunnelAddresses } from '../session/TunnelAddresses.js';
 import { ConfigReloader } from './ConfigReload.js';
@@ -28,7 +28,7 @@ import { checkConsoleCertificate, checkPorts } from './StartupChecks.js';
 import { checkHostAtStart, systemProbes } from './HostChecks.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, logDestination(config.log.format));
   log.info({ config: source, dataDir: config.dataDir }, 'Portico starting');
   if (!config.mppe.required) log.warn('mppe.required is false: sessions may run without encryption');
   if (config.mppe.keyLengths.some((b) => b < 128)) log.warn({ keyLengths: config.mppe.keyLengths }, 'weak MPPE key lengths allowed');
@@ -53,7 +53,7 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   // Static and RADIUS addresses: the pool, the tunnel network, pool.allowedStaticRanges; never the server's own.
   const addressPolicy = addressPolicyFor(config, interfaceAddresses());
   log.info(addressPolicy.describe(), 'static addresses');
-  const users = new UserStore(config.dataDir, addressPolicy);
+  const users = new UserStore(config.dataDir, addressPolicy, config.auth.minPasswordLength);
   // The TUN's prefix covers the pool, so pool addresses need no route of their own.
   const { tunAddress, prefix: tunPrefix } = tunnelNetwork(config);
   const data = openDataPlane(config, parseIpv4(config.listen), tunAddress, tunPrefix, log);

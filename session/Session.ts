@@ -166,9 +166,11 @@ export class Session implements DataSession {
 
   /** The peer proved who it is; the backend's grant applies from now on. */
   authenticated(username: string, authorization: SessionAuthorization): void {
+    // Bound once: a re-authentication (LCP renegotiation) is the same user (else user-changed), and a
+    // second child binding would write `user` twice on every line.
+    if (!this.authenticatedOnce) this.logger = this.logger.child({ user: username });
     this.authenticatedOnce = true;
     this.user = username;
-    this.logger = this.logger.child({ user: username });
     this.backendAuthorization = { ...authorization };
     this.limitsInForce = {
       ...(authorization.sessionTimeout !== undefined ? { sessionTimeout: authorization.sessionTimeout } : {}),

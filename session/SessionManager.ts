@@ -337,9 +337,9 @@ export class SessionManager extends EventEmitter<SessionEvents> {
         dataPlane.startData(s, up.peerAddress, mppe);
         if (!first) return; // renegotiation: same session, same accounting
         this.armSessionTimer(s);
+        // s.log carries `user` since authentication (Session.authenticated): not repeated here.
         s.log.info(
           {
-            user: up.username,
             address: formatIpv4(up.peerAddress),
             auth: authMethodLabel(s),
             mppe: s.mppeDescription,
@@ -394,7 +394,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       const address = staticAddress === undefined ? undefined : formatIpv4(staticAddress);
       if (grant.why === 'refused') {
         const detail = `static address ${address} ${grant.refusal.reason}`;
-        s.log.warn({ user: s.username, address, rule: grant.refusal.rule, why: grant.refusal.reason }, `login refused: ${detail}`);
+        s.log.warn({ address, rule: grant.refusal.rule, why: grant.refusal.reason }, `login refused: ${detail}`);
         s.endWith('address-refused', detail);
       } else s.log.warn({ staticAddress: address, why: grant.why }, 'no address available');
       return null;

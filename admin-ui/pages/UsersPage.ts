@@ -24,7 +24,7 @@ interface FormValues {
 
 const FIELDS: FieldSpec[] = [
   { name: 'name', label: 'User name', type: 'text' },
-  { name: 'password', label: 'Password', type: 'password', hint: 'Stored only as its NT hash (what MS-CHAPv2 needs).' },
+  { name: 'password', label: 'Password', type: 'password', hint: 'At least 8 characters unless auth.minPasswordLength says otherwise; stored only as its NT hash (what MS-CHAPv2 needs).' },
   { name: 'staticAddress', label: 'Static address', type: 'text', hint: 'Empty: an address from the pool.' },
   { name: 'sessionTimeout', label: 'Session limit (s)', type: 'number', hint: 'Empty or 0: none.' },
   { name: 'idleTimeout', label: 'Idle limit (s)', type: 'number', hint: 'Empty or 0: none.' },

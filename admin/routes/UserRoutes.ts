@@ -7,7 +7,7 @@ import { UserFieldError, type AdminUser, type UserChanges } from '../AdminCore.j
 const LIMIT_MAX = 31 * 86400;
 const limit = { type: ['integer', 'null'], minimum: 0, maximum: LIMIT_MAX, description: 'Seconds; 0 or null: no limit' };
 const fields = {
-  password: { type: 'string', maxLength: 256, description: 'MS-CHAPv2 allows 1-256 characters (RFC 2759 §8.1); stored only as its NT hash' },
+  password: { type: 'string', maxLength: 256, description: 'At least auth.minPasswordLength characters (default 8), at most 256 (RFC 2759 §8.1); stored only as its NT hash' },
   staticAddress: { type: ['string', 'null'], maxLength: 15, description: 'A fixed tunnel address; empty or null: one from the pool' },
   enabled: { type: 'boolean' },
   sessionTimeout: limit,

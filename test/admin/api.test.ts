@@ -856,19 +856,19 @@ describe('PptpCoreAdapter over a real UserStore', () => {
       addressPolicy,
       log: pino({ level: 'silent' }),
     });
-    expect(core.users.add({ name: 'dave', password: 'pw', staticAddress: '198.18.100.50', sessionTimeout: 3600 })).toMatchObject({
+    expect(core.users.add({ name: 'dave', password: 'long enough', staticAddress: '198.18.100.50', sessionTimeout: 3600 })).toMatchObject({
       staticAddress: '198.18.100.50',
       sessionTimeout: 3600,
       idleTimeout: null,
       enabled: true,
     });
-    expect(() => core.users.add({ name: 'DAVE', password: 'pw' })).toThrow(expect.objectContaining({ field: 'name', status: 409 }));
-    expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.50' })).toThrow(expect.objectContaining({ field: 'staticAddress', status: 409 }));
-    expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '198.18.100.1' })).toThrow(
+    expect(() => core.users.add({ name: 'DAVE', password: 'long enough' })).toThrow(expect.objectContaining({ field: 'name', status: 409 }));
+    expect(() => core.users.add({ name: 'erin', password: 'long enough', staticAddress: '198.18.100.50' })).toThrow(expect.objectContaining({ field: 'staticAddress', status: 409 }));
+    expect(() => core.users.add({ name: 'erin', password: 'long enough', staticAddress: '198.18.100.1' })).toThrow(
       expect.objectContaining({ field: 'staticAddress', status: 400, message: "198.18.100.1 is the server's tunnel address (tun.address)" }),
     );
     // The address policy (config/AddressPolicy.ts) through the console and the API: the field named, the reason given.
-    expect(() => core.users.add({ name: 'erin', password: 'pw', staticAddress: '127.0.0.1' })).toThrow(
+    expect(() => core.users.add({ name: 'erin', password: 'long enough', staticAddress: '127.0.0.1' })).toThrow(
       expect.objectContaining({ field: 'staticAddress', status: 400, message: '127.0.0.1 is loopback (127.0.0.0/8)' }),
     );
     expect(() => core.users.update('dave', { staticAddress: '8.8.8.8' })).toThrow(
@@ -877,8 +877,11 @@ describe('PptpCoreAdapter over a real UserStore', () => {
     expect(core.users.get('dave')!.staticAddress).toBe('198.18.100.50');
     expect(core.users.get('erin')).toBeNull();
     expect(() => core.users.add({ name: 'erin', password: 'x'.repeat(257) })).toThrow(expect.objectContaining({ field: 'password' }));
+    // auth.minPasswordLength (8 by default) holds for the console and the API as for the CLI: the store decides.
+    expect(() => core.users.add({ name: 'erin', password: 'seven77' })).toThrow(expect.objectContaining({ field: 'password', status: 400, message: 'at least 8 characters (auth.minPasswordLength)' }));
+    expect(() => core.users.update('dave', { password: 'short' })).toThrow(expect.objectContaining({ field: 'password', status: 400 }));
     // The store's field and kind, as they are: the message shown beside the field, the status of the kind.
-    expect(() => core.users.add({ name: 'er in', password: 'pw' })).toThrow(
+    expect(() => core.users.add({ name: 'er in', password: 'long enough' })).toThrow(
       expect.objectContaining({ field: 'name', status: 400, message: '1-64 characters, no spaces, slashes, backslashes or colons' }),
     );
     expect(() => core.users.update('dave', { staticAddress: '1.2.3' })).toThrow(expect.objectContaining({ field: 'staticAddress', status: 400, message: '"1.2.3" is not an IPv4 address' }));
@@ -967,8 +970,8 @@ describe('PptpCoreAdapter over a real UserStore', () => {
       { severity: 'medium', setting: 'pool.allowedStaticRanges', message: expect.stringMatching(/^10\.0\.0\.0\/8 is wider than \/16: /) },
     ]);
     // The allowed range is one the store takes; next to it is not.
-    users.add('frank', 'pw', '198.18.5.7');
-    expect(() => users.add('gina', 'pw', '198.18.6.7')).toThrow(expect.objectContaining({ field: 'staticAddress', kind: 'invalid' }));
+    users.add('frank', 'long enough', '198.18.5.7');
+    expect(() => users.add('gina', 'long enough', '198.18.6.7')).toThrow(expect.objectContaining({ field: 'staticAddress', kind: 'invalid' }));
 
     const h = await harness({ adminCore: core });
     const { cookie, csrf } = await login(h);
@@ -985,17 +988,18 @@ describe('PptpCoreAdapter over a real UserStore', () => {
       return { status: res.statusCode, fields: (res.json() as { fields?: Record<string, string> }).fields ?? {} };
     };
     for (const headers of [{ cookie, 'x-csrf-token': csrf }, asToken]) {
-      expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '198.18.100.53' })).toEqual({
+      expect(await post(headers, { name: 'mallory', password: 'long enough', staticAddress: '198.18.100.53' })).toEqual({
         status: 400,
         fields: { staticAddress: '198.18.100.53 is a DNS server given to clients (dns)' },
       });
-      expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '239.1.1.1' })).toEqual({ status: 400, fields: { staticAddress: '239.1.1.1 is multicast (224.0.0.0/4)' } });
-      expect(await post(headers, { name: 'mallory', password: 'pw', staticAddress: '192.0.2.1' })).toMatchObject({
+      expect(await post(headers, { name: 'mallory', password: 'long enough', staticAddress: '239.1.1.1' })).toEqual({ status: 400, fields: { staticAddress: '239.1.1.1 is multicast (224.0.0.0/4)' } });
+      expect(await post(headers, { name: 'mallory', password: 'long enough', staticAddress: '192.0.2.1' })).toMatchObject({
         status: 400,
         fields: { staticAddress: expect.stringMatching(/^192\.0\.2\.1 is outside the pool/) },
       });
     }
-    expect(await post(asToken, { name: 'henry', password: 'pw', staticAddress: '198.18.5.9' })).toMatchObject({ status: 201 });
+    expect(await post(asToken, { name: 'mallory', password: 'short' })).toEqual({ status: 400, fields: { password: 'at least 8 characters (auth.minPasswordLength)' } });
+    expect(await post(asToken, { name: 'henry', password: 'long enough', staticAddress: '198.18.5.9' })).toMatchObject({ status: 201 });
     const patch = await h.inject({ method: 'PATCH', url: '/api/users/henry', headers: asToken, payload: { staticAddress: '127.0.0.53', password: 'new password' } });
     expect(patch.statusCode).toBe(400);
     expect((patch.json() as { fields: Record<string, string> }).fields).toEqual({ staticAddress: '127.0.0.53 is loopback (127.0.0.0/8)' });

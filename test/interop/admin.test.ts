@@ -55,7 +55,7 @@ describe('admin console in headless Chromium against the real server and client'
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     labUp();
-    server = await startServer({ ...BASE_CONFIG, admin: { listen: '127.0.0.1:8080' } }, [['labuser', 'labpass']]);
+    server = await startServer({ ...BASE_CONFIG, admin: { listen: '127.0.0.1:8080' } }, [['labuser', 'lab-password']]);
     const created = server.logs().find((l) => String(l.msg).startsWith('created console account'));
     adminPassword = String(created?.msg).match(/with password (\S+) /)?.[1] ?? '';
     iperf = startInNetns('iperf3', ['-s', '-B', TUN_IP]);

@@ -19,7 +19,7 @@ describe('weak protocols allowed by the policy, MPPE optional', () => {
 
   beforeAll(async () => {
     labUp();
-    server = await startServer({ ...BASE_CONFIG, auth: { protocols: ['mschapv2', 'mschap', 'pap'] }, mppe: { required: false } }, [['labuser', 'labpass']]);
+    server = await startServer({ ...BASE_CONFIG, auth: { protocols: ['mschapv2', 'mschap', 'pap'] }, mppe: { required: false } }, [['labuser', 'lab-password']]);
   });
 
   afterAll(async () => {
@@ -71,7 +71,7 @@ describe('default policy (MS-CHAPv2 only, MPPE required)', () => {
 
   beforeAll(async () => {
     labUp();
-    server = await startServer(BASE_CONFIG, [['labuser', 'labpass']]);
+    server = await startServer(BASE_CONFIG, [['labuser', 'lab-password']]);
   });
 
   afterAll(async () => {

@@ -15,7 +15,7 @@ describe('session churn around a long session, data plane on two threads', () =>
 
   beforeAll(async () => {
     labUp();
-    server = await startServer({ ...BASE_CONFIG, dataPlane: { threads: 2 }, log: { level: 'info' } }, [['labuser', 'labpass']]);
+    server = await startServer({ ...BASE_CONFIG, dataPlane: { threads: 2 }, log: { level: 'info' } }, [['labuser', 'lab-password']]);
   });
 
   afterAll(async () => {

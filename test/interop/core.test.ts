@@ -19,7 +19,7 @@ describe('real Linux PPTP client against Portico, data plane on one thread', () 
   beforeAll(async () => {
     labUp();
     // One thread on purpose: the default (auto) shards on this machine's two CPUs, as the other files run.
-    server = await startServer({ ...BASE_CONFIG, dataPlane: { threads: 1 } }, [['labuser', 'labpass']]);
+    server = await startServer({ ...BASE_CONFIG, dataPlane: { threads: 1 } }, [['labuser', 'lab-password']]);
     iperf = startInNetns('iperf3', ['-s', '-B', TUN_IP]);
   });
 
@@ -103,7 +103,7 @@ describe('real Linux PPTP client against Portico, data plane on one thread', () 
   it('no password or hash ever reaches the log, and sessions end with a cause', () => {
     const text = readFileSync(server.logFile, 'utf8');
     expect(text).toContain('"msg":"session closed"');
-    for (const secret of ['labpass', ntPasswordHash('labpass').toString('hex'), ntPasswordHash('labpass').toString('base64')]) {
+    for (const secret of ['lab-password', ntPasswordHash('lab-password').toString('hex'), ntPasswordHash('lab-password').toString('base64')]) {
       expect(text.toLowerCase()).not.toContain(secret.toLowerCase());
     }
     const closed = server.logs().filter((l) => l.msg === 'session closed');
@@ -117,7 +117,7 @@ describe('stateful MPPE when the configuration prefers it, data plane on two thr
 
   beforeAll(async () => {
     labUp();
-    server = await startServer({ ...BASE_CONFIG, mppe: { mode: 'prefer-stateful' }, dataPlane: { threads: 2 } }, [['labuser', 'labpass']]);
+    server = await startServer({ ...BASE_CONFIG, mppe: { mode: 'prefer-stateful' }, dataPlane: { threads: 2 } }, [['labuser', 'lab-password']]);
     expect(server.logs().find((l) => l.msg === 'Portico ready')).toMatchObject({ dataPlaneThreads: 2 });
   });
 

@@ -39,7 +39,7 @@ describe('an injected IPCP Configure-Request against the real Linux client', () 
 
   beforeAll(async () => {
     labUp();
-    server = await startServer({ ...BASE_CONFIG, log: { level: 'info' } }, [['labuser', 'labpass']]);
+    server = await startServer({ ...BASE_CONFIG, log: { level: 'info' } }, [['labuser', 'lab-password']]);
   });
 
   afterAll(async () => {

@@ -270,7 +270,7 @@ describe('one hostile host against the default limits (issue 13)', () => {
     // Default settings: only the addresses, the TUN device and the pool are set.
     server = await startServer({ listen: SERVER_IP, tun: { name: 'pptp0', address: TUN_IP }, pool: { start: '198.18.100.10', end: '198.18.100.200' } }, [
       [LEGIT_USER, LEGIT_PASSWORD],
-      ['labuser', 'labpass'],
+      ['labuser', 'lab-password'],
     ]);
     const created = server.logs().find((l) => String(l.msg).startsWith('created console account'));
     const adminPassword = /with password (\S+) /.exec(String(created?.msg))?.[1] ?? '';

@@ -254,8 +254,9 @@ describe('user commands', () => {
     const { file } = configFile('');
     const add = (name: string, password: string, ...more: string[]) => portico(['user', 'add', name, '--password-stdin', ...more, '--config', file], { stdin: stdinOf(`${password}\n`) });
     expect((await add('a b', 'long enough')).stderr.split('\n')[1]).toBe('portico: user name: 1-64 characters, no spaces, slashes, backslashes or colons');
-    expect((await add('ann', '')).stderr.split('\n')[1]).toBe('portico: password: 1-256 characters');
-    expect((await add('ann', 'x'.repeat(257))).stderr.split('\n')[1]).toBe('portico: password: 1-256 characters');
+    expect((await add('ann', '')).stderr.split('\n')[1]).toBe('portico: password: at least 8 characters (auth.minPasswordLength)');
+    expect((await add('ann', 'seven77')).stderr.split('\n')[1]).toBe('portico: password: at least 8 characters (auth.minPasswordLength)');
+    expect((await add('ann', 'x'.repeat(257))).stderr.split('\n')[1]).toBe('portico: password: at most 256 characters (RFC 2759)');
     const ip = await add('ann', 'long enough', '--ip', '10.1.2');
     expect(ip).toMatchObject({ code: 1 });
     expect(ip.stderr.split('\n')[1]).toBe('portico: static address: "10.1.2" is not an IPv4 address');
@@ -264,6 +265,23 @@ describe('user commands', () => {
     const missing = await portico(['user', 'passwd', 'nobody', '--config', file]);
     expect(missing).toMatchObject({ code: 1 });
     expect(missing.stderr.split('\n')[1]).toBe('portico: no user nobody');
+  });
+
+  it('auth.minPasswordLength sets the shortest password the store takes', async () => {
+    const { file } = configFile('auth: { minPasswordLength: 4 }\n');
+    const add = (name: string, password: string) => portico(['user', 'add', name, '--password-stdin', '--config', file], { stdin: stdinOf(`${password}\n`) });
+    expect(await add('ann', 'four')).toMatchObject({ code: 0, stdout: 'user ann added\n' });
+    const short = await add('bea', 'two');
+    expect(short.code).toBe(1);
+    expect(short.stderr.split('\n')[1]).toBe('portico: password: at least 4 characters (auth.minPasswordLength)');
+  });
+
+  it('a password too short at the prompt is refused before it is asked again', async () => {
+    const { file } = configFile('');
+    const r = await portico(['user', 'add', 'hal', '--config', file], { stdin: stdinOf('short\rshort\r', true) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`portico: config: ${file} (--config)\nNew password for hal: \nportico: password: at least 8 characters (auth.minPasswordLength)\n`);
+    expect((await portico(['user', 'list', '--config', file])).stdout).toBe('');
   });
 
   it('--password-stdin takes one line; more is refused', async () => {

@@ -435,12 +435,11 @@ describe('drops are counted, never thrown', () => {
     const h = setup();
     const good = ipv4(HOST_IP, CLIENT_IP, 20, 0);
     const nobody = ipv4(HOST_IP, ip4(192, 168, 75, 99), 20, 1);
-    const v6 = Buffer.from(good);
-    v6[0] = 0x60;
-    const garbage = [Buffer.alloc(0), Buffer.from([0x45]), good.subarray(0, 19), v6];
+    const garbage = [Buffer.alloc(0), Buffer.from([0x45]), good.subarray(0, 19), Buffer.from([0x70, ...good.subarray(1)])];
     expect(() => h.tun.inject([nobody, ...garbage, good])).not.toThrow();
     expect(h.dp.counters.tunNoSession).toBe(1);
     expect(h.dp.counters.tunMalformed).toBe(4);
+    expect(h.dp.counters.tunIpv6Dropped).toBe(0);
     expect(h.gre.sent.length).toBe(1); // the good one, after the drops in the same batch
     expect(openFromServer(h.gre.sent[0]!.data, h.peer.dec).ip).toEqual(good);
 
@@ -449,6 +448,29 @@ describe('drops are counted, never thrown', () => {
     expect(h.dp.counters.tunNoSession).toBe(1);
     expect(h.session.counters.txDropped).toBe(1);
     expect(h.gre.sent.length).toBe(1);
+  });
+
+  it("the kernel's own IPv6 on the TUN (router solicitation, MLD report) is tunIpv6Dropped, not tunMalformed", () => {
+    const h = setup();
+    // What a TUN with IPv6 left on sends by itself once up (RFC 4861 §6.3.7, RFC 3810 §5.2): fe80:: to ff02::2 and ff02::16.
+    const ipv6 = (dst: string, nextHeader: number, payload: Buffer) => {
+      const head = Buffer.alloc(40);
+      head.writeUInt32BE(0x6000_0000, 0);
+      head.writeUInt16BE(payload.length, 4);
+      head[6] = nextHeader;
+      head[7] = 255;
+      Buffer.from('fe800000000000000000000000000001', 'hex').copy(head, 8);
+      Buffer.from(dst, 'hex').copy(head, 24);
+      return Buffer.concat([head, payload]);
+    };
+    const routerSolicitation = ipv6('ff020000000000000000000000000002', 58, Buffer.from([133, 0, 0, 0, 0, 0, 0, 0]));
+    const mldReport = ipv6('ff020000000000000000000000000016', 0, Buffer.from('3a000502000001008f0000000000000104000000ff0200000000000000000001ff000001', 'hex'));
+    const good = ipv4(HOST_IP, CLIENT_IP, 20, 0);
+    h.tun.inject([routerSolicitation, mldReport, good]);
+    expect(h.dp.counters.tunIpv6Dropped).toBe(2);
+    expect(h.dp.counters.tunMalformed).toBe(0);
+    expect(h.gre.sent.length).toBe(1);
+    expect(openFromServer(h.gre.sent[0]!.data, h.peer.dec).ip).toEqual(good);
   });
 
   it('fuzz: 2000 random GRE packets, nothing thrown, every packet lands in exactly one counter', () => {

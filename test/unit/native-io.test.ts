@@ -8,14 +8,17 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grePacket, icmpEcho, internetChecksum, ip, ipv4Packet } from './TestPackets.js';
 import { MemoryGreSocket } from '../../io/MemoryGreSocket.js';
 import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, PacketBatch } from '../../io/PacketBatch.js';
 import { porticoIoPath } from '../../io/PorticoIo.js';
 import { MemoryTun } from '../../io/MemoryTun.js';
+import { buildLoadGenerator } from '../load/LoadBuild.js';
 
 const NETNS = `portico-io-${process.pid}`;
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const TUN_NAME = 'ptio0';
 
 // ---------------------------------------------------------------- child scripts
@@ -183,6 +186,33 @@ function done() {
 }
 `;
 
+// NativeTun.open (the compiled module, dist/) beside a TUN set up without it, IPv6 as the kernel leaves it.
+const TUN_IPV6_CHILD = String.raw`
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+const [addonPath, configJson] = process.argv.slice(2);
+const cfg = JSON.parse(configJson);
+const io = createRequire(import.meta.url)(addonPath);
+const { NativeTun } = await import(cfg.module);
+const ip = (t) => t.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
+const ipv6 = (name) => execFileSync('ip', ['-6', '-o', 'addr', 'show', 'dev', name]).toString();
+const ours = NativeTun.open(cfg.name, ip('198.18.204.1'), 24, 1400);
+const plain = io.openTun(cfg.plainName);
+io.configureInterface(plain.name, ip('198.18.205.1'), 24, 1400);
+const out = {
+  kernelHasIpv6: existsSync('/proc/sys/net/ipv6'),
+  kept: ours.ipv6KeptBecause,
+  disabled: existsSync('/proc/sys/net/ipv6') ? readFileSync('/proc/sys/net/ipv6/conf/' + cfg.name + '/disable_ipv6', 'utf8').trim() : null,
+  ours: ipv6(cfg.name),
+  plain: ipv6(plain.name),
+  link: execFileSync('ip', ['-o', 'link', 'show', 'dev', cfg.name]).toString(),
+};
+ours.close();
+io.close(plain.fd);
+process.stdout.write(JSON.stringify(out));
+`;
+
 interface ChildResult<T> {
   json: T;
   stderr: string;
@@ -294,6 +324,25 @@ describe.skipIf(process.getuid?.() !== 0)('native I/O in a private network names
     expect(udp[0].length).toBe(128);
     expect(json.stats.dropped).toBe(1);
   });
+
+  it('TUN: NativeTun.open turns IPv6 off before the interface is up, so the kernel never sends its own IPv6 into it', () => {
+    buildLoadGenerator(); // dist/, which `npm test` has just compiled
+    const module = pathToFileURL(join(REPO, 'dist', 'io', 'NativeTun.js')).href;
+    const { json } = runInNetns<{ kernelHasIpv6: boolean; kept: string | null; disabled: string | null; ours: string; plain: string; link: string }>(TUN_IPV6_CHILD, {
+      module,
+      name: 'ptio6',
+      plainName: 'ptio7',
+    });
+    expect(json.link).toMatch(/<[^>]*\bUP\b/);
+    expect(json.kept).toBeNull();
+    if (json.kernelHasIpv6) {
+      // A TUN brought up as the kernel leaves it gets a link-local address (and then sends router solicitations and MLD from it)...
+      expect(json.plain).toMatch(/inet6 fe80::/);
+      // ...ours has none, and never will.
+      expect(json.disabled).toBe('1');
+      expect(json.ours).toBe('');
+    } else expect(json.ours).toBe('');
+  }, 180_000);
 
   it('raw GRE: 100 packets cross in a few batches, outer IPv4 header stripped, source kept', () => {
     const sent = Array.from({ length: 100 }, (_, i) => grePacket(0x1000 + i, i, Buffer.from(`gre payload #${i} `.padEnd(40 + (i % 7), 'x'))));

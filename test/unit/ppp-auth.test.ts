@@ -64,7 +64,8 @@ function fixedRandom(id: number, challenge: Buffer) {
 }
 
 function localStore(users: Array<[string, string]>): { users: UserStore; local: LocalAuthenticator } {
-  const store = new UserStore(mkdtempSync(join(tmpdir(), 'portico-auth-')), addressPolicyFor(validateConfig({}), []));
+  // minPasswordLength 1: the RFC 2433 vectors' password is "MyPw".
+  const store = new UserStore(mkdtempSync(join(tmpdir(), 'portico-auth-')), addressPolicyFor(validateConfig({}), []), 1);
   for (const [name, pw] of users) store.add(name, pw);
   return { users: store, local: new LocalAuthenticator(store) };
 }

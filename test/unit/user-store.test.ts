@@ -33,18 +33,24 @@ describe('UserStore', () => {
 
   it('add, passwd, set, list, del, with clear errors', () => {
     const { users } = store();
-    users.add('bob', 'one');
-    expect(() => users.add('BOB', 'two')).toThrow(UserStoreError);
-    expect(() => users.add('BOB', 'two')).toThrow(expect.objectContaining({ field: 'name', kind: 'taken', message: 'user BOB already exists' }));
-    expect(() => users.add('bad name', 'x')).toThrow(expect.objectContaining({ field: 'name', kind: 'invalid', message: expect.stringMatching(/^user name: 1-64 characters/) }));
-    expect(() => users.add('carol', '')).toThrow(expect.objectContaining({ field: 'password', problem: '1-256 characters', message: 'password: 1-256 characters' }));
-    expect(() => users.add('carol', 'x', '1.2.3')).toThrow(expect.objectContaining({ field: 'staticAddress', kind: 'invalid', problem: '"1.2.3" is not an IPv4 address' }));
-    users.add('carol', 'x', '198.18.100.9');
-    expect(() => users.add('dave', 'x', '198.18.100.9')).toThrow(expect.objectContaining({ field: 'staticAddress', kind: 'taken', message: expect.stringMatching(/already belongs to carol/) }));
+    users.add('bob', 'password one');
+    expect(() => users.add('BOB', 'password two')).toThrow(UserStoreError);
+    expect(() => users.add('BOB', 'password two')).toThrow(expect.objectContaining({ field: 'name', kind: 'taken', message: 'user BOB already exists' }));
+    expect(() => users.add('bad name', 'long enough')).toThrow(expect.objectContaining({ field: 'name', kind: 'invalid', message: expect.stringMatching(/^user name: 1-64 characters/) }));
+    const tooShort = 'at least 8 characters (auth.minPasswordLength)';
+    expect(() => users.add('carol', '')).toThrow(expect.objectContaining({ field: 'password', problem: tooShort, message: `password: ${tooShort}` }));
+    expect(() => users.add('carol', 'seven77')).toThrow(expect.objectContaining({ field: 'password', kind: 'invalid', problem: tooShort }));
+    expect(() => users.add('carol', 'x'.repeat(257))).toThrow(expect.objectContaining({ field: 'password', problem: 'at most 256 characters (RFC 2759)' }));
+    expect(() => users.setPassword('bob', 'short')).toThrow(expect.objectContaining({ field: 'password', problem: tooShort }));
+    expect(() => users.add('carol', 'long enough', '1.2.3')).toThrow(expect.objectContaining({ field: 'staticAddress', kind: 'invalid', problem: '"1.2.3" is not an IPv4 address' }));
+    users.add('carol', 'eight888', '198.18.100.9');
+    expect(() => users.add('dave', 'long enough', '198.18.100.9')).toThrow(
+      expect.objectContaining({ field: 'staticAddress', kind: 'taken', message: expect.stringMatching(/already belongs to carol/) }),
+    );
     expect(() => users.setLimits('bob', { idleTimeout: -1 })).toThrow(expect.objectContaining({ field: 'idleTimeout', message: 'idleTimeout: whole seconds from 0 to 2678400' }));
     expect(() => users.setLimits('bob', { sessionTimeout: 1.5 })).toThrow(expect.objectContaining({ field: 'sessionTimeout' }));
-    users.setPassword('bob', 'three');
-    expect(users.find('bob')!.ntHash.equals(ntPasswordHash('three'))).toBe(true);
+    users.setPassword('bob', 'password three');
+    expect(users.find('bob')!.ntHash.equals(ntPasswordHash('password three'))).toBe(true);
     users.setEnabled('bob', false);
     expect(users.list().map((u) => [u.name, u.enabled])).toEqual([
       ['bob', false],
@@ -53,6 +59,20 @@ describe('UserStore', () => {
     users.delete('carol');
     expect(users.find('carol')).toBeNull();
     expect(() => users.delete('carol')).toThrow(expect.objectContaining({ field: 'name', kind: 'unknown', message: 'no user carol' }));
+  });
+
+  it('takes shorter passwords only where auth.minPasswordLength says so; stored ones keep working', () => {
+    const { dir, users } = store();
+    users.add('User', 'clientPass');
+    users.close();
+    const strict = new UserStore(dir, addressPolicyFor(CONFIG, []), 12);
+    expect(() => strict.add('eve', 'elevenchars')).toThrow(expect.objectContaining({ field: 'password', problem: 'at least 12 characters (auth.minPasswordLength)' }));
+    expect(strict.find('User')!.ntHash.equals(ntPasswordHash('clientPass'))).toBe(true);
+    strict.close();
+    const lax = new UserStore(dir, addressPolicyFor(CONFIG, []), 1);
+    lax.add('pin', 'x');
+    expect(lax.find('pin')!.ntHash.equals(ntPasswordHash('x'))).toBe(true);
+    lax.close();
   });
 });
 

@@ -9,6 +9,9 @@ import { formatIpv4, parseIpv4 } from './Ipv4.js';
 
 const ipv4 = z.ipv4();
 
+/** A Linux interface name (IFNAMSIZ: at most 15 characters). */
+const interfaceName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -');
+
 /** A.B.C.D/N without host bits (pool.allowedStaticRanges). */
 const ipv4Network = z.string().superRefine((text, ctx) => {
   try {
@@ -58,10 +61,7 @@ export const configSchema = z
     shutdownTimeout: z.number().min(1).max(120).default(5),
     tun: z
       .object({
-        name: z
-          .string()
-          .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -')
-          .default('pptp0'),
+        name: interfaceName.default('pptp0'),
         address: ipv4.default('10.99.0.1'),
         mtu: z.number().int().min(576).max(1500).default(1400),
         /** Packets the kernel queues towards the data plane (see DEFAULT_TUN_QUEUE_LENGTH). */
@@ -271,6 +271,22 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Reaching the network behind the server (server/NetworkSetup.ts), each off by default: IPv4 forwarding;
+     * source NAT of the clients' addresses toward one interface (an nftables table of our own); proxy ARP for
+     * each session's address on the LAN interface when the pool lies in the LAN's subnet.
+     */
+    network: z
+      .object({
+        /** net.ipv4.ip_forward=1 at start (host-wide, so left on at stop). */
+        forwarding: z.boolean().default(false),
+        /** Clients' packets leaving by this interface take its address (nftables table ip portico-<tun.name>). */
+        masquerade: z.object({ interface: interfaceName }).strict().optional(),
+        /** This interface answers ARP for each address a session holds (ip neigh proxy), while it holds it. */
+        proxyArp: z.object({ interface: interfaceName }).strict().optional(),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
       .strict()
@@ -323,6 +339,14 @@ export const configSchema = z
       if (inside) ctx.addIssue({ code: 'custom', path: ['pool', 'allowedStaticRanges', i], message: `${text} lies in ${formatNetwork(inside.network)} (${inside.what}), never a client's address` });
     });
     if (c.auth.backend !== 'local' && c.radius.servers.length === 0) ctx.addIssue({ code: 'custom', path: ['radius', 'servers'], message: `auth.backend ${c.auth.backend} needs at least one server` });
+    for (const key of ['masquerade', 'proxyArp'] as const) {
+      const option = c.network[key];
+      if (!option) continue;
+      // Without IPv4 forwarding the kernel neither forwards the clients' packets nor answers for proxy entries.
+      if (!c.network.forwarding) ctx.addIssue({ code: 'custom', path: ['network', key], message: 'needs network.forwarding: true (the kernel forwards nothing without it)' });
+      if (option.interface === c.tun.name)
+        ctx.addIssue({ code: 'custom', path: ['network', key, 'interface'], message: `${option.interface} is the tunnel itself (tun.name): name the interface toward the network behind the server` });
+    }
     const host = c.admin.listen.replace(/:\d+$/, '');
     const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';
     if (c.admin.enabled && !loopback && !c.admin.tls) ctx.addIssue({ code: 'custom', path: ['admin', 'tls'], message: `required when admin.listen (${c.admin.listen}) is not a loopback address` });

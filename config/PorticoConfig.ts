@@ -9,6 +9,9 @@ import { formatIpv4, parseIpv4 } from './Ipv4.js';
 
 const ipv4 = z.ipv4();
 
+/** A Linux interface name (IFNAMSIZ: at most 15 characters). */
+const interfaceName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -');
+
 /** A.B.C.D/N without host bits (pool.allowedStaticRanges). */
 const ipv4Network = z.string().superRefine((text, ctx) => {
   try {
@@ -68,11 +71,7 @@ export const configSchema = z
       ),
     tun: z
       .object({
-        name: z
-          .string()
-          .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 letters, digits, _ . -')
-          .default('pptp0')
-          .describe('Name of the one TUN interface all sessions share (one Portico per name).'),
+        name: interfaceName.default('pptp0').describe('Name of the one TUN interface all sessions share (one Portico per name).'),
         address: ipv4.default('10.99.0.1').describe("The server's address on the TUN and IPCP's local address; the TUN's prefix is the smallest network holding it and the pool (at most a /16)."),
         mtu: z.number().int().min(576).max(1500).default(1400).describe('MTU of the TUN interface.'),
         // DEFAULT_TUN_QUEUE_LENGTH says why 1000.
@@ -305,6 +304,23 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Reaching the network behind the server (server/NetworkSetup.ts), each off by default.
+    network: z
+      .object({
+        forwarding: z.boolean().default(false).describe('Set net.ipv4.ip_forward=1 at start so clients reach networks behind the server (host-wide, so left on at stop).'),
+        masquerade: z
+          .object({ interface: interfaceName.describe("Interface whose address clients' packets take as they leave (source NAT).") })
+          .strict()
+          .optional()
+          .describe("Source NAT of the clients' addresses toward one interface, in an nftables table of our own (ip portico-<tun.name>) removed at stop; needs forwarding."),
+        proxyArp: z
+          .object({ interface: interfaceName.describe('LAN interface that answers ARP for the addresses sessions hold.') })
+          .strict()
+          .optional()
+          .describe("Proxy ARP for each session's address while the session holds it (ip neigh proxy), for a pool inside the LAN's subnet; needs forwarding."),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level written to the log.'),
@@ -365,6 +381,14 @@ export const configSchema = z
       if (inside) ctx.addIssue({ code: 'custom', path: ['pool', 'allowedStaticRanges', i], message: `${text} lies in ${formatNetwork(inside.network)} (${inside.what}), never a client's address` });
     });
     if (c.auth.backend !== 'local' && c.radius.servers.length === 0) ctx.addIssue({ code: 'custom', path: ['radius', 'servers'], message: `auth.backend ${c.auth.backend} needs at least one server` });
+    for (const key of ['masquerade', 'proxyArp'] as const) {
+      const option = c.network[key];
+      if (!option) continue;
+      // Without IPv4 forwarding the kernel neither forwards the clients' packets nor answers for proxy entries.
+      if (!c.network.forwarding) ctx.addIssue({ code: 'custom', path: ['network', key], message: 'needs network.forwarding: true (the kernel forwards nothing without it)' });
+      if (option.interface === c.tun.name)
+        ctx.addIssue({ code: 'custom', path: ['network', key, 'interface'], message: `${option.interface} is the tunnel itself (tun.name): name the interface toward the network behind the server` });
+    }
     const host = c.admin.listen.replace(/:\d+$/, '');
     const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';
     if (c.admin.enabled && !loopback && !c.admin.tls) ctx.addIssue({ code: 'custom', path: ['admin', 'tls'], message: `required when admin.listen (${c.admin.listen}) is not a loopback address` });

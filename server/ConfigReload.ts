@@ -32,6 +32,8 @@ export const RESTART_KEYS: Readonly<Record<string, string>> = {
   admin: 'the console was bound (and its TLS loaded) with it',
   log: 'every logger was made with it',
   'auth.backend': 'the user backend was built with it',
+  'auth.minPasswordLength': 'the user store was opened with it',
+  network: 'forwarding, the nftables table and the proxy ARP entries were set up with it',
   'radius.accounting': 'accounting was started (or not) with it',
   'radius.das': 'the Disconnect/CoA listener was bound with it',
   'radius.nasIdentifier': 'the NAS identity of every request was set with it',

@@ -150,10 +150,12 @@ export function checkRawGre(_config: PorticoConfig, { probes }: HostFacts): Host
   return { check: 'raw-gre', status: 'fatal', setting: 'capabilities', message: `cannot open a raw socket for IP protocol 47 (GRE): ${error}`, fix };
 }
 
-export function checkIpForward(_config: PorticoConfig, { probes }: HostFacts): HostCheckResult {
+export function checkIpForward(config: PorticoConfig, { probes }: HostFacts): HostCheckResult {
   const value = probes.readFile('/proc/sys/net/ipv4/ip_forward')?.trim();
   const base = { check: 'ip-forward', setting: 'net.ipv4.ip_forward' } as const;
   if (value === '1') return { ...base, status: 'ok', message: 'net.ipv4.ip_forward is 1' };
+  // serve sets it right after these checks (server/NetworkSetup.ts) and logs whether it could.
+  if (config.network.forwarding) return { ...base, status: 'ok', message: `net.ipv4.ip_forward is ${value ?? 'unreadable'}; network.forwarding sets it to 1 at start` };
   if (value === '0')
     return {
       ...base,
@@ -215,6 +217,9 @@ export function checkRoute(config: PorticoConfig, host: HostFacts): HostCheckRes
   const pool = formatNetwork(tunnel);
   if (!PRIVATE.some((n) => n.prefix <= tunnel.prefix && inNetwork(n, tunnel.address)))
     return { ...base, status: 'ok', message: `${egress}; the pool's network ${pool} is not private (RFC 1918, RFC 6598): no NAT needed` };
+  // The server's own options (server/NetworkSetup.ts): its nftables table or proxy entries exist only while it runs.
+  if (config.network.masquerade) return { ...base, status: 'ok', message: `${egress}; network.masquerade translates ${pool} toward ${config.network.masquerade.interface}` };
+  if (config.network.proxyArp) return { ...base, status: 'ok', message: `${egress}; network.proxyArp answers for the sessions' addresses on ${config.network.proxyArp.interface}` };
   const outIface = (fallback ?? out[0]!).iface;
   const nat = `iptables -t nat -A POSTROUTING -s ${pool} -o ${outIface} -j MASQUERADE`;
   const view = host.firewall();

@@ -26,6 +26,7 @@ import { DATA_SCHEMAS } from './DataSchemas.js';
 import { claimDataDir, claimTunName } from './InstanceLock.js';
 import { checkConsoleCertificate, checkPorts } from './StartupChecks.js';
 import { checkHostAtStart, systemProbes } from './HostChecks.js';
+import { NetworkSetup, networkSetupOptions } from './NetworkSetup.js';
 
 export async function runServer(config: PorticoConfig, source: string): Promise<void> {
   const log = createLogger(config.log.level, logDestination(config.log.format));
@@ -61,6 +62,9 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   // The user backend. Each optional service below adds itself here and in `stoppers` (stopped in reverse order).
   let authenticator: ExtendedAuthenticator = new LocalAuthenticator(users);
   const stoppers: Array<{ name: string; run: (timeoutMs: number) => Promise<void> | void }> = [];
+  // Forwarding, masquerade, proxy ARP when `network` asks (all off by default); undone last, after the sessions ended.
+  const network = await NetworkSetup.start(networkSetupOptions(config), log);
+  stoppers.push({ name: 'network setup (nftables table, proxy ARP entries)', run: () => network.stop() });
   // --- RADIUS wiring (authenticator) ---
   const { RadiusServices } = await import('../aaa/RadiusServices.js');
   const radius = RadiusServices.create(config, { local: authenticator, addresses: addressPolicy, log });
@@ -79,6 +83,15 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   const server = new SessionManager({
     dataPlane,
     addresses,
+    addresses: new TunnelAddresses({
+      poolStart: parseIpv4(config.pool.start),
+      poolEnd: parseIpv4(config.pool.end),
+      tunAddress,
+      tunPrefix,
+      policy: addressPolicy,
+      routes: tun,
+      ...(config.network.proxyArp ? { neighbours: network } : {}),
+    }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
     limits: callLimits(config),

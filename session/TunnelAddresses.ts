@@ -15,6 +15,14 @@ export interface TunnelAddressesOptions {
   /** Which static addresses may be given (pool.allowedStaticRanges and the addresses never given). */
   policy: AddressPolicy;
   routes: Pick<TunDevice, 'addRoute' | 'delRoute'>;
+  /** network.proxyArp: told of every address a session takes and gives back, to answer ARP for it on the LAN. */
+  neighbours?: LanNeighbours;
+}
+
+/** Proxy ARP entries for session addresses on the LAN interface (server/NetworkSetup.ts); both calls return at once. */
+export interface LanNeighbours {
+  publish(address: number): void;
+  withdraw(address: number): void;
 }
 
 /** An address for a session, or why there is none: the pool is used up, the static one is taken, or the policy refuses it. */
@@ -44,6 +52,7 @@ export class TunnelAddresses {
       this.options.routes.addRoute(address, 32);
       this.hostRoutes.add(address);
     }
+    this.options.neighbours?.publish(address);
     return { ok: true, address };
   }
 
@@ -60,6 +69,7 @@ export class TunnelAddresses {
 
   release(address: number): void {
     if (this.hostRoutes.delete(address)) this.options.routes.delRoute(address, 32);
+    this.options.neighbours?.withdraw(address);
     this.pool.release(address);
   }
 }

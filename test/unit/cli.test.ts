@@ -229,7 +229,7 @@ describe('config errors: one line per key, exit 2, no stack trace', () => {
     const { file } = configFile('bogus: 1\n');
     const r = await portico(['user', 'list', '--config', file]);
     expect(r.stderr.split('\n')[1]).toBe(
-      `portico: ${file}: bogus: unknown key (known here: listen, port, dataDir, serverName, shutdownTimeout, tun, pool, dns, wins, auth, mppe, ppp, dataPlane, pptp, radius, admin, log)`,
+      `portico: ${file}: bogus: unknown key (known here: listen, port, dataDir, serverName, shutdownTimeout, tun, pool, dns, wins, auth, mppe, ppp, dataPlane, pptp, radius, admin, network, log)`,
     );
   });
 

@@ -154,6 +154,11 @@ describe('IP forwarding', () => {
     );
   });
 
+  it('0 with network.forwarding: ok, the server sets it at start', async () => {
+    const c = config({ network: { forwarding: true } });
+    expect(await line(checkIpForward, host({ files: { '/proc/sys/net/ipv4/ip_forward': '0\n' } }), c)).toBe('ok      ip-forward: net.ipv4.ip_forward is 0; network.forwarding sets it to 1 at start');
+  });
+
   it('unreadable: could not inspect', async () => {
     expect(await line(checkIpForward, host({ readFile: () => null }))).toBe(
       'unknown ip-forward: could not read /proc/sys/net/ipv4/ip_forward; fix: sysctl net.ipv4.ip_forward must be 1 for clients to reach anything behind this server',
@@ -273,6 +278,13 @@ describe('route or NAT toward the network behind the server', () => {
     expect(await line(checkRoute, host())).toBe(
       'unknown route: default route via 198.18.0.1 (eth0); could not inspect NAT (nft: not installed; iptables-save: not installed): unless the router behind this host sends 10.99.0.0/24 back to it, the pool needs masquerading; fix: route 10.99.0.0/24 to this host on that router, or masquerade it: iptables -t nat -A POSTROUTING -s 10.99.0.0/24 -o eth0 -j MASQUERADE',
     );
+  });
+
+  it("the server's own network.masquerade or network.proxyArp: no rule of the host's needed", async () => {
+    const masquerading = config({ network: { forwarding: true, masquerade: { interface: 'eth0' } } });
+    expect(await line(checkRoute, host({ tools: nft('') }), masquerading)).toBe('ok      route: default route via 198.18.0.1 (eth0); network.masquerade translates 10.99.0.0/24 toward eth0');
+    const proxying = config({ network: { forwarding: true, proxyArp: { interface: 'eth1' } } });
+    expect(await line(checkRoute, host(), proxying)).toBe("ok      route: default route via 198.18.0.1 (eth0); network.proxyArp answers for the sessions' addresses on eth1");
   });
 
   it('a public pool needs no NAT', async () => {

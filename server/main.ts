@@ -79,19 +79,18 @@ export async function runServer(config: PorticoConfig, source: string): Promise<
   );
   const logins = new LoginGuard(loginThrottlePolicy(config), bans, log.child({ layer: 'throttle' }));
   authenticator = new ThrottledAuthenticator(authenticator, logins);
-  const addresses = new TunnelAddresses({ poolStart: parseIpv4(config.pool.start), poolEnd: parseIpv4(config.pool.end), tunAddress, tunPrefix, policy: addressPolicy, routes: tun });
+  const addresses = new TunnelAddresses({
+    poolStart: parseIpv4(config.pool.start),
+    poolEnd: parseIpv4(config.pool.end),
+    tunAddress,
+    tunPrefix,
+    policy: addressPolicy,
+    routes: tun,
+    ...(config.network.proxyArp ? { neighbours: network } : {}),
+  });
   const server = new SessionManager({
     dataPlane,
     addresses,
-    addresses: new TunnelAddresses({
-      poolStart: parseIpv4(config.pool.start),
-      poolEnd: parseIpv4(config.pool.end),
-      tunAddress,
-      tunPrefix,
-      policy: addressPolicy,
-      routes: tun,
-      ...(config.network.proxyArp ? { neighbours: network } : {}),
-    }),
     authenticator,
     link: pppPolicy(config, authenticator, log),
     limits: callLimits(config),

@@ -17,7 +17,7 @@ const SERVER_LAN_IP = '198.18.60.1';
 const BEHIND_IP = '198.18.60.2';
 const TUNNEL = '198.18.60.128/26';
 const CONFIG = { ...BASE_CONFIG, tun: { name: 'pptp0', address: '198.18.60.129' }, pool: { start: '198.18.60.130', end: '198.18.60.190' }, dataPlane: { threads: 1 } };
-const USERS: Array<[string, string]> = [['labuser', 'labpass']];
+const USERS: Array<[string, string]> = [['labuser', 'lab-password']];
 const WATCH = 'portico-fw-watch';
 
 function sh(cmd: string, args: string[], input?: string): { status: number | null; out: string } {

@@ -39,7 +39,7 @@ describe('reload without drops: a live session of the real client across three r
 
   beforeAll(async () => {
     labUp();
-    server = await startServer({ ...BASE_CONFIG, dataPlane: { threads: 1 }, log: { level: 'info' } }, [['labuser', 'labpass']]);
+    server = await startServer({ ...BASE_CONFIG, dataPlane: { threads: 1 }, log: { level: 'info' } }, [['labuser', 'lab-password']]);
     const created = server.logs().find((l) => String(l.msg).startsWith('created console account'));
     adminPassword = String(created?.msg).match(/with password (\S+) /)?.[1] ?? '';
     const wrapper = join(mkdtempSync(join(tmpdir(), 'portico-chromium-')), 'chromium-in-netns');

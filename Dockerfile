@@ -1,6 +1,6 @@
 # Portico in a container (README, "Docker"). Build, then run with the least a VPN concentrator needs:
 #   docker build -t portico .
-#   docker run -d --name portico --network host --cap-add NET_ADMIN --cap-add NET_RAW \
+#   docker run -d --name portico --network host --cap-drop ALL --cap-add NET_ADMIN --cap-add NET_RAW \
 #     --device /dev/net/tun -v portico-data:/var/lib/portico portico
 # (--cap-add BPF too, Docker 23+, for more than one data-plane thread.) Host networking: GRE is IP
 # protocol 47, not TCP or UDP, and Docker publishes only TCP/UDP ports.

@@ -22,7 +22,7 @@ const IMAGE = 'portico:interop-test';
 const VOLUME = 'portico-interop-data';
 const NAME = 'portico-interop';
 /** The capabilities and device README's `docker run` line gives (never --privileged). */
-const LEAST = ['--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW', '--device', '/dev/net/tun'];
+const LEAST = ['--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW', '--device', '/dev/net/tun'];
 /**
  * BPF (multi-thread steering) where the engine knows the capability: Docker 23 and later. Docker 20.10
  * (Debian 12's docker.io) refuses `--cap-add BPF` ("unknown capability"); the data plane runs on one thread.
@@ -165,14 +165,16 @@ describe.skipIf(!ready)('Docker image: built from a clean tree on a local base, 
     plant('test-output/.host-marker', 'host test output');
 
     const t0 = Date.now();
-    const build = run(ENGINE.docker, ['build', '--network', 'host', '-t', IMAGE, context]);
+    const build = run(ENGINE.docker, ['build', '--force-rm', '--network', 'host', '-t', IMAGE, context]);
     const buildS = (Date.now() - t0) / 1000;
     const sent = /Sending build context to Docker daemon\s+(\S+)/.exec(build.stdout)?.[1];
     const steps = (build.stdout.match(/^Step \d+\/\d+ :/gm) ?? []).length;
     const cached = (build.stdout.match(/Using cache/g) ?? []).length;
     const size = Number(docker('image', 'inspect', '-f', '{{.Size}}', IMAGE).stdout.trim());
     console.log(`docker build: ${buildS.toFixed(1)} s (${cached} of ${steps} steps from the cache), context ${sent}, image ${(size / 1e6).toFixed(0)} MB`);
-    dockerQuiet('image', 'prune', '-f');
+    // Untagged images of older builds, a week old: the build stage's images are untagged too and are the
+    // build cache, so the recent ones stay.
+    dockerQuiet('image', 'prune', '-f', '--filter', 'until=168h');
     engineBpf = dockerQuiet('run', '--rm', '--network', 'none', '--cap-add', 'BPF', '--entrypoint', 'true', IMAGE).status === 0;
     console.log(`engine: ${docker('version', '-f', '{{.Server.Version}}').stdout.trim()}, --cap-add BPF ${engineBpf ? 'accepted' : 'refused (unknown capability): one data-plane thread'}`);
   }, 1_800_000);
@@ -247,6 +249,9 @@ describe.skipIf(!ready)('Docker image: built from a clean tree on a local base, 
     expect(containerLogs(NAME).stderr).toContain('portico: config: /etc/portico/portico.yaml (system file)');
     const added = run(ENGINE.docker, ['exec', '-i', NAME, 'portico', 'user', 'add', 'dockeruser', '--password-stdin'], 'docker pass 1\n');
     expect(added.stdout).toBe('user dockeruser added\n');
+    // The server (PID 1) holds exactly those capabilities: CAP_NET_ADMIN (12), CAP_NET_RAW (13), CAP_BPF (39) where given.
+    const capEff = /^CapEff:\s+([0-9a-f]+)$/m.exec(docker('exec', NAME, 'cat', '/proc/1/status').stdout)?.[1];
+    expect(BigInt(`0x${capEff}`)).toBe((1n << 12n) | (1n << 13n) | (engineBpf ? 1n << 39n : 0n));
     expect(added.stderr).toContain('portico: config: /etc/portico/portico.yaml (system file)');
     expect(consoleGet(pid, '/').status).toBe(200);
     const healthy = until('healthy', () => health(NAME) === 'healthy', 40_000);

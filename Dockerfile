@@ -7,7 +7,7 @@
 # Configuration: /etc/portico/portico.yaml when mounted (-v ./portico.yaml:/etc/portico/portico.yaml:ro),
 # else the embedded defaults.
 
-# --- build: the native addon (node-gyp) and better-sqlite3 compiled here, against this image's Node ---
+# --- build: the native addon compiled here by node-gyp, against this image's Node ---
 FROM node:24-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 # node-gyp takes the headers the image's Node ships in /usr/local/include/node instead of downloading

@@ -41,7 +41,8 @@ export function openDataPlane(config: PorticoConfig, listen: number, tunAddress:
     try {
       steering = tun.attachSteering(65536);
     } catch (err) {
-      log.warn({ err, threads: wanted }, 'TUN steering refused by the kernel (needs CAP_BPF or CAP_SYS_ADMIN): data plane on one thread');
+      // One line with the kernel's reason and no stack trace: a missing capability is the usual cause, not a bug.
+      log.warn({ reason: (err as Error).message, threads: wanted }, 'TUN steering refused by the kernel (needs CAP_BPF or CAP_SYS_ADMIN; Docker: --cap-add BPF): data plane on one thread');
     }
   }
   if (steering !== null) return openSharded(config, wanted, listen, tun, steering, onError, dataLog);

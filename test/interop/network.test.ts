@@ -168,7 +168,9 @@ describe('the network behind the server: forwarding, masquerade, proxy ARP', () 
 
     // A session still up at stop: its entry is there while it lasts, and the server removes it as it stops.
     const holding = runClient(['--pings', '0', '--hold', '8']);
-    await until('a proxy entry for the held session', () => proxyEntries() !== '', 60_000);
+    // The entry comes with IPCP's address, before the client's link is up: wait for the session itself.
+    const upBefore = server!.logs().filter((l) => l.msg === 'session up').length;
+    await until('the held session up with its proxy entry', () => server!.logs().filter((l) => l.msg === 'session up').length > upBefore && proxyEntries() !== '', 60_000);
     expect(proxyEntries()).toMatch(/^198\.18\.60\.(1[3-8]\d|190) proxy$/);
     await stop();
     expect(proxyEntries()).toBe('');

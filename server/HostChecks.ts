@@ -8,8 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { dirname } from 'node:path';
-import { formatNetwork, inNetwork, type Ipv4Network, networkMask, tunnelNetwork } from '../config/AddressPolicy.js';
-import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
+import { formatNetwork, inNetwork, type Ipv4Network, networkMask, parseNetwork, tunnelNetwork } from '../config/AddressPolicy.js';
+import { IP_FORWARD } from './NetworkSetup.js';
+import { formatIpv4 } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
 import { dataPlaneThreads } from '../dataplane/DataPlaneThreads.js';
 import { loadPorticoIo } from '../io/PorticoIo.js';
@@ -151,7 +152,7 @@ export function checkRawGre(_config: PorticoConfig, { probes }: HostFacts): Host
 }
 
 export function checkIpForward(config: PorticoConfig, { probes }: HostFacts): HostCheckResult {
-  const value = probes.readFile('/proc/sys/net/ipv4/ip_forward')?.trim();
+  const value = probes.readFile(IP_FORWARD)?.trim();
   const base = { check: 'ip-forward', setting: 'net.ipv4.ip_forward' } as const;
   if (value === '1') return { ...base, status: 'ok', message: 'net.ipv4.ip_forward is 1' };
   // serve sets it right after these checks (server/NetworkSetup.ts) and logs whether it could.
@@ -193,10 +194,7 @@ export function checkFirewall(config: PorticoConfig, host: HostFacts): HostCheck
   };
 }
 
-const PRIVATE: Ipv4Network[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'].map((n) => {
-  const [a, p] = n.split('/');
-  return { address: parseIpv4(a!), prefix: Number(p) };
-});
+const PRIVATE: Ipv4Network[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'].map(parseNetwork);
 
 /** A route toward the network behind the server (any but the TUN's), and NAT when the pool is private. */
 export function checkRoute(config: PorticoConfig, host: HostFacts): HostCheckResult {

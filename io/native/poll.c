@@ -223,7 +223,7 @@ static uint32_t fill_tun(poll_handle *h, bool *drained, int *err) {
   while (n < h->slots) {
     uint32_t off = n * h->slot_size + h->headroom;
     iov[0].iov_base = h->slab + off;
-    ssize_t r = readv(h->fd, iov, 2);
+    ssize_t r = packet_readv(h->fd, iov, 2);
     if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;

@@ -8,6 +8,26 @@
 
 #include <node_api.h>
 
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/*
+ * The per-packet system calls (a TUN read or write per packet) go through
+ * syscall(2): glibc's read/readv/write are cancellation points, and in a
+ * multi-threaded process (Node always is) each call then also runs
+ * __pthread_enable_asynccancel and __pthread_disable_asynccancel, measured at
+ * ~2-3 % of the server's CPU at 64 B (perf; BENCHMARKS.md). Nothing in the
+ * addon is ever cancelled. errno is set as by the glibc wrappers.
+ */
+static inline ssize_t packet_readv(int fd, const struct iovec *iov, int count) {
+  return (ssize_t)syscall(SYS_readv, fd, iov, count);
+}
+static inline ssize_t packet_write(int fd, const void *buf, size_t len) {
+  return (ssize_t)syscall(SYS_write, fd, buf, len);
+}
+
 /* Hidden: shared between the addon's files, not exported from the .node
  * (only napi_register_module_v1 is). */
 #pragma GCC visibility push(hidden)

@@ -142,7 +142,7 @@ napi_value WriteTun(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < count; i++) {
     ssize_t r;
     do {
-      r = write(fd, buf + offsets[i], lengths[i]);
+      r = packet_write(fd, buf + offsets[i], lengths[i]);
     } while (r < 0 && errno == EINTR);
     if (r < 0) {
       int err = errno;

@@ -12,6 +12,7 @@ import { type Framing, type PppFrameView, PppProtocol, isValidPppProtocol, parse
 import type { TunDevice } from '../io/TunDevice.js';
 import { plainCounters, type SessionCounters } from './SessionCounters.js';
 import { TokenBucket } from './TokenBucket.js';
+import { AddressTable } from './AddressTable.js';
 
 /** Room in front of a control frame for the GRE (16) and PPP (4) headers. */
 const CONTROL_HEADROOM = 24;
@@ -180,7 +181,7 @@ export class DataPlane implements DataPlanePort {
   /** Each session's control-frame budget, kept as long as the session object lives. */
   private readonly controlBudgets = new WeakMap<DataSession, TokenBucket>();
   private readonly byCallId: Array<DataSession | undefined> = new Array(65536);
-  private readonly byAddress = new Map<number, DataSession>();
+  private readonly byAddress = new AddressTable<DataSession>();
   private readonly gre = new GreHeaderView();
   private readonly frame: PppFrameView = { protocol: 0, offset: 0, length: 0 };
   private readonly toTun = new OutBatch(256);

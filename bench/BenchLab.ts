@@ -10,6 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 export const SERVER_IP = '198.18.0.1';
 export const CLIENT_IP = '198.18.0.2';
+/**
+ * The server TUN's address and the session pool: 198.19.0.0/18, inside the benchmarking block of RFC 2544
+ * like the veth, room for the 10 000 sessions of the `sessions` bench. An address above 2^30 is also what
+ * most real pools are (192.168/16, 172.16/12): the path that cannot key a Map by a small integer.
+ */
+export const TUN_ADDRESS = '198.19.0.1';
+export const POOL = { start: '198.19.0.10', end: '198.19.63.250' };
 export const BENCH_USER = 'bench';
 export const BENCH_PASSWORD = 'bench-password';
 // dist/ of the repository, whether this file runs compiled (dist/bench/BenchLab.js, the benches) or from
@@ -101,12 +108,12 @@ export class BenchLab {
   }
 
   /** The config file; `pool` only with the 'bench' overrides (the others keep the server's default pool). */
-  writeConfig(o: ServerOptions, pool = { start: '10.99.0.10', end: '10.99.63.250' }): void {
+  writeConfig(o: ServerOptions, pool = POOL): void {
     const overrides = o.overrides ?? 'bench';
     const yaml = [
       `listen: ${SERVER_IP}`,
       `dataDir: ${this.dir}`,
-      `tun: { name: pbtun0, address: 10.99.0.1, mtu: 1500${o.tunQueueLength !== undefined ? `, queueLength: ${o.tunQueueLength}` : ''} }`,
+      `tun: { name: pbtun0, address: ${TUN_ADDRESS}, mtu: 1500${o.tunQueueLength !== undefined ? `, queueLength: ${o.tunQueueLength}` : ''} }`,
       ...(overrides === 'bench'
         ? [
             `pool: { start: ${pool.start}, end: ${pool.end} }`,

@@ -14,32 +14,43 @@
 //    sequence numbers where the load generator left them (a receiver drops numbers it has seen), and
 //    in stateful MPPE it answers the forwarder's CCP Reset-Requests by flushing its next packet
 //    (RFC 3078 §8; the C forwarder sends them too). Its socket receives only CCP frames. Each
-//    upstream trial uses sessions of its own (TRIALS_PER_SEARCH), so an overloaded trial's
+//    upstream trial uses sessions of its own (MAX_TRIALS), so an overloaded trial's
 //    desynchronised MPPE keys never spoil a later one.
 //  - Forwarder (server or C) pinned to CPU 0, traffic tools to CPU 1. The figure is the RFC 2544
-//    throughput: the highest paced rate delivered with <= 0.5 % loss (doubling, then bisection,
-//    1-s trials; a rate fails when two trials in a row lose); `per-core` divides it by the forwarder's CPU use in that trial (utime+stime / wall).
+//    throughput (bench/ThroughputSearch.ts): the highest paced rate delivered with <= 0.5 % loss
+//    (doubling, then bisection, 1-s trials; a rate fails when two trials in a row lose); `per-core`
+//    divides it by the forwarder's CPU use in that trial (utime+stime / wall).
+//  - Downstream, the two forwarders take turns trial by trial (INTERLEAVE): the C forwarder runs beside
+//    the server, host routes to the trial sessions' addresses send the traffic into its TUN on its turns,
+//    and the forwarder whose turn it is not is stopped (SIGSTOP). Upstream needs the server gone (both
+//    would take the blaster's GRE), so there the C forwarder runs after the server, as it always did.
 //  - A `portico-mt` phase (the two-core target: 1.3x the single-core C forwarder with 100 sessions): the server with `dataPlane: { threads: N }`
 //    on CPUs 0 and 1 (traffic tools still on CPU 1), figures `...-mt-pps` against the single-core C
 //    forwarder. N = the CPUs this process may use (at most 2: the lab pins to CPUs 0-1);
 //    PORTICO_BENCH_DP_THREADS=N sets it, 1 leaves the phase out. PORTICO_BENCH_DP_ONLY selects a subset (see ONLY),
 //    PORTICO_BENCH_DP_DEBUG=1 prints the kernel counters along the path per trial.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { coveringPrefixLength, parseIpv4 } from '../config/Ipv4.js';
 import { DEFAULT_TUN_QUEUE_LENGTH } from '../config/PorticoConfig.js';
-import { BenchLab, CLIENT_IP, LOAD_GENERATOR, SERVER_IP, benchNodeFlags, cpuSeconds, machineCpuSeconds } from './BenchLab.js';
+import { BenchLab, CLIENT_IP, LOAD_GENERATOR, POOL, SERVER_IP, TUN_ADDRESS, benchNodeFlags, cpuSeconds, machineCpuSeconds } from './BenchLab.js';
 import { emitFigure } from './Figures.js';
+import { MAX_TRIALS, type Measure, throughputSearch } from './ThroughputSearch.js';
 
 const TRIAL_SECONDS = Number(process.env.PORTICO_BENCH_DP_SECONDS ?? 1);
-const START_RATE = 20_000;
-const MAX_RATE = 1_280_000;
-const BISECTIONS = 4;
-/** Loss allowed in a passing trial (kernel queues at trial start and end). */
-const MAX_LOSS = 0.005;
+/**
+ * Downstream, the C forwarder runs beside the server and the two take turns trial by trial (routes to the
+ * session addresses moved between their TUNs; the one not under test stopped with SIGSTOP): the host's
+ * drift over a run (the C forwarder's own figure moved 230 k-380 k packets/s between runs) then falls on
+ * both alike. PORTICO_BENCH_DP_INTERLEAVE=0: one forwarder after the other, as before.
+ */
+const INTERLEAVE = process.env.PORTICO_BENCH_DP_INTERLEAVE !== '0';
+/** PORTICO_BENCH_DP_RATE=N: PORTICO_BENCH_DP_TRIALS trials at N packets/s instead of the throughput search. */
+const FIXED_RATE = Number(process.env.PORTICO_BENCH_DP_RATE ?? 0);
+const SEARCH = FIXED_RATE > 0 ? { fixed: { rate: FIXED_RATE, trials: Number(process.env.PORTICO_BENCH_DP_TRIALS ?? 5) } } : {};
 const SIZES = [1400, 64];
 const SESSION_COUNTS = [1, 100];
 /**
@@ -49,8 +60,7 @@ const SESSION_COUNTS = [1, 100];
  * a Reset-Request is lost (Linux's reading of RFC 3078 §8: that flush was a key change the receiver never
  * counts). A search that reused its sessions would measure that wreck in its later trials.
  */
-const TRIALS_PER_SEARCH = 2 * (Math.floor(Math.log2(MAX_RATE / START_RATE)) + 1 + BISECTIONS); // x2: a lossy trial is repeated once
-const SEARCH_SESSIONS = SESSION_COUNTS.reduce((a, n) => a + n * TRIALS_PER_SEARCH, 0);
+const SEARCH_SESSIONS = SESSION_COUNTS.reduce((a, n) => a + n * MAX_TRIALS, 0);
 /**
  * Downstream trials send to sessions of their own after the upstream ones: an upstream trial's
  * desynchronised keys make the server decrypt garbage, which its control-frame budget refuses until the
@@ -64,11 +74,10 @@ function upstreamFirst(size: number, n: number, t: number): number {
   let first = SIZES.indexOf(size) * SEARCH_SESSIONS;
   for (const m of SESSION_COUNTS) {
     if (m === n) break;
-    first += m * TRIALS_PER_SEARCH;
+    first += m * MAX_TRIALS;
   }
-  return first + Math.min(t, TRIALS_PER_SEARCH - 1) * n;
+  return first + Math.min(t, MAX_TRIALS - 1) * n;
 }
-const POOL = { start: '10.99.0.10', end: '10.99.63.250' };
 const MODES = ['stateless', 'stateful'] as const;
 
 /**
@@ -86,7 +95,6 @@ function selected<T extends string | number>(values: readonly T[]): T[] {
   const picked = values.filter((v) => ONLY.has(String(v)));
   return picked.length > 0 ? picked : [...values];
 }
-const TUN_ADDRESS = '10.99.0.1';
 /** TUN queue of both forwarders (the server's config and the C forwarder's TUN): PORTICO_BENCH_TUN_QUEUE, else the server's default. */
 const TUN_QUEUE_LENGTH = Number(process.env.PORTICO_BENCH_TUN_QUEUE ?? DEFAULT_TUN_QUEUE_LENGTH);
 
@@ -216,18 +224,22 @@ async function stopChild(c: ChildProcess | null): Promise<void> {
   clearTimeout(t);
 }
 
-interface Measure {
-  pps: number;
-  cpu: number; // cores
-  /** What the traffic source managed to send, packets/s. */
-  offered: number;
-  loss: number;
-  sourceLimited?: boolean;
-  /** Cores the whole machine was busy (forwarder, traffic tools, kernel) and lost to steal. */
-  machine?: { busy: number; steal: number };
+type Direction = 'up' | 'down';
+
+/** Addresses of the downstream trials' sessions (keys file: `clientCallId serverCallId address ...` a line). */
+function downstreamAddresses(keys: string): string[] {
+  const lines = readFileSync(keys, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+  return lines.slice(DOWNSTREAM_FIRST, DOWNSTREAM_FIRST + Math.max(...SESSION_COUNTS)).map((l) => l.trim().split(/\s+/)[2]!);
 }
 
-type Direction = 'up' | 'down';
+/** A forwarder under test: its process (CPU) and its TUN. */
+interface Forwarder {
+  impl: Impl;
+  pid: number;
+  tunDev: string;
+}
 /** portico-mt: the server with `dataPlane: { threads: N }` on both CPUs (PORTICO_BENCH_DP_THREADS=N). */
 type Impl = 'portico' | 'portico-mt' | 'c';
 const MT_THREADS = Number(process.env.PORTICO_BENCH_DP_THREADS ?? Math.min(availableParallelism(), 2));
@@ -274,23 +286,35 @@ export async function dataplaneBench(): Promise<void> {
         await waitLine(gen, /"event":"keys"/);
         process.stderr.write(`dataplane ${impl} ${mode}: ${KEY_SESSIONS} sessions up in ${ramped.seconds.toFixed(1)} s\n`);
       };
-      for (const impl of selected<Impl>(MT_THREADS > 1 ? ['portico', 'portico-mt', 'c'] : ['portico', 'c'])) {
+      const impls = selected<Impl>(MT_THREADS > 1 ? ['portico', 'portico-mt', 'c'] : ['portico', 'c']);
+      // Interleaved downstream needs both forwarders selected and a downstream cell.
+      const interleavedHere = impls.includes('portico') && impls.includes('c') && selected<Direction>(['up', 'down']).includes('down');
+      const startC = async (): Promise<ChildProcess> => {
+        const c = spawnIn(lab.serverNs, [fwd, 'forward', '--tun', 'pbtun1', '--keys', keys, '--local', SERVER_IP, '--peer', CLIENT_IP], 0);
+        await waitLine(c, /^ready/);
+        // The same TUN queue as the server's (tun.queueLength): only the forwarders differ.
+        lab.exec(lab.serverNs, ['ip', 'link', 'set', 'pbtun1', 'mtu', '1500', 'txqueuelen', String(TUN_QUEUE_LENGTH), 'up']);
+        return c;
+      };
+      for (const impl of impls) {
         let forwarder: ChildProcess | null = null;
         let pid: number;
         let tunDev: string;
+        let beside: Forwarder | null = null; // the C forwarder taking turns with the server downstream
         if (impl !== 'c') {
           await startPortico(impl);
           pid = lab.serverPid();
           tunDev = 'pbtun0';
+          if (INTERLEAVE && impl === 'portico' && interleavedHere) {
+            forwarder = await startC();
+            beside = { impl: 'c', pid: forwarder.pid!, tunDev: 'pbtun1' };
+          }
         } else {
           if (keys === '') await startPortico('portico'); // C alone: the sessions still come from a server
 
           await lab.stopServer(); // frees CPU 0 and the raw GRE socket; the C forwarder takes the sessions over
-          forwarder = spawnIn(lab.serverNs, [fwd, 'forward', '--tun', 'pbtun1', '--keys', keys, '--local', SERVER_IP, '--peer', CLIENT_IP], 0);
-          await waitLine(forwarder, /^ready/);
+          forwarder = await startC();
           lab.exec(lab.serverNs, ['ip', 'addr', 'add', `${TUN_ADDRESS}/${prefix}`, 'dev', 'pbtun1']);
-          // The same TUN queue as the server's (tun.queueLength): only the forwarders differ.
-          lab.exec(lab.serverNs, ['ip', 'link', 'set', 'pbtun1', 'mtu', '1500', 'txqueuelen', String(TUN_QUEUE_LENGTH), 'up']);
           pid = forwarder.pid!;
           tunDev = 'pbtun1';
         }
@@ -310,7 +334,8 @@ export async function dataplaneBench(): Promise<void> {
         const blaster = spawnIn(lab.clientNs, [fwd, 'blast', '--keys', keys, '--server', SERVER_IP], 1);
         await waitLine(blaster, /^ready/);
         // One paced trial: offered and delivered packets/s, the forwarder's CPU.
-        const trial = async (dir: Direction, size: number, n: number, rate: number, t: number): Promise<Measure> => {
+        const trial = async (fw: Forwarder, dir: Direction, size: number, n: number, rate: number, t: number): Promise<Measure> => {
+          const { impl, pid, tunDev } = fw;
           const [dev, stat] = dir === 'up' ? [tunDev, 'rx_packets'] : [lab.vethServer, 'tx_packets'];
           const k0 = DEBUG ? pathCounters(lab, tunDev) : null;
           const c0 = lab.counter(lab.serverNs, dev, stat);
@@ -341,60 +366,75 @@ export async function dataplaneBench(): Promise<void> {
           const m1 = machineCpuSeconds();
           const machine = { busy: (m1.busy - m0.busy) / wall, steal: (m1.steal - m0.steal) / wall };
           const delivered = lab.counter(lab.serverNs, dev, stat) - c0;
+          if (FIXED_RATE > 0)
+            process.stderr.write(
+              `  trial ${impl} ${dir} ${size}B ${n}s: ${Math.round(delivered / TRIAL_SECONDS)} packets/s, loss ${(sent > 0 ? Math.max(0, 1 - delivered / sent) * 100 : 100).toFixed(2)} %, CPU ${cpu.toFixed(3)}, ${((cpu * TRIAL_SECONDS * 1e6) / Math.max(1, delivered)).toFixed(3)} us/packet\n`,
+            );
           if (k0)
             process.stderr.write(
               `  trial ${impl} ${dir} ${size}B ${n}s rate ${rate}: sent ${sent} delivered ${delivered} cpu ${cpu.toFixed(2)} | ${sentInfo}\n    ${diffCounters(k0, pathCounters(lab, tunDev))}\n`,
             );
           return { pps: delivered / TRIAL_SECONDS, cpu, offered: sent / TRIAL_SECONDS, loss: sent > 0 ? Math.max(0, 1 - delivered / sent) : 1, machine };
         };
-        // RFC 2544 §26.1 throughput: the highest offered rate forwarded with (almost) no loss. Doubling
-        // from START_RATE, then bisection. Overload is kept short: MPPE cannot recover from long loss
-        // bursts (stateless: > 2048 packets; stateful: > 4096), so an unpaced flood measures the wreck.
-        const search = async (dir: Direction, size: number, n: number): Promise<Measure> => {
-          let best: Measure = { pps: 0, cpu: 0, offered: 0, loss: 1 };
-          let lo = 0;
-          let hi = 0;
-          let t = 0; // trial number: upstream sessions of its own (TRIALS_PER_SEARCH)
-          // A rate fails only when two trials in a row lose: on this shared 2-core machine one scheduling
-          // hiccup of a few ms overflows a queue (seen as TUN tx_dropped at a third of the forwarder's
-          // capacity) and would end the search far below the forwarder's rate, C and portico alike.
-          const measure = async (rate: number): Promise<Measure> => {
-            const m = await trial(dir, size, n, rate, t++);
-            return m.loss > MAX_LOSS ? trial(dir, size, n, rate, t++) : m;
-          };
-          for (let rate = START_RATE; rate <= MAX_RATE; rate *= 2) {
-            const m = await measure(rate);
-            if (m.loss > MAX_LOSS) {
-              hi = rate;
-              break;
-            }
-            lo = rate;
-            best = m;
-            if (m.offered < 0.9 * rate) {
-              best.sourceLimited = true; // the traffic tool, not the forwarder, is the limit
-              return best;
+        const own: Forwarder = { impl, pid, tunDev };
+        let active: Forwarder = own;
+        // The downstream sessions' addresses as host routes into the C forwarder's TUN while it is under
+        // test (more specific than the pool's route into the server's TUN); the other forwarder is stopped.
+        const activate = async (fw: Forwarder): Promise<void> => {
+          if (fw === active) return;
+          const verb = fw.tunDev === 'pbtun1' ? 'add' : 'del';
+          const batch = join(lab.dir, 'routes.batch');
+          writeFileSync(
+            batch,
+            downstreamAddresses(keys)
+              .map((a) => `route ${verb} ${a}/32 dev pbtun1\n`)
+              .join(''),
+          );
+          process.kill(fw.pid, 'SIGCONT');
+          lab.exec(lab.serverNs, ['ip', '-batch', batch]);
+          process.kill(active.pid, 'SIGSTOP');
+          active = fw;
+          await new Promise((r) => setTimeout(r, 100)); // the woken one's timers and queues settle
+        };
+        const search = async (fw: Forwarder, dir: Direction, size: number, n: number): Promise<Measure> => {
+          const s = throughputSearch(SEARCH);
+          let t = 0; // trial number: upstream sessions of its own (MAX_TRIALS)
+          for (let r = s.next(); ; ) {
+            if (r.done) return r.value;
+            r = s.next(await trial(fw, dir, size, n, r.value, t++));
+          }
+        };
+        // Interleaved downstream: the two searches take turns, each trial on a forwarder woken for it.
+        const turns = async (fws: Forwarder[], dir: Direction, size: number, n: number): Promise<Measure[]> => {
+          const searches = fws.map(() => throughputSearch(SEARCH));
+          const states = searches.map((s) => s.next());
+          for (let round = 0; states.some((r) => !r.done); round++) {
+            // Who goes first alternates, so that neither always follows the other's overload.
+            for (let k = 0; k < fws.length; k++) {
+              const i = (k + round) % fws.length;
+              const r = states[i]!;
+              if (r.done) continue;
+              await activate(fws[i]!);
+              states[i] = searches[i]!.next(await trial(fws[i]!, dir, size, n, r.value, 0));
             }
           }
-          if (hi === 0) return best;
-          for (let i = 0; i < BISECTIONS; i++) {
-            const rate = Math.round((lo + hi) / 2);
-            const m = await measure(rate);
-            if (m.loss > MAX_LOSS) hi = rate;
-            else {
-              lo = rate;
-              best = m;
-            }
-          }
-          return best;
+          return states.map((r) => r.value as Measure);
         };
         for (const size of selected(SIZES)) {
           for (const n of selected(SESSION_COUNTS)) {
             for (const dir of selected<Direction>(['up', 'down'])) {
-              const m = await search(dir, size, n);
-              results.set(key(impl, mode, size, n, dir), m);
-              process.stderr.write(
-                `dataplane ${impl} ${mode} ${size}B ${n} sessions ${dir}: ${Math.round(m.pps)} packets/s (offered ${Math.round(m.offered)}, loss ${(m.loss * 100).toFixed(2)} %), CPU ${m.cpu.toFixed(2)}${m.machine ? `, machine busy ${m.machine.busy.toFixed(2)} of ${cpus().length} cores, steal ${m.machine.steal.toFixed(2)}` : ''}${m.sourceLimited ? ' SOURCE-LIMITED' : ''}\n`,
-              );
+              const interleaved = INTERLEAVE && dir === 'down' && interleavedHere;
+              if (interleaved && impl === 'c') continue; // measured in turns with the server
+              const fws = interleaved && beside !== null ? [own, beside] : [own];
+              const ms = fws.length > 1 ? await turns(fws, dir, size, n) : [await search(own, dir, size, n)];
+              await activate(own);
+              fws.forEach((fw, i) => {
+                const m = ms[i]!;
+                results.set(key(fw.impl, mode, size, n, dir), m);
+                process.stderr.write(
+                  `dataplane ${fw.impl} ${mode} ${size}B ${n} sessions ${dir}${fws.length > 1 ? ' (in turns)' : ''}: ${Math.round(m.pps)} packets/s (offered ${Math.round(m.offered)}, loss ${(m.loss * 100).toFixed(2)} %), CPU ${m.cpu.toFixed(2)}${m.machine ? `, machine busy ${m.machine.busy.toFixed(2)} of ${cpus().length} cores, steal ${m.machine.steal.toFixed(2)}` : ''}${m.sourceLimited ? ' SOURCE-LIMITED' : ''}\n`,
+                );
+              });
             }
           }
         }
@@ -402,6 +442,7 @@ export async function dataplaneBench(): Promise<void> {
         blaster.stdin!.end();
         await stopChild(blaster);
         await stopChild(sink);
+        if (beside !== null) process.kill(beside.pid, 'SIGCONT'); // stopped while the server had its turn
         await stopChild(forwarder);
       }
       await stopChild(gen);

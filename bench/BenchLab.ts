@@ -17,6 +17,8 @@ export const CLIENT_IP = '198.18.0.2';
  */
 export const TUN_ADDRESS = '198.19.0.1';
 export const POOL = { start: '198.19.0.10', end: '198.19.63.250' };
+/** The size of the server's default pool (241 addresses: the soak reuses it) at the same place. */
+export const DEFAULT_SIZED_POOL = { start: '198.19.0.10', end: '198.19.0.250' };
 export const BENCH_USER = 'bench';
 export const BENCH_PASSWORD = 'bench-password';
 // dist/ of the repository, whether this file runs compiled (dist/bench/BenchLab.js, the benches) or from
@@ -107,16 +109,17 @@ export class BenchLab {
     }
   }
 
-  /** The config file; `pool` only with the 'bench' overrides (the others keep the server's default pool). */
+  /** The config file; `pool` with the 'bench' overrides, else a pool the size of the server's default. */
   writeConfig(o: ServerOptions, pool = POOL): void {
     const overrides = o.overrides ?? 'bench';
+    const { start, end } = overrides === 'bench' ? pool : DEFAULT_SIZED_POOL;
     const yaml = [
       `listen: ${SERVER_IP}`,
       `dataDir: ${this.dir}`,
       `tun: { name: pbtun0, address: ${TUN_ADDRESS}, mtu: 1500${o.tunQueueLength !== undefined ? `, queueLength: ${o.tunQueueLength}` : ''} }`,
+      `pool: { start: ${start}, end: ${end} }`,
       ...(overrides === 'bench'
         ? [
-            `pool: { start: ${pool.start}, end: ${pool.end} }`,
             `ppp: { lcpEchoInterval: ${o.lcpEchoInterval ?? 0}, setupTimeout: 120 }`,
             // The load generator is one address opening thousands of connections at once: the per-address
             // limits (meant for an attacker) are lifted; the overall ones are raised to the bench's scale.

@@ -13,7 +13,7 @@
 // protection come from the in-process test. Needs root; run under the lab lock (common rules).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BENCH_PASSWORD, BENCH_USER, BenchLab, LOAD_GENERATOR } from '../../bench/BenchLab.js';
+import { BENCH_PASSWORD, BENCH_USER, BenchLab, LOAD_GENERATOR, TUN_ADDRESS } from '../../bench/BenchLab.js';
 import { buildLoadGenerator } from './LoadBuild.js';
 
 const FLOOD_SECONDS = 10;
@@ -21,7 +21,7 @@ const PINGS = 100;
 const FLOODER = '198.18.0.2';
 const PINGER = '198.18.0.3';
 const LATECOMER = '198.18.0.4';
-const SERVER_TUN = '10.99.0.1';
+const SERVER_TUN = TUN_ADDRESS;
 /** The review's measured harm started at 400 frames/s; a flood of less would not test much. */
 const MIN_FLOOD_RATE = 10_000;
 

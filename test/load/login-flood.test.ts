@@ -82,8 +82,8 @@ describe('300 wrong MS-CHAPv2 logins from one address (default limits)', () => {
       [
         `listen: ${SERVER_IP}`,
         `dataDir: ${lab.dir}`,
-        'tun: { name: pftun0, address: 10.99.0.1 }',
-        'pool: { start: 10.99.0.10, end: 10.99.0.250 }',
+        'tun: { name: pftun0, address: 198.19.0.1 }',
+        'pool: { start: 198.19.0.10, end: 198.19.0.250 }',
         'dataPlane: { threads: 1 }',
         'log: { level: info }',
         '',

@@ -18,7 +18,7 @@
  * syscall(2): glibc's read/readv/write are cancellation points, and in a
  * multi-threaded process (Node always is) each call then also runs
  * __pthread_enable_asynccancel and __pthread_disable_asynccancel, measured at
- * ~2-3 % of the server's CPU at 64 B (perf; BENCHMARKS.md). Nothing in the
+ * ~1.7 % of the server's CPU at 64 B (perf; BENCHMARKS.md). Nothing in the
  * addon is ever cancelled. errno is set as by the glibc wrappers.
  */
 static inline ssize_t packet_readv(int fd, const struct iovec *iov, int count) {

@@ -205,6 +205,7 @@ export class BenchLab {
     if (!s || s.exitCode !== null || s.signalCode !== null) return; // a server killed by a signal has no exit code
     const exited = new Promise((r) => s.once('exit', r));
     s.kill('SIGTERM');
+    s.kill('SIGCONT'); // a server stopped for the C forwarder's turn (dataplane bench) handles its SIGTERM once continued
     const t = setTimeout(() => s.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(t);

@@ -219,6 +219,7 @@ async function stopChild(c: ChildProcess | null): Promise<void> {
   if (!c || c.exitCode !== null || c.signalCode !== null) return;
   const exited = new Promise((r) => c.once('exit', r));
   c.kill('SIGTERM');
+  c.kill('SIGCONT'); // a forwarder stopped while the other had its turn
   const t = setTimeout(() => c.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(t);
@@ -442,7 +443,6 @@ export async function dataplaneBench(): Promise<void> {
         blaster.stdin!.end();
         await stopChild(blaster);
         await stopChild(sink);
-        if (beside !== null) process.kill(beside.pid, 'SIGCONT'); // stopped while the server had its turn
         await stopChild(forwarder);
       }
       await stopChild(gen);

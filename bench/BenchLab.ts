@@ -17,6 +17,8 @@ export const CLIENT_IP = '198.18.0.2';
  */
 export const TUN_ADDRESS = '198.19.0.1';
 export const POOL = { start: '198.19.0.10', end: '198.19.63.250' };
+/** In the TUN's network, outside the pool: the load generator's own tunnel address that the latency bench pings (no server work). */
+export const REFLECT_ADDRESS = '198.19.0.2';
 /** The size of the server's default pool (241 addresses: the soak reuses it) at the same place. */
 export const DEFAULT_SIZED_POOL = { start: '198.19.0.10', end: '198.19.0.250' };
 export const BENCH_USER = 'bench';

@@ -367,32 +367,35 @@ export async function dataplaneBench(): Promise<void> {
           const m1 = machineCpuSeconds();
           const machine = { busy: (m1.busy - m0.busy) / wall, steal: (m1.steal - m0.steal) / wall };
           const delivered = lab.counter(lab.serverNs, dev, stat) - c0;
+          const m: Measure = { pps: delivered / TRIAL_SECONDS, cpu, offered: sent / TRIAL_SECONDS, loss: sent > 0 ? Math.max(0, 1 - delivered / sent) : 1, machine };
           if (FIXED_RATE > 0)
             process.stderr.write(
-              `  trial ${impl} ${dir} ${size}B ${n}s: ${Math.round(delivered / TRIAL_SECONDS)} packets/s, loss ${(sent > 0 ? Math.max(0, 1 - delivered / sent) * 100 : 100).toFixed(2)} %, CPU ${cpu.toFixed(3)}, ${((cpu * TRIAL_SECONDS * 1e6) / Math.max(1, delivered)).toFixed(3)} us/packet\n`,
+              `  trial ${impl} ${dir} ${size}B ${n}s: ${Math.round(m.pps)} packets/s, loss ${(m.loss * 100).toFixed(2)} %, CPU ${cpu.toFixed(3)}, ${((cpu * 1e6) / Math.max(1, m.pps)).toFixed(3)} us/packet\n`,
             );
           if (k0)
             process.stderr.write(
               `  trial ${impl} ${dir} ${size}B ${n}s rate ${rate}: sent ${sent} delivered ${delivered} cpu ${cpu.toFixed(2)} | ${sentInfo}\n    ${diffCounters(k0, pathCounters(lab, tunDev))}\n`,
             );
-          return { pps: delivered / TRIAL_SECONDS, cpu, offered: sent / TRIAL_SECONDS, loss: sent > 0 ? Math.max(0, 1 - delivered / sent) : 1, machine };
+          return m;
         };
         const own: Forwarder = { impl, pid, tunDev };
         let active: Forwarder = own;
         // The downstream sessions' addresses as host routes into the C forwarder's TUN while it is under
         // test (more specific than the pool's route into the server's TUN); the other forwarder is stopped.
+        // Written once per phase, one `ip -batch` file per direction of the move.
+        const routeBatches = new Map<'add' | 'del', string>();
+        if (beside !== null) {
+          const addresses = downstreamAddresses(keys);
+          for (const verb of ['add', 'del'] as const) {
+            const file = join(lab.dir, `routes-${verb}.batch`);
+            writeFileSync(file, addresses.map((a) => `route ${verb} ${a}/32 dev pbtun1\n`).join(''));
+            routeBatches.set(verb, file);
+          }
+        }
         const activate = async (fw: Forwarder): Promise<void> => {
           if (fw === active) return;
-          const verb = fw.tunDev === 'pbtun1' ? 'add' : 'del';
-          const batch = join(lab.dir, 'routes.batch');
-          writeFileSync(
-            batch,
-            downstreamAddresses(keys)
-              .map((a) => `route ${verb} ${a}/32 dev pbtun1\n`)
-              .join(''),
-          );
           process.kill(fw.pid, 'SIGCONT');
-          lab.exec(lab.serverNs, ['ip', '-batch', batch]);
+          lab.exec(lab.serverNs, ['ip', '-batch', routeBatches.get(fw === beside ? 'add' : 'del')!]);
           process.kill(active.pid, 'SIGSTOP');
           active = fw;
           await new Promise((r) => setTimeout(r, 100)); // the woken one's timers and queues settle

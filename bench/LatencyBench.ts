@@ -14,7 +14,7 @@
 //                 syscalls (sendmmsg, which carries the packet through veth into the server's socket
 //                 queue; TUN write, which carries the reply up to the pinger's socket)
 import { spawnSync } from 'node:child_process';
-import { BenchLab, LOAD_GENERATOR, SERVER_IP, TUN_ADDRESS, benchNodeFlags } from './BenchLab.js';
+import { BenchLab, LOAD_GENERATOR, REFLECT_ADDRESS, SERVER_IP, TUN_ADDRESS, benchNodeFlags } from './BenchLab.js';
 import { emitFigure } from './Figures.js';
 
 /** Echo requests per second over the three targets (light load: each path gets a third). */
@@ -31,8 +31,6 @@ const ROUNDS = Number(process.env.PORTICO_BENCH_LATENCY_SAMPLES ?? 2000);
 const WARMUP_ROUNDS = Number(process.env.PORTICO_BENCH_LATENCY_WARMUP ?? 3000);
 /** ICMP data octets: 56 (ping's default, 84-octet IP packets) and 1372 (1400-octet IP packets). */
 const PAYLOADS = (process.env.PORTICO_BENCH_LATENCY_PAYLOADS ?? '56,1372').split(',').map(Number);
-/** Routed into the client TUN and answered by the load generator itself (no server, no MPPE). */
-const REFLECT_ADDRESS = '198.19.0.2';
 const SERVER_TUN = 'pbtun0';
 /** Target for the p50 added latency at light load, µs (reported beside the figure). */
 export const ADDED_LATENCY_TARGET_US = 100;

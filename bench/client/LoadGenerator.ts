@@ -32,6 +32,7 @@ import { parseIpv4, formatIpv4 } from '../../config/Ipv4.js';
 import { NativeTun } from '../../io/NativeTun.js';
 import { RawGreSocket } from '../../io/RawGreSocket.js';
 import type { OutgoingTunBatch } from '../../io/TunDevice.js';
+import { REFLECT_ADDRESS, TUN_ADDRESS } from '../BenchLab.js';
 import { ClientGre } from './ClientGre.js';
 import { PptpClientSession } from './PptpClientSession.js';
 
@@ -51,8 +52,8 @@ const { values } = parseArgs({
     out: { type: 'string' },
     lcp: { type: 'string', default: 'passive' },
     tun: { type: 'string', default: 'pbctun0' },
-    'tunnel-peer': { type: 'string', default: '198.19.0.1' },
-    reflect: { type: 'string', default: '198.19.0.2' },
+    'tunnel-peer': { type: 'string', default: TUN_ADDRESS },
+    reflect: { type: 'string', default: REFLECT_ADDRESS },
     pings: { type: 'string', default: '5' },
     'ping-interval-ms': { type: 'string', default: '200' },
   },

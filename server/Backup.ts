@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { errnoReason } from '../config/DataDirectory.js';
 import { latestVersion, type Schema, schemaVersion } from '../config/SchemaMigrations.js';
 import { DATA_SCHEMAS } from './DataSchemas.js';
-import { claimDataDir } from './InstanceLock.js';
+import { claimDataDir, describeHolder } from './InstanceLock.js';
 import { readTar, TarFormatError, writeTar } from './TarArchive.js';
 
 const MANIFEST = 'portico-backup.json';
@@ -106,7 +106,7 @@ export async function restoreBackup(dataDir: string, source: string): Promise<Re
     throw new BackupError(`cannot read ${source} (${errnoReason(err)})`);
   }
   const { manifest, databases } = parseBackup(archive, source);
-  const claim = claimDataDir(dataDir, (pid, pidFile) => `dataDir ${dataDir} is in use by a running Portico (PID ${pid}, ${pidFile}); stop it before restoring`);
+  const claim = claimDataDir(dataDir, (holder, pidFile) => `dataDir ${dataDir} is in use by a running Portico (${describeHolder(holder)}, ${pidFile}); stop it before restoring`);
   const staging = mkdtempSync(join(dataDir, '.restore-'));
   try {
     for (const { schema, data } of databases) {

@@ -15,7 +15,7 @@ import type { PorticoConfig } from '../config/PorticoConfig.js';
 import { dataPlaneThreads } from '../dataplane/DataPlaneThreads.js';
 import { loadPorticoIo } from '../io/PorticoIo.js';
 import { acceptCommand, describeBlock, type FirewallChain, type FirewallTool, flowBlock, masqueradeOf, type PptpFlow, parseIptablesSave, parseNftRuleset } from './FirewallRuleset.js';
-import { dataDirHolder, dataDirInUse, probeTunName, type TunNameHolder, tunNameInUse } from './InstanceLock.js';
+import { type DataDirHolder, dataDirHolder, dataDirInUse, probeTunName, type TunNameHolder, tunNameInUse } from './InstanceLock.js';
 import { StartupRefusal } from './StartupChecks.js';
 
 /** ok; warning: Portico runs but clients will miss something; fatal: it cannot run; unknown: could not inspect. */
@@ -58,8 +58,8 @@ export interface HostProbes {
   run(tool: string, args: string[]): ToolRun;
   /** Another process on the TUN name (server/InstanceLock.ts): false when free. */
   tunNameHolder(name: string): Promise<false | TunNameHolder>;
-  /** The PID of a live Portico on the data directory, or null. */
-  dataDirHolder(dataDir: string): number | null;
+  /** Who holds the data directory (its lock, server/InstanceLock.ts), or null. */
+  dataDirHolder(dataDir: string): DataDirHolder | null;
   dataDirState(dataDir: string): DataDirState;
 }
 
@@ -270,8 +270,8 @@ export function checkPool(config: PorticoConfig, host: HostFacts): HostCheckResu
 
 export async function checkInstance(config: PorticoConfig, { probes }: HostFacts): Promise<HostCheckResult> {
   const tun = await probes.tunNameHolder(config.tun.name);
-  const dataPid = probes.dataDirHolder(config.dataDir);
-  const found = [...(tun === false ? [] : [tunNameInUse(config.tun.name, tun)]), ...(dataPid === null ? [] : [dataDirInUse(config.dataDir, dataPid)])];
+  const dataHolder = probes.dataDirHolder(config.dataDir);
+  const found = [...(tun === false ? [] : [tunNameInUse(config.tun.name, tun)]), ...(dataHolder === null ? [] : [dataDirInUse(config.dataDir, dataHolder)])];
   const base = { check: 'instance', setting: tun !== false ? 'tun.name' : 'dataDir' } as const;
   if (found.length === 0) return { ...base, status: 'ok', message: `no other Portico on tun.name ${config.tun.name} or dataDir ${config.dataDir}` };
   // The lines are the start's refusals, which end with what to do.

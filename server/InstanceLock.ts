@@ -4,15 +4,25 @@
 // - TUN name: an abstract unix socket "\0portico-tun-NAME", bound for the process's life. The kernel
 //   releases it when the process dies however it dies, and abstract names are per network namespace,
 //   as TUN names are. The holder answers a connection with its PID and data directory.
-// - Data directory: DATADIR/portico.pid holding "PID STARTTIME BOOTID"; stale when that process is
-//   gone (or is another process under a reused PID: a container restarts as PID 1 again). Two instances
-//   taking over one stale file at the same instant could both win; the TUN lock covers the usual case.
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+// - Data directory: a kernel lock on DATADIR/portico.lock, SQLite's exclusive lock (POSIX record locks
+//   through better-sqlite3, which the stores already use; Node has no flock). The kernel holds it for
+//   the process's life and sees it from every process on the same kernel whatever its PID namespace:
+//   two containers on one data volume, each PID 1 in its own namespace, cannot both take it (a PID
+//   file alone cannot tell them apart). DATADIR/portico.pid, "PID STARTTIME BOOTID HOST", only names
+//   the holder in the refusal; a live PID file without the lock is a Portico that predates the lock.
+import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { StartupRefusal } from './StartupChecks.js';
 
 export const PID_FILE = 'portico.pid';
+export const LOCK_FILE = 'portico.lock';
+/** How long a claim waits for the lock: rides over a `portico doctor` probe, refuses a holder soon. */
+const LOCK_WAIT_MS = 250;
+/** The locks this process holds: a collected connection would close and drop its lock, whoever forgot the claim. */
+const heldLocks = new Set<Database.Database>();
 
 /** A claim this instance holds; release() at a clean stop (a crash releases the socket, and leaves a stale PID file). */
 export interface InstanceClaim {
@@ -86,82 +96,143 @@ function askHolder(path: string): Promise<false | TunNameHolder> {
   });
 }
 
-/** The line a second instance on `dataDir` reads (claimDataDir's refusal, `portico doctor`'s finding). */
-export function dataDirInUse(dataDir: string, pid: number): string {
-  return `dataDir ${dataDir} is in use by another Portico (PID ${pid}, ${join(dataDir, PID_FILE)}); stop it or give this instance another dataDir`;
+/** Who holds a data directory, from its PID file: the PID in the holder's own PID namespace, and its host when not ours. */
+export interface DataDirHolder {
+  pid: number | null;
+  /** Another container's or machine's host name; null when it is this host's, or unknown. */
+  host: string | null;
 }
 
-/** The PID of a live Portico holding DATADIR/portico.pid, without taking it (`portico doctor`); null when none. */
-export function dataDirHolder(dataDir: string): number | null {
-  let recorded: string;
+/** "PID 4242", "PID 1 on host 3f2a9c1d0b7e" (another container), "PID unknown". */
+export function describeHolder(holder: DataDirHolder): string {
+  const pid = holder.pid === null ? 'PID unknown' : `PID ${holder.pid}`;
+  return holder.host === null ? pid : `${pid} on host ${holder.host}`;
+}
+
+/** The line a second instance on `dataDir` reads (claimDataDir's refusal, `portico doctor`'s finding). */
+export function dataDirInUse(dataDir: string, holder: DataDirHolder): string {
+  return `dataDir ${dataDir} is in use by another Portico (${describeHolder(holder)}, ${join(dataDir, PID_FILE)}); stop it or give this instance another dataDir`;
+}
+
+/** Who holds `dataDir`, without taking it (`portico doctor`); null when nobody does. */
+export function dataDirHolder(dataDir: string): DataDirHolder | null {
+  const recorded = readRecord(join(dataDir, PID_FILE));
+  return lockIsHeld(join(dataDir, LOCK_FILE)) ? holderOf(recorded) : unlockedHolder(recorded);
+}
+
+/** Whether another process holds the lock: a shared lock is refused while it is held exclusive. False when there is no lock file, or it cannot be read. */
+function lockIsHeld(file: string): boolean {
+  if (!existsSync(file)) return false;
   try {
-    recorded = readFileSync(join(dataDir, PID_FILE), 'utf8');
-  } catch {
-    return null;
+    const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      return false;
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    return isBusy(err);
   }
-  return isAlive(recorded) ? Number(recorded.split(' ')[0]) : null;
 }
 
 /**
- * Claims an existing data directory with DATADIR/portico.pid, or throws StartupRefusal naming the live
- * holder (`refusal` words it for a command other than serve, e.g. restore).
+ * Claims a data directory: takes DATADIR/portico.lock and writes DATADIR/portico.pid, or throws
+ * StartupRefusal naming the holder (`refusal` words it for a command other than serve, e.g. restore).
  */
-export function claimDataDir(dataDir: string, refusal: (pid: number, pidFile: string) => string = (pid) => dataDirInUse(dataDir, pid)): InstanceClaim {
-  const path = join(dataDir, PID_FILE);
-  const mine = identity(process.pid);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      try {
-        writeSync(fd, mine);
-      } finally {
-        closeSync(fd);
-      }
-      return {
-        release: async () => {
-          try {
-            if (readFileSync(path, 'utf8') === mine) unlinkSync(path);
-          } catch {
-            // already gone
-          }
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let recorded: string;
-    try {
-      recorded = readFileSync(path, 'utf8');
-    } catch {
-      continue; // removed meanwhile: try again
-    }
-    const pid = Number(recorded.split(' ')[0]);
-    if (isAlive(recorded)) {
-      throw new StartupRefusal(refusal(pid, path));
-    }
-    try {
-      unlinkSync(path); // stale: its process is gone
-    } catch {
-      // removed meanwhile
-    }
+export function claimDataDir(dataDir: string, refusal: (holder: DataDirHolder, pidFile: string) => string = (holder) => dataDirInUse(dataDir, holder)): InstanceClaim {
+  const pidFile = join(dataDir, PID_FILE);
+  const lock = takeLock(join(dataDir, LOCK_FILE));
+  if (lock === null) throw new StartupRefusal(refusal(holderOf(readRecord(pidFile)), pidFile));
+  const older = unlockedHolder(readRecord(pidFile));
+  if (older !== null) {
+    dropLock(lock);
+    throw new StartupRefusal(refusal(older, pidFile));
   }
-  throw new StartupRefusal(`dataDir ${dataDir}: could not take ${path} (another instance starting at the same time?)`);
+  const mine = identity(process.pid);
+  try {
+    writeFileSync(pidFile, mine, { mode: 0o600 });
+  } catch (err) {
+    dropLock(lock);
+    throw err;
+  }
+  return {
+    release: async () => {
+      try {
+        if (readFileSync(pidFile, 'utf8') === mine) unlinkSync(pidFile);
+      } catch {
+        // already gone
+      }
+      dropLock(lock); // the lock file stays: removing it could let a waiter lock an unlinked inode
+    },
+  };
 }
 
-/** "PID STARTTIME BOOTID": the same PID after a reboot or a reuse is another process. */
+/** The exclusive lock on `file`, kept until the returned handle closes; null while another process holds it. */
+function takeLock(file: string): Database.Database | null {
+  closeSync(openSync(file, 'a', 0o600)); // SQLite would create it 0644
+  const db = new Database(file, { timeout: LOCK_WAIT_MS });
+  try {
+    db.pragma('journal_mode = MEMORY'); // no journal file beside it
+    db.pragma('locking_mode = EXCLUSIVE'); // a lock once taken is kept until close
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+    heldLocks.add(db);
+    return db;
+  } catch (err) {
+    db.close();
+    if (isBusy(err)) return null;
+    throw err;
+  }
+}
+
+function dropLock(lock: Database.Database): void {
+  heldLocks.delete(lock);
+  lock.close();
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+}
+
+/** The PID file's text; null when there is none. */
+function readRecord(pidFile: string): string | null {
+  try {
+    return readFileSync(pidFile, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** The holder a PID file names (any text: a holder still writing it names nobody yet). */
+function holderOf(recorded: string | null): DataDirHolder {
+  const [pid, , , host] = (recorded ?? '').trim().split(' ');
+  const n = Number(pid);
+  return { pid: Number.isInteger(n) && n > 0 ? n : null, host: host !== undefined && host !== hostname() ? host : null };
+}
+
+/** A holder that took no lock (a Portico from before the lock): its PID file names a live process of this host. */
+function unlockedHolder(recorded: string | null): DataDirHolder | null {
+  return recorded !== null && isAlive(recorded) ? holderOf(recorded) : null;
+}
+
+/** "PID STARTTIME BOOTID HOST": the same PID after a reboot or a reuse is another process. */
 export function identity(pid: number): string {
-  return `${pid} ${startTime(pid) ?? '-'} ${bootId()}`;
+  return `${pid} ${startTime(pid) ?? '-'} ${bootId()} ${hostname()}`;
 }
 
+/** Whether the PID file names a live process of this host: same PID, start time and boot (a host field, when there is one, is ours). */
 function isAlive(recorded: string): boolean {
-  const pid = Number(recorded.split(' ')[0]);
+  const [pidText, start, boot, host] = recorded.trim().split(' ');
+  const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  if (host !== undefined && host !== hostname()) return false; // another container's PID namespace: not ours to check
   try {
     process.kill(pid, 0);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false; // ESRCH: gone
   }
-  return identity(pid) === recorded.trim();
+  return start === (startTime(pid) ?? '-') && boot === bootId();
 }
 
 /** Field 22 of /proc/PID/stat: the start time in clock ticks since boot. */

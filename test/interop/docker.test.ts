@@ -213,7 +213,7 @@ describe.skipIf(!ready)('Docker image: built from a clean tree on a local base, 
     expect(stdout).toMatch(/^portico \d+\.\d+\.\d+$/m);
   });
 
-  it('no configuration mounted: embedded defaults, the console answers, healthy; without BPF multi-thread steering is refused in one line', async () => {
+  it('no configuration mounted: embedded defaults, the console answers, healthy; without BPF multi-thread steering is refused in one line; a second container on the same volume is refused', async () => {
     const name = `${NAME}-defaults`;
     // No veth: the defaults' 10.99.0.0/24 stays in the container's own empty namespace.
     startContainer(name, { config: null, caps: LEAST, volume: `${VOLUME}-defaults` });
@@ -233,8 +233,26 @@ describe.skipIf(!ready)('Docker image: built from a clean tree on a local base, 
     expect(page.status).toBe(200);
     expect(page.body).toContain('<form id="login-form"');
     await until('healthy', () => health(name) === 'healthy', 40_000);
+
+    // A second container on the same volume: PID 1 in a PID namespace of its own and a network namespace
+    // of its own (no TUN name to share), so only the data directory's kernel lock can refuse it.
+    const host = docker('inspect', '-f', '{{.Config.Hostname}}', name).stdout.trim();
+    const t0 = Date.now();
+    const secondName = `${name}-second`;
+    const second = spawnSync(ENGINE.docker, ['run', '--rm', '--name', secondName, '--network', 'none', ...LEAST, '-v', `${VOLUME}-defaults:/var/lib/portico`, IMAGE], {
+      encoding: 'utf8',
+      env: { ...process.env, DOCKER_HOST: ENGINE.host },
+      timeout: 60_000,
+    });
+    dockerQuiet('rm', '-f', secondName); // one that started (the refusal missing) must not outlive the test
+    expect(second.status, second.stderr).toBe(2);
+    expect(second.stderr).toContain(
+      `portico: dataDir /var/lib/portico is in use by another Portico (PID 1 on host ${host}, /var/lib/portico/portico.pid); stop it or give this instance another dataDir`,
+    );
+    expect(health(name)).toBe('healthy');
+    console.log(`a second container on the same volume: refused in ${Date.now() - t0} ms (docker run included), the first still healthy`);
     docker('rm', '-f', name);
-  }, 90_000);
+  }, 150_000);
 
   it('the real client connects through the container, pings; docker stop: LCP Terminate-Request and Call-Disconnect-Notify; a new container on the same volume keeps the user', async () => {
     const config = join(RUN_DIR, 'portico.yaml');

@@ -328,7 +328,7 @@ describe('DNS and the pool', () => {
 
 describe('another instance, the data directory', () => {
   it("a TUN name or data directory in use: fatal, with the start's own lines", async () => {
-    const busy = host({ tunNameHolder: async () => ({ pid: 4242, dataDir: '/srv/other' }), dataDirHolder: () => 4343 });
+    const busy = host({ tunNameHolder: async () => ({ pid: 4242, dataDir: '/srv/other' }), dataDirHolder: () => ({ pid: 4343, host: null }) });
     expect(await line(checkInstance, busy)).toBe(
       'fatal   instance: tun.name pptp0 is in use by another Portico (PID 4242, dataDir /srv/other); stop it or give this instance another tun.name; dataDir /var/lib/portico is in use by another Portico (PID 4343, /var/lib/portico/portico.pid); stop it or give this instance another dataDir',
     );

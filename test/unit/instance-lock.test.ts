@@ -4,12 +4,12 @@
 // processes of this test (a PID that is not ours), ended by PID.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../config/PorticoConfig.js';
-import { claimDataDir, claimTunName, dataDirHolder, identity, PID_FILE, probeTunName } from '../../server/InstanceLock.js';
+import { claimDataDir, claimTunName, dataDirHolder, identity, LOCK_FILE, PID_FILE, probeTunName } from '../../server/InstanceLock.js';
 import { checkConsoleCertificate, StartupRefusal } from '../../server/StartupChecks.js';
 
 const root = mkdtempSync(join(tmpdir(), 'portico-lock-'));
@@ -80,6 +80,29 @@ describe('instance lock', () => {
     await claim.release();
   });
 
+  it('the lock decides, whatever the PID file says: a holder whose PID file names PID 1 on another host (a container) is refused, named', async () => {
+    const a = instance();
+    const first = claimDataDir(a.dataDir);
+    expect(statSync(join(a.dataDir, LOCK_FILE)).mode & 0o777).toBe(0o600);
+    expect(statSync(join(a.dataDir, PID_FILE)).mode & 0o777).toBe(0o600);
+    // What another container's server writes: PID 1 of its namespace, its own host name. Checked as a
+    // PID here it would be this host's init, or nothing: only the lock can tell.
+    const [, , boot] = identity(process.pid).split(' ');
+    writeFileSync(join(a.dataDir, PID_FILE), `1 42 ${boot} 3f2a9c1d0b7e`);
+    const pidFile = join(a.dataDir, PID_FILE);
+    expect(await refusal(Promise.resolve().then(() => claimDataDir(a.dataDir)))).toBe(
+      `dataDir ${a.dataDir} is in use by another Portico (PID 1 on host 3f2a9c1d0b7e, ${pidFile}); stop it or give this instance another dataDir`,
+    );
+    expect(dataDirHolder(a.dataDir)).toEqual({ pid: 1, host: '3f2a9c1d0b7e' });
+    await first.release();
+    expect(dataDirHolder(a.dataDir)).toBe(null);
+    const second = claimDataDir(a.dataDir);
+    expect(readFileSync(pidFile, 'utf8')).toBe(identity(process.pid));
+    await second.release();
+    // The lock file stays (a waiter must never lock an unlinked one), and nothing else is left beside it.
+    expect(readdirSync(a.dataDir)).toEqual([LOCK_FILE]);
+  });
+
   it('a live PID with another start time is a reused PID: stale (a restarted container is PID 1 again)', async () => {
     const a = instance();
     const other = await otherProcess();
@@ -100,13 +123,13 @@ describe('probes without taking the lock (portico doctor)', () => {
     expect(await probeTunName(a.tun.name)).toBe(false);
   });
 
-  it("a data directory: the live holder's PID, null when none or stale; the PID file stays", async () => {
+  it('a data directory held by a Portico from before the lock (a live PID file, no lock): its PID; null when none or stale; the PID file stays', async () => {
     const a = instance();
     expect(dataDirHolder(a.dataDir)).toBe(null);
     const other = await otherProcess();
     const pidFile = join(a.dataDir, PID_FILE);
     writeFileSync(pidFile, identity(other.pid!));
-    expect(dataDirHolder(a.dataDir)).toBe(other.pid);
+    expect(dataDirHolder(a.dataDir)).toEqual({ pid: other.pid, host: null });
     const exited = new Promise((r) => other.once('exit', r));
     other.kill('SIGKILL');
     await exited;

@@ -24,8 +24,8 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime: Node, the compiled server, production dependencies, the addon ---
 FROM node:24-bookworm-slim
-# ip and nft: network.proxyArp adds neighbour proxy entries, network.masquerade loads its nftables table.
-RUN apt-get update && apt-get install -y --no-install-recommends iproute2 nftables \
+# nft: network.masquerade loads its nftables table (proxy ARP entries are the addon's ioctls: no iproute2).
+RUN apt-get update && apt-get install -y --no-install-recommends nftables \
   && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 WORKDIR /app
 COPY --from=build /app/package.json ./

@@ -7,6 +7,7 @@
         "io/native/throw.c",
         "io/native/args.c",
         "io/native/tun.c",
+        "io/native/neigh.c",
         "io/native/gre.c",
         "io/native/steering.c",
         "io/native/poll.c",

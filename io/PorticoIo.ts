@@ -52,6 +52,10 @@ export interface PorticoIo {
   addRoute(name: string, addr: number, prefixLen: number): void;
   /** Deletes addr/prefixLen via the interface; a missing route is not an error. */
   delRoute(name: string, addr: number, prefixLen: number): void;
+  /** Proxy ARP entry for addr (host-order IPv4, alone: /32) on the interface, as `ip neigh replace proxy`; an existing one is not an error. */
+  addProxyArp(name: string, addr: number): void;
+  /** Removes that entry; a missing one is ENOENT. */
+  delProxyArp(name: string, addr: number): void;
   /**
    * Raw IPv4 socket for protocol 47, non-blocking, no DF, 4 MiB buffers; bindAddr 0 = any.
    * With shard, a classic BPF filter (SO_ATTACH_FILTER) passes only PPTP GRE packets (version 1,

@@ -5,8 +5,10 @@
 // the LAN's subnet. A failure is one log line naming the key and the server keeps serving (clients
 // then reach this host only); what was applied is undone by stop() (forwarding excepted, see below).
 //
-// Proxy ARP is one neighbour proxy entry per session address (`ip neigh replace proxy ADDR dev IF`,
-// removed when the session ends), not the interface-wide net.ipv4.conf.IF.proxy_arp: that one answers
+// Proxy ARP is one neighbour proxy entry per session address (what `ip neigh replace proxy ADDR dev IF`
+// makes, removed when the session ends; set by the addon's ioctl, io/native/neigh.c: an `ip` process per
+// login and logout blocked the event loop ~2 ms each), not the interface-wide
+// net.ipv4.conf.IF.proxy_arp: that one answers
 // for every address the host routes out of another interface, idle pool addresses and whatever else
 // the routing table holds included, so it can take over a LAN host's address; the entries answer
 // only for addresses clients hold now, and go with them. The kernel answers for an entry only on an
@@ -18,6 +20,7 @@ import type { Logger } from 'pino';
 import { formatNetwork, type Ipv4Network, inNetwork, networkMask, tunnelNetwork } from '../config/AddressPolicy.js';
 import { formatIpv4, parseIpv4 } from '../config/Ipv4.js';
 import type { PorticoConfig } from '../config/PorticoConfig.js';
+import { loadPorticoIo } from '../io/PorticoIo.js';
 import type { LanNeighbours } from '../session/TunnelAddresses.js';
 
 export const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
@@ -33,6 +36,8 @@ export interface HostControl {
   writeSysctl(path: string, value: string): void;
   /** The interface's IPv4 networks, or null when the host has no such interface. */
   interfaceNetworks(name: string): Ipv4Network[] | null;
+  /** Adds (again: no error) or removes the proxy ARP entry for `address` (host order) on `iface`; throws the system's error. */
+  proxyArp(action: 'add' | 'del', address: number, iface: string): void;
 }
 
 export interface NetworkSetupOptions {
@@ -77,17 +82,10 @@ export function deleteTableArgs(table: string): string[] {
   return ['delete', 'table', 'ip', table];
 }
 
-/** `ip` arguments adding (replace: no error when present) or removing one proxy entry. */
-export function proxyEntryArgs(action: 'replace' | 'del', address: number, iface: string): string[] {
-  return ['neigh', action, 'proxy', formatIpv4(address), 'dev', iface];
-}
-
 /** The host's network settings this server applied; publish/withdraw keep the proxy ARP entries (session/TunnelAddresses.ts). */
 export class NetworkSetup implements LanNeighbours {
   /** Addresses published and not withdrawn (stop() removes what is left). */
   private readonly published = new Set<number>();
-  /** Proxy entry commands run one at a time, in call order: a withdraw never overtakes its publish. */
-  private queue: Promise<void> = Promise.resolve();
   private stopped = false;
 
   private constructor(
@@ -110,20 +108,21 @@ export class NetworkSetup implements LanNeighbours {
     const proxyArp = this.options.proxyArp;
     if (!proxyArp || this.stopped) return;
     this.published.add(address);
-    this.enqueue(proxyEntryArgs('replace', address, proxyArp.interface), (message) =>
-      this.log.warn(
-        { configKey: 'network.proxyArp', address: formatIpv4(address), interface: proxyArp.interface, error: message },
-        'network.proxyArp: cannot add the proxy ARP entry; LAN hosts cannot reach this client',
-      ),
-    );
+    this.changeEntry('add', address, proxyArp.interface, 'network.proxyArp: cannot add the proxy ARP entry; LAN hosts cannot reach this client');
   }
 
   withdraw(address: number): void {
     const proxyArp = this.options.proxyArp;
     if (!proxyArp || !this.published.delete(address)) return;
-    this.enqueue(proxyEntryArgs('del', address, proxyArp.interface), (message) =>
-      this.log.warn({ configKey: 'network.proxyArp', address: formatIpv4(address), interface: proxyArp.interface, error: message }, 'network.proxyArp: cannot remove the proxy ARP entry'),
-    );
+    this.changeEntry('del', address, proxyArp.interface, 'network.proxyArp: cannot remove the proxy ARP entry');
+  }
+
+  private changeEntry(action: 'add' | 'del', address: number, iface: string, failed: string): void {
+    try {
+      this.host.proxyArp(action, address, iface);
+    } catch (err) {
+      this.log.warn({ configKey: 'network.proxyArp', address: formatIpv4(address), interface: iface, error: (err as Error).message }, failed);
+    }
   }
 
   /** Removes the proxy entries still published and our nftables table; never rejects. Forwarding stays on (host-wide). */
@@ -133,7 +132,6 @@ export class NetworkSetup implements LanNeighbours {
     if (left.length > 0) this.log.info({ configKey: 'network.proxyArp', entries: left.length }, `network.proxyArp: removing the proxy ARP entries of the sessions still up (${left.length})`);
     for (const address of left) this.withdraw(address);
     this.stopped = true;
-    await this.queue;
     if (this.table !== null) {
       const r = await this.host.run('nft', deleteTableArgs(this.table));
       if (r.ok) this.log.info({ configKey: 'network.masquerade', table: `ip ${this.table}` }, `network.masquerade: nftables table ip ${this.table} deleted`);
@@ -143,13 +141,6 @@ export class NetworkSetup implements LanNeighbours {
           `network.masquerade: cannot delete nftables table ip ${this.table}; remove it with: nft delete table ip ${this.table}`,
         );
     }
-  }
-
-  private enqueue(args: string[], failed: (message: string) => void): void {
-    this.queue = this.queue.then(async () => {
-      const r = await this.host.run('ip', args);
-      if (!r.ok) failed(r.missing ? 'the ip command is not installed (Debian: apt-get install iproute2)' : r.message);
-    });
   }
 }
 
@@ -229,6 +220,11 @@ export const systemHost: HostControl = {
   interfaceNetworks(name) {
     if (!existsSync(`/sys/class/net/${name}`)) return null;
     return (networkInterfaces()[name] ?? []).filter((a) => a.family === 'IPv4' && a.cidr !== null).map((a) => networkOf(a.cidr!));
+  },
+  proxyArp(action, address, iface) {
+    const io = loadPorticoIo();
+    if (action === 'add') io.addProxyArp(iface, address);
+    else io.delProxyArp(iface, address);
   },
 };
 

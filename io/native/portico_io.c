@@ -1,7 +1,7 @@
 /*
  * portico_io: Portico's native packet I/O (Linux only). This file holds only
  * the module init and its export table; the calls live one concern per file
- * (tun.c, gre.c, steering.c, poll.c, write.c; shared: throw.c, args.c).
+ * (tun.c, neigh.c, gre.c, steering.c, poll.c, write.c; shared: throw.c, args.c).
  */
 
 /*
@@ -23,6 +23,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"configureInterface", NULL, ConfigureInterface, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addRoute", NULL, AddRoute, NULL, NULL, NULL, napi_enumerable, NULL},
       {"delRoute", NULL, DelRoute, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addProxyArp", NULL, AddProxyArp, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"delProxyArp", NULL, DelProxyArp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openRawGre", NULL, OpenRawGre, NULL, NULL, NULL, napi_enumerable, NULL},
       {"startPoll", NULL, StartPoll, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stopPoll", NULL, StopPoll, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -39,6 +39,10 @@ napi_value AddRoute(napi_env env, napi_callback_info info);
 napi_value DelRoute(napi_env env, napi_callback_info info);
 napi_value TunName(napi_env env, napi_callback_info info);
 
+/* neigh.c */
+napi_value AddProxyArp(napi_env env, napi_callback_info info);
+napi_value DelProxyArp(napi_env env, napi_callback_info info);
+
 /* gre.c */
 napi_value OpenRawGre(napi_env env, napi_callback_info info);
 napi_value Close(napi_env env, napi_callback_info info);

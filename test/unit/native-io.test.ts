@@ -213,6 +213,32 @@ io.close(plain.fd);
 process.stdout.write(JSON.stringify(out));
 `;
 
+const PROXY_ARP_CHILD = String.raw`
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+const [addonPath, configJson] = process.argv.slice(2);
+const cfg = JSON.parse(configJson);
+const io = createRequire(import.meta.url)(addonPath);
+const ip = (t) => t.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
+const shown = () => execFileSync('ip', ['neigh', 'show', 'proxy', 'dev', cfg.lan]).toString().split('\n').map((l) => l.trim()).filter(Boolean).sort();
+const error = (f) => { try { f(); return null; } catch (e) { return e.code + ' ' + e.message; } };
+execFileSync('ip', ['link', 'add', cfg.lan, 'type', 'veth', 'peer', 'name', cfg.lan + 'p']);
+execFileSync('ip', ['link', 'set', cfg.lan, 'up']);
+const out = {};
+io.addProxyArp(cfg.lan, ip('198.18.206.131'));
+io.addProxyArp(cfg.lan, ip('198.18.206.131')); // again: no error, one entry
+io.addProxyArp(cfg.lan, ip('198.18.206.132'));
+out.added = shown();
+io.delProxyArp(cfg.lan, ip('198.18.206.131'));
+out.afterDel = shown();
+out.delMissing = error(() => io.delProxyArp(cfg.lan, ip('198.18.206.131')));
+out.noDevice = error(() => io.addProxyArp('ptnosuch0', ip('198.18.206.133')));
+io.delProxyArp(cfg.lan, ip('198.18.206.132'));
+out.end = shown();
+execFileSync('ip', ['link', 'del', cfg.lan]);
+process.stdout.write(JSON.stringify(out));
+`;
+
 interface ChildResult<T> {
   json: T;
   stderr: string;
@@ -314,6 +340,15 @@ describe.skipIf(process.getuid?.() !== 0)('native I/O in a private network names
 
     expect(json.stats.packets).toBe(json.packets.length);
     expect(json.stats.dropped).toBe(0);
+  });
+
+  it('proxy ARP: an entry per address on the interface (as ip neigh replace proxy), again is no error, removed; errors carry the errno', () => {
+    const { json } = runInNetns<{ added: string[]; afterDel: string[]; delMissing: string; noDevice: string; end: string[] }>(PROXY_ARP_CHILD, { lan: 'ptlan0' });
+    expect(json.added).toEqual(['198.18.206.131 proxy', '198.18.206.132 proxy']);
+    expect(json.afterDel).toEqual(['198.18.206.132 proxy']);
+    expect(json.delMissing).toBe('ENOENT delProxyArp(ptlan0): ENOENT (ioctl SIOCDARP: No such file or directory)');
+    expect(json.noDevice).toBe('ENODEV addProxyArp(ptnosuch0): ENODEV (ioctl SIOCSARP: No such device)');
+    expect(json.end).toEqual([]);
   });
 
   it('TUN: a packet longer than a slot is dropped and counted, never handed on truncated', () => {

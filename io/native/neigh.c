@@ -3,9 +3,9 @@
  * address on the LAN interface, through the ARP ioctls: SIOCSARP/SIOCDARP
  * with ATF_PUBL and a /32 mask make and remove the same proxy neighbour entry
  * as `ip neigh replace|del proxy ADDR dev IF` (Linux arp_req_set_public:
- * pneigh_lookup; arp_req_delete_public: pneigh_delete). A system call instead
- * of an `ip` process: each spawn cost the server ~2 ms of its event loop (fork
- * of a large process), at every login and logout.
+ * pneigh_lookup; arp_req_delete_public: pneigh_delete). A system call, not an
+ * `ip` process: spawning one costs the server's event loop ~2 ms (the fork of a
+ * large process), at every login and logout.
  */
 #define _GNU_SOURCE
 #include <node_api.h>

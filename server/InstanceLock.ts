@@ -10,7 +10,7 @@
 //   two containers on one data volume, each PID 1 in its own namespace, cannot both take it (a PID
 //   file alone cannot tell them apart). DATADIR/portico.pid, "PID STARTTIME BOOTID HOST", only names
 //   the holder in the refusal; a live PID file without the lock is a Portico that predates the lock.
-import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -120,9 +120,8 @@ export function dataDirHolder(dataDir: string): DataDirHolder | null {
   return lockIsHeld(join(dataDir, LOCK_FILE)) ? holderOf(recorded) : unlockedHolder(recorded);
 }
 
-/** Whether another process holds the lock: a shared lock is refused while it is held exclusive. False when there is no lock file, or it cannot be read. */
+/** Whether another process holds the lock: a shared lock is refused while it is held exclusive. False when there is no lock file (fileMustExist), or it cannot be read. */
 function lockIsHeld(file: string): boolean {
-  if (!existsSync(file)) return false;
   try {
     const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
     try {
@@ -204,11 +203,17 @@ function readRecord(pidFile: string): string | null {
   }
 }
 
+/** A PID file's fields, "PID STARTTIME BOOTID HOST" (HOST absent in a file from before the lock). */
+function parseRecord(recorded: string): { pid: number | null; start?: string; boot?: string; host?: string } {
+  const [pidText, start, boot, host] = recorded.trim().split(' ');
+  const pid = Number(pidText);
+  return { pid: Number.isInteger(pid) && pid > 0 ? pid : null, start, boot, host };
+}
+
 /** The holder a PID file names (any text: a holder still writing it names nobody yet). */
 function holderOf(recorded: string | null): DataDirHolder {
-  const [pid, , , host] = (recorded ?? '').trim().split(' ');
-  const n = Number(pid);
-  return { pid: Number.isInteger(n) && n > 0 ? n : null, host: host !== undefined && host !== hostname() ? host : null };
+  const { pid, host } = parseRecord(recorded ?? '');
+  return { pid, host: host !== undefined && host !== hostname() ? host : null };
 }
 
 /** A holder that took no lock (a Portico from before the lock): its PID file names a live process of this host. */
@@ -223,9 +228,8 @@ export function identity(pid: number): string {
 
 /** Whether the PID file names a live process of this host: same PID, start time and boot (a host field, when there is one, is ours). */
 function isAlive(recorded: string): boolean {
-  const [pidText, start, boot, host] = recorded.trim().split(' ');
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  const { pid, start, boot, host } = parseRecord(recorded);
+  if (pid === null || pid === process.pid) return false;
   if (host !== undefined && host !== hostname()) return false; // another container's PID namespace: not ours to check
   try {
     process.kill(pid, 0);

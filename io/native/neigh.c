@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -50,17 +49,11 @@ static napi_value change_proxy_arp(napi_env env, napi_callback_info info, bool a
   req.arp_flags = ATF_PUBL;
   memcpy(req.arp_dev, name, sizeof req.arp_dev); /* both IFNAMSIZ, name NUL-terminated (arg_ifname) */
 
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) {
-    throw_errno(env, errno, call, name, "socket");
-    return NULL;
-  }
-  int rc = ioctl(s, add ? SIOCSARP : SIOCDARP, &req);
-  int err = errno;
-  close(s);
   /* Idempotent as `ip neigh replace` is: adding an entry that exists is fine (the kernel
    * finds it); deleting a missing one is ENOENT, said to the caller like any other error. */
-  if (rc < 0) throw_errno(env, err, call, name, add ? "ioctl SIOCSARP" : "ioctl SIOCDARP");
+  const char *step = add ? "ioctl SIOCSARP" : "ioctl SIOCDARP";
+  int err = control_ioctl(add ? SIOCSARP : SIOCDARP, &req, &step);
+  if (err != 0) throw_errno(env, err, call, name, step);
   return NULL;
 }
 

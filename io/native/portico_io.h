@@ -33,6 +33,9 @@ static inline ssize_t packet_write(int fd, const void *buf, size_t len) {
 #pragma GCC visibility push(hidden)
 
 /* tun.c */
+/* One ioctl on a throwaway AF_INET datagram socket: 0 or the errno; *failed_step
+ * becomes "socket" when the socket itself could not be made. */
+int control_ioctl(unsigned long request, void *arg, const char **failed_step);
 napi_value OpenTun(napi_env env, napi_callback_info info);
 napi_value ConfigureInterface(napi_env env, napi_callback_info info);
 napi_value AddRoute(napi_env env, napi_callback_info info);

@@ -83,6 +83,18 @@ napi_value OpenTun(napi_env env, napi_callback_info info) {
 
 static int control_socket(void) { return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
 
+int control_ioctl(unsigned long request, void *arg, const char **failed_step) {
+  int s = control_socket();
+  if (s < 0) {
+    *failed_step = "socket";
+    return errno;
+  }
+  int rc = ioctl(s, request, arg);
+  int err = rc < 0 ? errno : 0;
+  close(s);
+  return err;
+}
+
 /* configureInterface(name, addr, prefixLen, mtu[, txQueueLen]) */
 napi_value ConfigureInterface(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -168,18 +180,10 @@ static napi_value change_route(napi_env env, napi_callback_info info, bool add) 
   rt.rt_flags = RTF_UP | (prefix_len == 32 ? RTF_HOST : 0);
   rt.rt_dev = name;
 
-  int s = control_socket();
-  if (s < 0) {
-    throw_errno(env, errno, call, name, "socket");
-    return NULL;
-  }
-  int rc = ioctl(s, add ? SIOCADDRT : SIOCDELRT, &rt);
-  int err = errno;
-  close(s);
+  const char *step = add ? "ioctl SIOCADDRT" : "ioctl SIOCDELRT";
+  int err = control_ioctl(add ? SIOCADDRT : SIOCDELRT, &rt, &step);
   /* Idempotent: adding an existing route or deleting a missing one is fine. */
-  if (rc < 0 && !(add && err == EEXIST) && !(!add && err == ESRCH)) {
-    throw_errno(env, err, call, name, add ? "ioctl SIOCADDRT" : "ioctl SIOCDELRT");
-  }
+  if (err != 0 && !(add && err == EEXIST) && !(!add && err == ESRCH)) throw_errno(env, err, call, name, step);
   return NULL;
 }
 

@@ -57,6 +57,36 @@ class OutBatch {
   }
 }
 
+/**
+ * What the downstream path reads per packet of one session, gathered in one object when the network phase
+ * comes up (startData; a renegotiation builds a new one). Reading the session instead costs a chain of
+ * dependent loads (session → link → LCP → framing, the session's counters) that with many sessions miss
+ * the cache on every packet: perf put that chain at a fifth of `fromTun` (BENCHMARKS.md, s11). C keeps a
+ * session in one struct for the same reason.
+ */
+class DownstreamRoute {
+  /** False while the network phase is down (stopData): packets then count as the session's txDropped. */
+  ready = true;
+  readonly encryptor: MppeEncryptor | null;
+  readonly sequencer: GreSequencer;
+  readonly counters: SessionCounters;
+  readonly peerCallId: number;
+  readonly peerAddress: number;
+  readonly acfc: boolean;
+  readonly pfc: boolean;
+
+  constructor(readonly session: DataSession) {
+    this.encryptor = session.encryptor;
+    this.sequencer = session.sequencer;
+    this.counters = session.counters;
+    this.peerCallId = session.peerCallId;
+    this.peerAddress = session.peerAddress;
+    const framing = session.framing; // LCP is opened and stays so until stopData
+    this.acfc = framing.acfc;
+    this.pfc = framing.pfc;
+  }
+}
+
 /** IPv4 address at p as a host-order u32 (byte math: Buffer.readUInt32BE re-checks its range per call). */
 function readAddress(buf: Buffer, p: number): number {
   return ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
@@ -181,7 +211,7 @@ export class DataPlane implements DataPlanePort {
   /** Each session's control-frame budget, kept as long as the session object lives. */
   private readonly controlBudgets = new WeakMap<DataSession, TokenBucket>();
   private readonly byCallId: Array<DataSession | undefined> = new Array(65536);
-  private readonly byAddress = new AddressTable<DataSession>();
+  private readonly byAddress = new AddressTable<DownstreamRoute>();
   private readonly gre = new GreHeaderView();
   private readonly frame: PppFrameView = { protocol: 0, offset: 0, length: 0 };
   private readonly toTun = new OutBatch(256);
@@ -245,14 +275,28 @@ export class DataPlane implements DataPlanePort {
       session.encryptor = new MppeEncryptor(mppe.sendKey, mppe.bits, mppe.stateless);
       session.decryptor = new MppeDecryptor(mppe.recvKey, mppe.bits, mppe.stateless, new TokenBucket(this.budgets.catchUpBurst, this.budgets.catchUpPerSecond));
     }
+    if (session.address !== null && session.address !== address) this.forgetAddress(session); // renegotiated to another
     session.address = address;
-    this.byAddress.set(address, session);
+    this.byAddress.set(address, new DownstreamRoute(session));
     session.dataReady = true;
   }
 
   /** The ciphers stay: a network phase that comes back under the same keys resumes them (startData). */
   stopData(session: DataSession): void {
     session.dataReady = false;
+    const route = this.routeOf(session);
+    if (route !== undefined) route.ready = false;
+  }
+
+  private routeOf(session: DataSession): DownstreamRoute | undefined {
+    if (session.address === null) return undefined;
+    const route = this.byAddress.get(session.address);
+    return route?.session === session ? route : undefined;
+  }
+
+  /** The session's address no longer leads to it (another session may hold it by now: then it stays theirs). */
+  private forgetAddress(session: DataSession): void {
+    if (this.routeOf(session) !== undefined) this.byAddress.delete(session.address as number);
   }
 
   mppeResetRequested(session: DataSession): void {
@@ -261,7 +305,7 @@ export class DataPlane implements DataPlanePort {
 
   unregister(session: DataSession): void {
     if (this.byCallId[session.callId] === session) this.byCallId[session.callId] = undefined;
-    if (session.address !== null && this.byAddress.get(session.address) === session) this.byAddress.delete(session.address);
+    this.forgetAddress(session);
     this.ackWaiters.delete(session);
   }
 
@@ -428,19 +472,19 @@ export class DataPlane implements DataPlanePort {
         else this.drops.tunMalformed++;
         continue;
       }
-      const s = this.byAddress.get(readAddress(buf, off + 16));
-      if (s === undefined) {
+      const r = this.byAddress.get(readAddress(buf, off + 16));
+      if (r === undefined) {
         this.drops.tunNoSession++;
         continue;
       }
-      if (!s.dataReady) {
-        s.counters.txDropped++; // network phase down (renegotiation): no IP to the client
+      if (!r.ready) {
+        r.counters.txDropped++; // network phase down (renegotiation): no IP to the client
         continue;
       }
       let start = off;
       let plen = len;
       let protocol: number = PppProtocol.IPv4;
-      const e = s.encryptor;
+      const e = r.encryptor;
       if (e !== null) {
         // [MPPE header 2][inner protocol 2][IP packet], encrypted in place in the slab's headroom.
         buf[off - 2] = 0x00;
@@ -450,17 +494,17 @@ export class DataPlane implements DataPlanePort {
         plen = len + 4;
         protocol = PppProtocol.Mppe;
       }
-      const framing = s.framing;
-      const pppStart = writePppHeaderBefore(buf, start, protocol, framing.acfc, framing.pfc);
+      const pppStart = writePppHeaderBefore(buf, start, protocol, r.acfc, r.pfc);
       plen += start - pppStart;
-      const ack = s.sequencer.pendingAck();
-      const greStart = writeGreHeaderBefore(buf, pppStart, s.peerCallId, plen, s.sequencer.nextSeq(), ack);
+      const sequencer = r.sequencer;
+      const ack = sequencer.pendingAck();
+      const greStart = writeGreHeaderBefore(buf, pppStart, r.peerCallId, plen, sequencer.nextSeq(), ack);
       const k = out.count++;
       out.offsets[k] = greStart;
       out.lengths[k] = pppStart + plen - greStart;
-      out.addrs[k] = s.peerAddress;
-      s.counters.txPackets++;
-      s.counters.txBytes += len;
+      out.addrs[k] = r.peerAddress;
+      r.counters.txPackets++;
+      r.counters.txBytes += len;
     }
     if (out.count > 0) {
       const sent = this.greSocket.sendBatch(out);

@@ -52,31 +52,46 @@ export interface GreSequencerOptions {
 }
 
 export class GreSequencer {
-  readonly counters: GreSequencerCounters = {
-    sent: 0,
-    received: 0,
-    outOfOrder: 0,
-    duplicates: 0,
-    gaps: 0,
-    jumpsRefused: 0,
-    resyncs: 0,
-    acksSent: 0,
-    acksReceived: 0,
-  };
-
+  // The counts sit beside the state each packet touches, in this object, not in a counters object of
+  // their own: with many sessions every further object is a cache miss per packet (perf, BENCHMARKS.md
+  // s11). Fields are laid out in declaration order: the send side's first, then the receive side's.
   private sendSeq: number;
   private lastSent = -1;
-  private haveReceived = false;
+  private sent = 0;
+  private ackOwed = false;
+  private acksSent = 0;
   private lastReceived = 0;
+  private haveReceived = false;
+  private received = 0;
+  private gaps = 0;
   /** A number refused as too far ahead, waiting for a packet that continues it. */
   private jumpCandidate: number | null = null;
   private refusedJump = false;
-  private ackOwed = false;
+  private outOfOrder = 0;
+  private duplicates = 0;
+  private jumpsRefused = 0;
+  private resyncs = 0;
   private haveAckReceived = false;
   private ackReceived = 0;
+  private acksReceived = 0;
 
   constructor(opts: GreSequencerOptions = {}) {
     this.sendSeq = (opts.firstSendSeq ?? 1) >>> 0;
+  }
+
+  /** The counts so far (a copy). */
+  get counters(): GreSequencerCounters {
+    return {
+      sent: this.sent,
+      received: this.received,
+      outOfOrder: this.outOfOrder,
+      duplicates: this.duplicates,
+      gaps: this.gaps,
+      jumpsRefused: this.jumpsRefused,
+      resyncs: this.resyncs,
+      acksSent: this.acksSent,
+      acksReceived: this.acksReceived,
+    };
   }
 
   /** Sequence number for the next payload packet (mod 2^32). */
@@ -84,7 +99,7 @@ export class GreSequencer {
     const seq = this.sendSeq;
     this.sendSeq = (seq + 1) >>> 0;
     this.lastSent = seq;
-    this.counters.sent++;
+    this.sent++;
     return seq;
   }
 
@@ -98,27 +113,27 @@ export class GreSequencer {
       const diff = (seq - this.lastReceived) | 0;
       if (diff <= 0) {
         this.refusedJump = false; // written on refusals only: the accepted path stays one compare
-        if (diff === 0) this.counters.duplicates++;
-        else this.counters.outOfOrder++;
+        if (diff === 0) this.duplicates++;
+        else this.outOfOrder++;
         return false;
       }
       if (diff > MAX_FORWARD) {
         const after = this.jumpCandidate === null ? 0 : (seq - this.jumpCandidate) | 0;
         if (after < 1 || after > JUMP_EVIDENCE) {
           this.jumpCandidate = seq;
-          this.counters.jumpsRefused++;
+          this.jumpsRefused++;
           this.refusedJump = true;
           return false;
         }
-        this.counters.resyncs++;
+        this.resyncs++;
       }
-      this.counters.gaps += diff - 1;
+      this.gaps += diff - 1;
     }
     this.jumpCandidate = null;
     this.haveReceived = true;
     this.lastReceived = seq;
     this.ackOwed = true;
-    this.counters.received++;
+    this.received++;
     return true;
   }
 
@@ -129,7 +144,7 @@ export class GreSequencer {
   pendingAck(): number {
     if (!this.ackOwed) return -1;
     this.ackOwed = false;
-    this.counters.acksSent++;
+    this.acksSent++;
     return this.lastReceived;
   }
 
@@ -141,7 +156,7 @@ export class GreSequencer {
   /** Records the peer's Acknowledgment Number; keeps the highest (mod 2^32). */
   onAck(ack: number): void {
     ack >>>= 0;
-    this.counters.acksReceived++;
+    this.acksReceived++;
     if (!this.haveAckReceived || ((ack - this.ackReceived) | 0) > 0) {
       this.ackReceived = ack;
       this.haveAckReceived = true;
@@ -166,7 +181,7 @@ export class GreSequencer {
   /** Payload packets sent and not yet acknowledged by the peer (informational; never enforced). */
   get unacknowledged(): number {
     if (this.lastSent < 0) return 0;
-    if (!this.haveAckReceived) return this.counters.sent;
+    if (!this.haveAckReceived) return this.sent;
     const diff = (this.lastSent - this.ackReceived) | 0;
     return Math.max(diff, 0);
   }

@@ -213,8 +213,13 @@ static uint32_t fill_gre(poll_handle *h, bool *drained, int *err) {
 
 /* Fills slots from the TUN descriptor, one read per packet, each packet at
  * slot*slotSize + headroom so headers can later be prepended in place. tun
- * silently truncates a packet longer than the buffer, so a one-octet overflow
- * iovec detects that case and the packet is dropped. */
+ * silently truncates a packet longer than the buffer, so each read asks for
+ * one octet more than a slot holds and a packet that fills it is dropped. That
+ * octet lands in the next slot's headroom, which the next read overwrites or
+ * the headers of its packet later will; the last slot has no next one and
+ * takes the octet from a one-octet second iovec instead. A plain read costs
+ * the kernel less than readv (no iovec to copy in and walk: ~1 % of the
+ * server's CPU at 64 B in perf; BENCHMARKS.md). */
 static uint32_t fill_tun(poll_handle *h, bool *drained, int *err) {
   uint32_t n = 0;
   uint32_t capacity = h->slot_size - h->headroom;
@@ -222,8 +227,13 @@ static uint32_t fill_tun(poll_handle *h, bool *drained, int *err) {
   struct iovec iov[2] = {{NULL, capacity}, {&overflow, 1}};
   while (n < h->slots) {
     uint32_t off = n * h->slot_size + h->headroom;
-    iov[0].iov_base = h->slab + off;
-    ssize_t r = packet_readv(h->fd, iov, 2);
+    ssize_t r;
+    if (n + 1 < h->slots) {
+      r = packet_read(h->fd, h->slab + off, (size_t)capacity + 1);
+    } else {
+      iov[0].iov_base = h->slab + off;
+      r = packet_readv(h->fd, iov, 2);
+    }
     if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;

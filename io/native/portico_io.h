@@ -21,6 +21,9 @@
  * ~1.7 % of the server's CPU at 64 B (perf; BENCHMARKS.md). Nothing in the
  * addon is ever cancelled. errno is set as by the glibc wrappers.
  */
+static inline ssize_t packet_read(int fd, void *buf, size_t len) {
+  return (ssize_t)syscall(SYS_read, fd, buf, len);
+}
 static inline ssize_t packet_readv(int fd, const struct iovec *iov, int count) {
   return (ssize_t)syscall(SYS_readv, fd, iov, count);
 }

@@ -46,6 +46,8 @@ export interface LcpDeps {
 }
 
 const MIN_PACKET = CONTROL_HEADER_LENGTH;
+/** Until LCP is opened (and whenever it is not) frames go out uncompressed (RFC 1661 §6.5, §6.6). */
+const NO_COMPRESSION: Framing = { acfc: false, pfc: false };
 
 /**
  * Why LCP finished when its owner did not close it: the peer's Terminate-Request, our keepalive
@@ -62,6 +64,12 @@ export class Lcp {
   private readonly pfc: PfcOption;
   private readonly acfc: AcfcOption;
   private readonly keepalive: LcpKeepalive;
+  /**
+   * What `framing` answers: set when the layer comes up and back to none when it goes down (the only
+   * moments the acked options change), so the data plane's read per outgoing packet is one load and
+   * allocates nothing.
+   */
+  private sendFraming: Framing = NO_COMPRESSION;
   /** Our keepalive gave up: the Close that follows is the peer's silence, not our decision. */
   private notResponding = false;
   private readonly log: Logger;
@@ -90,10 +98,12 @@ export class Lcp {
       hooks: {
         send: (code, id, data) => this.events.send(encodeControlPacket(code, id, data)),
         thisLayerUp: () => {
+          this.sendFraming = { acfc: this.acfc.enabled, pfc: this.pfc.enabled };
           this.keepalive.start();
           this.events.up();
         },
         thisLayerDown: () => {
+          this.sendFraming = NO_COMPRESSION;
           this.keepalive.stop();
           this.events.down();
         },
@@ -141,8 +151,7 @@ export class Lcp {
 
   /** Compression we may use when sending (what the peer asked for and we acked). */
   get framing(): Framing {
-    if (!this.automaton.isOpened) return { acfc: false, pfc: false };
-    return { acfc: this.acfc.enabled, pfc: this.pfc.enabled };
+    return this.sendFraming;
   }
 
   lowerUp(): void {

@@ -443,11 +443,26 @@ describe('drops are counted, never thrown', () => {
     expect(h.gre.sent.length).toBe(1); // the good one, after the drops in the same batch
     expect(openFromServer(h.gre.sent[0]!.data, h.peer.dec).ip).toEqual(good);
 
-    h.session.dataReady = false; // networkDown
+    h.dp.stopData(h.session); // networkDown
     h.tun.inject([good]);
     expect(h.dp.counters.tunNoSession).toBe(1);
     expect(h.session.counters.txDropped).toBe(1);
     expect(h.gre.sent.length).toBe(1);
+  });
+
+  it('a network phase that comes back with another address: the old one no longer leads to the session, the new one does', () => {
+    const h = setup();
+    const moved = ip4(192, 168, 75, 7);
+    h.dp.stopData(h.session);
+    h.dp.startData(h.session, moved, { sendKey: SEND_KEY, recvKey: RECV_KEY, bits: 128, stateless: true, resume: true });
+    h.tun.inject([ipv4(HOST_IP, CLIENT_IP, 20, 0)]);
+    expect(h.dp.counters.tunNoSession).toBe(1);
+    expect(h.gre.sent).toHaveLength(0);
+    const toMoved = ipv4(HOST_IP, moved, 20, 1);
+    h.tun.inject([toMoved]);
+    expect(h.gre.sent).toHaveLength(1);
+    expect(openFromServer(h.gre.sent[0]!.data, h.peer.dec).ip).toEqual(toMoved);
+    expect(h.session.counters.txPackets).toBe(1);
   });
 
   it("the kernel's own IPv6 on the TUN (router solicitation, MLD report) is tunIpv6Dropped, not tunMalformed", () => {

@@ -170,14 +170,26 @@ const ip = (t) => t.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0)
 const tun = io.openTun(cfg.name);
 io.configureInterface(tun.name, ip('198.18.210.1'), 24, 9000);
 const slab = Buffer.alloc(4 * 2048), o = new Uint32Array(4), l = new Uint32Array(4), a = new Uint32Array(4);
-const out = { packets: [] };
-const handle = io.startPoll(tun.fd, 'tun', slab, 2048, 64, o, l, a, (n) => {
-  for (let i = 0; i < n; i++) out.packets.push(slab.subarray(o[i], o[i] + l[i]).toString('hex'));
-  if (out.packets.some((h) => h.startsWith('45') && h.slice(18, 20) === '11')) setImmediate(done);
-});
+const out = { packets: [], batches: [] };
+const udpWanted = cfg.sizes.filter((n) => n <= 1000).length;
+// Every datagram waits in the TUN's queue before the poll starts, so the first wake-up reads them in
+// order into slots 0, 1, ...: the sizes decide which slot meets the oversized one.
 const udp = dgram.createSocket('udp4');
-udp.send(Buffer.alloc(5000, 1), 9, '198.18.210.5', () => udp.send(Buffer.alloc(100, 2), 9, '198.18.210.5'));
-function done() {
+let k = 0;
+const sendNext = () => {
+  if (k === cfg.sizes.length) return start();
+  const size = cfg.sizes[k];
+  udp.send(Buffer.alloc(size, ++k), 9, '198.18.210.5', sendNext);
+};
+sendNext();
+function start() {
+  const handle = io.startPoll(tun.fd, 'tun', slab, 2048, 64, o, l, a, (n) => {
+    out.batches.push(Array.from(o.subarray(0, n)));
+    for (let i = 0; i < n; i++) out.packets.push(slab.subarray(o[i], o[i] + l[i]).toString('hex'));
+    if (out.packets.filter((h) => h.startsWith('45') && h.slice(18, 20) === '11').length === udpWanted) setImmediate(() => done(handle));
+  });
+}
+function done(handle) {
   out.stats = io.pollStats(handle);
   io.stopPoll(handle);
   io.close(tun.fd);
@@ -351,12 +363,26 @@ describe.skipIf(process.getuid?.() !== 0)('native I/O in a private network names
     expect(json.end).toEqual([]);
   });
 
+  type OversizeRun = { packets: string[]; batches: number[][]; stats: { dropped: number } };
+  const udpOf = (run: OversizeRun) => run.packets.map((h) => Buffer.from(h, 'hex')).filter((p) => p[0] === 0x45 && p[9] === 17);
+
   it('TUN: a packet longer than a slot is dropped and counted, never handed on truncated', () => {
-    const { json } = runInNetns<{ packets: string[]; stats: { dropped: number } }>(TUN_OVERSIZE_CHILD, { name: 'ptio1' });
-    const udp = json.packets.map((h) => Buffer.from(h, 'hex')).filter((p) => p[0] === 0x45 && p[9] === 17);
+    const { json } = runInNetns<OversizeRun>(TUN_OVERSIZE_CHILD, { name: 'ptio1', sizes: [5000, 100] });
+    const udp = udpOf(json);
     expect(udp).toHaveLength(1);
     expect(udp[0].readUInt16BE(2)).toBe(20 + 8 + 100);
     expect(udp[0].length).toBe(128);
+    expect(json.stats.dropped).toBe(1);
+  });
+
+  it('TUN: the same in the last slot of a batch, which reads with an overflow iovec where the others read one octet more', () => {
+    const { json } = runInNetns<OversizeRun>(TUN_OVERSIZE_CHILD, { name: 'ptio1', sizes: [100, 200, 300, 5000, 400] });
+    const udp = udpOf(json);
+    expect(udp.map((p) => p.readUInt16BE(2))).toEqual([128, 228, 328, 428]);
+    expect(udp.map((p) => p.length)).toEqual([128, 228, 328, 428]);
+    expect(udp.map((p) => p[28])).toEqual([1, 2, 3, 5]); // payload octet = the datagram's number: the fourth went
+    // One wake-up, all four slots: the oversized datagram met the last one (slot 3) and its follower took it.
+    expect(json.batches[0]).toEqual([64, 2048 + 64, 2 * 2048 + 64, 3 * 2048 + 64]);
     expect(json.stats.dropped).toBe(1);
   });
 

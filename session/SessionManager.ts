@@ -21,6 +21,17 @@ import { Session } from './Session.js';
 import type { TunnelAddresses } from './TunnelAddresses.js';
 
 /** Refusal of an Outgoing-Call-Request we cannot serve (RFC 2637 §2.8: General Error, No-Resource). */
+/**
+ * After an LCP Terminate exchange ends a session, how long the call waits for the client to hang up
+ * itself (Call-Clear-Request, or its TCP closing) before our Call-Disconnect-Notify. Why wait at all:
+ * the client's PPP may not yet have read our last LCP frame (the Terminate-Ack its own
+ * Terminate-Request got) when our CDN reaches its PPTP process, which then closes the line; pppd then
+ * exits as a hang-up (16) instead of with the cause (19 after an authentication failure). pptp-linux
+ * carries control and GRE in two processes, so nothing orders the two. pppd hangs up within
+ * milliseconds of the exchange; the wait is for a client that never does.
+ */
+export const CALL_LINGER_MS = 500;
+
 const CALL_REFUSED = { resultCode: OutgoingCallResult.GeneralError, errorCode: GeneralError.NoResource } as const;
 
 export interface SessionSummary {
@@ -131,6 +142,10 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   private unauthenticated = 0;
   /** Set by stop(): no new call is accepted. */
   private stopping = false;
+  /** Calls whose session has ended, holding their Call ID until the client hangs up or CALL_LINGER_MS (lingerThenDisconnect). */
+  private readonly lingering = new Map<number, { connection: ControlConnection; timer: NodeJS.Timeout }>();
+  /** stop() waiting for `quiet`: called whenever a session ends or a lingering call goes. */
+  private quietWaiter: (() => void) | null = null;
   /** Connections already told (once) that a limit refused their calls: a flood gets one log line each. */
   private readonly refusedLogged = new WeakSet<ControlConnection>();
   /** The PPP policy and call limits for new calls; replaced whole by reconfigure(). */
@@ -226,19 +241,25 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     this.stopping = true;
     clearInterval(this.sweepTimer);
     for (const s of [...this.sessions.values()]) this.disconnect(s.callId, 'shutdown');
-    if (this.sessions.size === 0) return;
+    // The ended sessions' calls linger until their clients hang up: waiting for those too keeps the
+    // CDNs a stopping listener sends from racing the clients' last LCP frames (CALL_LINGER_MS).
+    if (this.quiet) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
-        this.off('session-down', onDown);
+        this.quietWaiter = null;
         resolve();
       };
-      const onDown = (): void => {
-        if (this.sessions.size === 0) done();
-      };
       const timer = setTimeout(done, timeoutMs);
-      this.on('session-down', onDown);
+      this.quietWaiter = () => {
+        if (this.quiet) done();
+      };
     });
+  }
+
+  /** No session left and no call lingering. */
+  private get quiet(): boolean {
+    return this.sessions.size === 0 && this.lingering.size === 0;
   }
 
   /**
@@ -308,7 +329,10 @@ export class SessionManager extends EventEmitter<SessionEvents> {
    */
   callCleared(callId: number, end: CallEnd): void {
     const s = this.sessions.get(callId);
-    if (!s) return;
+    if (!s) {
+      this.endLinger(callId, false); // the client hung up after our LCP Terminate exchange, as it should
+      return;
+    }
     const closing = s.link.closing;
     if (closing) s.endWith(closing.end, closing.reason);
     s.endWith(end, endCauseText(end));
@@ -362,8 +386,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       finished: (end: LinkEnd, reason) => {
         if (s.closed) return;
         s.endWith(end, reason);
-        s.connection.disconnectCall(s.callId, CallDisconnectResult.AdminShutdown);
-        this.endSession(s);
+        this.endSession(s, { keepCallId: true });
+        this.lingerThenDisconnect(s);
       },
       log: s.log,
     });
@@ -420,7 +444,26 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     }
   }
 
-  private endSession(s: Session): void {
+  /** The session has ended; its call goes with our CDN after CALL_LINGER_MS unless the client clears it first. */
+  private lingerThenDisconnect(s: Session): void {
+    const timer = setTimeout(() => this.endLinger(s.callId, true), CALL_LINGER_MS);
+    timer.unref();
+    this.lingering.set(s.callId, { connection: s.connection, timer });
+  }
+
+  /** Ends a lingering call: our CDN (`notify`; a no-op if the connection has gone) and the Call ID back to the pool. */
+  private endLinger(callId: number, notify: boolean): void {
+    const call = this.lingering.get(callId);
+    if (call === undefined) return;
+    clearTimeout(call.timer);
+    this.lingering.delete(callId);
+    if (notify) call.connection.disconnectCall(callId, CallDisconnectResult.AdminShutdown);
+    this.callIds.release(callId);
+    this.quietWaiter?.();
+  }
+
+  /** `keepCallId`: the call lingers (lingerThenDisconnect), which releases the Call ID when it ends. */
+  private endSession(s: Session, opts: { keepCallId?: boolean } = {}): void {
     if (s.closed) return;
     s.closed = true;
     s.dataReady = false;
@@ -432,11 +475,12 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     if (!s.hasAuthenticated) this.countUnauthenticated(s.peerAddress, -1);
     this.options.dataPlane.unregister(s);
     this.sessions.delete(s.callId);
-    this.callIds.release(s.callId);
+    if (opts.keepCallId !== true) this.callIds.release(s.callId);
     if (s.address !== null) this.options.addresses.release(s.address);
     const { cause, detail } = s.end ?? { cause: 'local-close', detail: endCauseText('local-close') };
     s.log.info({ cause, detail, seconds: Math.round((Date.now() - s.startedAt) / 1000), counters: s.counters }, 'session closed');
     this.emit('session-down', { ...summary(s), cause, detail, endedAt: Date.now() });
+    this.quietWaiter?.();
   }
 }
 

@@ -43,6 +43,12 @@ export interface ClientSessionOptions {
    * (or 1 s): the server ignores LCP that arrives before it starts its link, one turn after the OCRP.
    */
   lcpEager?: boolean;
+  /**
+   * After acking the server's LCP Terminate-Request: 'hang-up' (default) closes the control connection,
+   * as pptp-linux does when pppd exits; 'wait' keeps the call until the server's Call-Disconnect-Notify
+   * (a client that never clears its call).
+   */
+  onTerminate?: 'hang-up' | 'wait';
 }
 
 export interface SessionKeys {
@@ -422,6 +428,11 @@ export class PptpClientSession implements GreReceiver {
       }
       case ControlCode.TerminateRequest:
         this.sendPpp(PppProtocol.LCP, encodeControlPacket(ControlCode.TerminateAck, id));
+        if (this.opts.onTerminate === 'wait') {
+          this.clearTimers();
+          this.isUp = false;
+          return;
+        }
         return this.fail('server sent LCP Terminate-Request');
       default:
         return;

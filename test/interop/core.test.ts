@@ -64,10 +64,12 @@ describe('real Linux PPTP client against Portico, data plane on one thread', () 
     // pppd prints the Failure it received (RFC 2759 §6), then drops the link.
     expect(r.log_tail).toMatch(/rcvd \[CHAP Failure id=0x[0-9a-f]+ "E=691 R=0 C=[0-9A-F]{32} V=3 M=Authentication failed"\]/);
     expect(r.log_tail).toMatch(/MS-CHAP authentication failed: Authentication failed/);
-    // pppd: EXIT_AUTH_TOPEER_FAILED (19). Or EXIT_HANGUP (16): pptp-linux closes the pty on our
-    // Call-Disconnect-Notify, sent as our LCP Terminate exchange ends; when that EOF reaches pppd before
-    // the last Terminate-Ack does (its GRE and control processes race), pppd reports a hang-up instead.
-    // Seen once in eight runs; the Failure above reached the client and pppd logged it either way.
+    // pppd: EXIT_AUTH_TOPEER_FAILED (19). EXIT_HANGUP (16) came once in eight runs when our
+    // Call-Disconnect-Notify, sent as our LCP Terminate exchange ended, made pptp-linux close the pty
+    // before pppd had read the last Terminate-Ack (its GRE and control processes race). The server now
+    // waits for the client to hang up first (SessionManager CALL_LINGER_MS, unit-tested in
+    // session-lifecycle); 16 stays accepted because this lab cannot force the race (no netem in the
+    // kernel) to show it gone: 32 runs without it went 32 × 19, before and after.
     expect([19, 16]).toContain(r.pppd_exit);
     expect(r.ok).toBe(true);
     expect(server.logs().find((l) => l.msg === 'authentication failed')).toMatchObject({ user: 'labuser', reason: 'E=691: wrong password' });

@@ -9,7 +9,7 @@ import { type Logger, pino } from 'pino';
 import { LocalAuthenticator } from '../../aaa/LocalAuthenticator.js';
 import { UserStore } from '../../aaa/UserStore.js';
 import { ClientGre } from '../../bench/client/ClientGre.js';
-import { PptpClientSession } from '../../bench/client/PptpClientSession.js';
+import { type ClientSessionOptions, PptpClientSession } from '../../bench/client/PptpClientSession.js';
 import { type AddressPolicy, addressPolicyFor, tunnelNetwork } from '../../config/AddressPolicy.js';
 import { validateConfig } from '../../config/PorticoConfig.js';
 import { DataPlane, type DataPlanePort, type SessionBudgets } from '../../dataplane/DataPlane.js';
@@ -51,7 +51,7 @@ export interface Harness {
   downs: SessionEnded[];
   failures: AuthFailure[];
   /** Connects client `n` and resolves when its network phase is up (or rejects with why it failed). */
-  connect(n: number, username?: string, password?: string): Promise<Client>;
+  connect(n: number, username?: string, password?: string, client?: Pick<ClientSessionOptions, 'onTerminate'>): Promise<Client>;
   /** Resolves with the next session-down. */
   nextDown(): Promise<SessionEnded>;
   close(): Promise<void>;
@@ -150,7 +150,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     ups,
     downs,
     failures,
-    connect: (n, username = 'alice', password = PASSWORD) =>
+    connect: (n, username = 'alice', password = PASSWORD, client = {}) =>
       new Promise<Client>((resolve, reject) => {
         const received: string[] = [];
         const echoRtts: number[] = [];
@@ -158,7 +158,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
         const ended = new Promise<string>((r) => (endedWith = r));
         let up = false;
         const session = new PptpClientSession(
-          { server: SERVER, serverAddr: ip(SERVER), port, localAddress: CLIENTS[n]!, username, password, callId: 100 + n, stateless: true, setupTimeoutMs: 5000, lcpEager: true },
+          { server: SERVER, serverAddr: ip(SERVER), port, localAddress: CLIENTS[n]!, username, password, callId: 100 + n, stateless: true, setupTimeoutMs: 5000, lcpEager: true, ...client },
           new ClientGre(clientGre[n]!),
           {
             up: (s) => {

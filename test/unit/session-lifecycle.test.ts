@@ -18,6 +18,7 @@ import { RadiusReply } from '../../radius/RadiusClient.js';
 import { encryptMppeKey } from '../../radius/RadiusCrypto.js';
 import { findAttribute, findVendorAttribute, RadiusCode, type RadiusAttribute } from '../../radius/RadiusPacket.js';
 import type { EndCause } from '../../session/EndCause.js';
+import { CALL_LINGER_MS } from '../../session/SessionManager.js';
 import { CLIENTS, closeHarnesses, harness, PASSWORD, ping, POOL, SERVER, until } from './SessionHarness.js';
 import { AddressBans } from '../../aaa/AddressBans.js';
 import { LoginGuard } from '../../aaa/ThrottledAuthenticator.js';
@@ -93,6 +94,28 @@ describe('session lifecycle over the in-memory GRE socket and TUN', () => {
     expect(h.failures).toEqual([expect.objectContaining({ user: 'alice', peer: CLIENTS[0] })]);
     expect(h.ups).toEqual([]);
     expect(h.sessions.sessionCount).toBe(0);
+  });
+
+  it('after our LCP Terminate exchange the call waits for the client to hang up: a client that does frees the Call ID at once, one that does not gets our CDN after CALL_LINGER_MS', async () => {
+    const h = await harness();
+    const [hangsUp, waits] = await Promise.all([h.connect(0), h.connect(1, 'bob', PASSWORD, { onTerminate: 'wait' })]);
+    const callOf = (user: string) => h.sessions.findSessions({ user })[0]!.callId;
+    // pppd's way: Terminate-Ack, then its exit closes the call; the Call ID is free long before the wait would end.
+    let t0 = performance.now();
+    expect(h.sessions.disconnect(callOf('alice'), 'admin-disconnect')).toBe(true);
+    expect(await hangsUp.ended).toBe('server sent LCP Terminate-Request');
+    await until('the Call ID back in the pool', () => h.sessions.held.callIds === 1, 2000);
+    expect(performance.now() - t0).toBeLessThan(CALL_LINGER_MS / 2);
+    // A client that acks and keeps its call: the session ends, its Call ID stays until our CDN.
+    const down = h.nextDown();
+    t0 = performance.now();
+    expect(h.sessions.disconnect(callOf('bob'), 'admin-disconnect')).toBe(true);
+    expect((await down).cause).toBe('admin-disconnect');
+    expect(h.sessions.sessionCount).toBe(0);
+    expect(h.sessions.held.callIds).toBe(1);
+    expect(await waits.ended).toBe('server ended the call (message type 13)'); // Call-Disconnect-Notify
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(CALL_LINGER_MS - 5);
+    expect(h.sessions.held.callIds).toBe(0);
   });
 
   it('an administrator disconnect and a RADIUS Disconnect-Request take the same typed path: SessionManager.disconnect, LCP Terminate, Admin-Reset in accounting', async () => {

@@ -76,6 +76,7 @@ export async function closeHarnesses(): Promise<void> {
 
 export interface HarnessOptions {
   sweepMs?: number;
+  sweepSlice?: number;
   floodLimit?: number;
   budgets?: SessionBudgets;
   /** Last pool address (default POOL.end: two addresses). */
@@ -120,6 +121,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     nasAddress: SERVER,
     log,
     ...(options.sweepMs ? { sweepMs: options.sweepMs } : {}),
+    ...(options.sweepSlice ? { sweepSlice: options.sweepSlice } : {}),
     ...(options.floodLimit !== undefined ? { floodLimit: options.floodLimit } : {}),
   });
   const listener = new ControlListener({ listen: SERVER, port: 0, echoIntervalMs: 60_000, hostName: 'portico', limits: { ...connectionLimits(config), ...options.connections }, log }, sessions);

@@ -86,6 +86,18 @@ describe('session lifecycle over the in-memory GRE socket and TUN', () => {
     expect(ended.endedAt - lastTraffic).toBeGreaterThanOrEqual(1000);
   });
 
+  it('a sweep in slices (one session per turn of the event loop here) still reaches every session: both quiet ones end idle-timeout', async () => {
+    const h = await harness({ sweepMs: 100, sweepSlice: 1 });
+    h.users.setLimits('alice', { idleTimeout: 1 });
+    h.users.setLimits('bob', { idleTimeout: 1 });
+    await Promise.all([h.connect(0), h.connect(1, 'bob')]);
+    await until('both sessions ended', () => h.downs.length === 2, 5000);
+    expect(h.downs.map((d) => [d.user, d.cause]).sort()).toEqual([
+      ['alice', 'idle-timeout'],
+      ['bob', 'idle-timeout'],
+    ]);
+  });
+
   it('wrong password: auth-failure event, the session ends auth-failed, nothing stays allocated', async () => {
     const h = await harness();
     const down = h.nextDown();

@@ -20,7 +20,6 @@ import { type EndCause, endCauseText, type SessionStop } from './EndCause.js';
 import { Session } from './Session.js';
 import type { TunnelAddresses } from './TunnelAddresses.js';
 
-/** Refusal of an Outgoing-Call-Request we cannot serve (RFC 2637 §2.8: General Error, No-Resource). */
 /**
  * After an LCP Terminate exchange ends a session, how long the call waits for the client to hang up
  * itself (Call-Clear-Request, or its TCP closing) before our Call-Disconnect-Notify. Why wait at all:
@@ -32,6 +31,7 @@ import type { TunnelAddresses } from './TunnelAddresses.js';
  */
 export const CALL_LINGER_MS = 500;
 
+/** Refusal of an Outgoing-Call-Request we cannot serve (RFC 2637 §2.8: General Error, No-Resource). */
 const CALL_REFUSED = { resultCode: OutgoingCallResult.GeneralError, errorCode: GeneralError.NoResource } as const;
 
 export interface SessionSummary {
